@@ -1,0 +1,237 @@
+import CLibPQ
+import Foundation
+import Portable
+
+/// One libpq connection, used only on its own thread. Statements are prepared once per
+/// connection (named `pq1`, `pq2`, … by SQL text) and executed with text parameters.
+final class PGConnection {
+    private(set) var conn: OpaquePointer?
+    private var prepared: [String: String] = [:]
+    let url: PostgresURL
+    /// Set when the server or the socket went away; the host opens a new connection next time.
+    private(set) var broken = false
+
+    init(url: PostgresURL, sessionSettings: [String]) throws {
+        self.url = url
+        var kv = url.keywords
+        // search_path, time zone and date style are set at startup: no extra round trip.
+        var opts = "-c search_path=\(url.schema) -c TimeZone=UTC -c DateStyle=ISO -c extra_float_digits=3"
+        for s in sessionSettings { opts += " -c \(s)" }
+        if let i = kv.firstIndex(where: { $0.0 == "options" }) {
+            kv[i].1 = opts + " " + kv[i].1
+        } else {
+            kv.append(("options", opts))
+        }
+        let keys = kv.map { strdup($0.0) }
+        let vals = kv.map { strdup($0.1) }
+        defer { keys.forEach { free($0) }; vals.forEach { free($0) } }
+        var kp: [UnsafePointer<CChar>?] = keys.map { UnsafePointer($0) } + [nil]
+        var vp: [UnsafePointer<CChar>?] = vals.map { UnsafePointer($0) } + [nil]
+        let c = PQconnectdbParams(&kp, &vp, 0)
+        guard let c, PQstatus(c) == CONNECTION_OK else {
+            let msg = c.map { PGConnection.clean(String(cString: PQerrorMessage($0))) } ?? "out of memory"
+            if let c { PQfinish(c) }
+            throw PortableError(.unavailable, "cannot connect to PostgreSQL at \(url.description): \(msg)")
+        }
+        portableq_pq_silence_notices(c)
+        conn = c
+    }
+
+    deinit { if let conn { PQfinish(conn) } }
+
+    var isBroken: Bool {
+        guard let conn else { return true }
+        return broken || PQstatus(conn) != CONNECTION_OK
+    }
+
+    /// libpq messages span lines and tabs; portableq prints one line.
+    static func clean(_ s: String) -> String {
+        s.split(whereSeparator: { $0 == "\n" || $0 == "\t" || $0 == " " }).joined(separator: " ")
+    }
+
+    /// Maps a failed result (or a lost connection) to a PortableError, keeping the SQLSTATE.
+    func error(_ res: OpaquePointer?, sql: String?) -> PortableError {
+        let sqlstate = res.flatMap { PQresultErrorField($0, Int32(UInt8(ascii: "C"))) }.map { String(cString: $0) }
+        let primary = res.flatMap { PQresultErrorField($0, Int32(UInt8(ascii: "M"))) }.map { String(cString: $0) }
+        let connMsg = conn.map { PGConnection.clean(String(cString: PQerrorMessage($0))) } ?? ""
+        let message = primary ?? (connMsg.isEmpty ? "unknown error" : connMsg)
+        if conn == nil || PQstatus(conn) != CONNECTION_OK || sqlstate == nil && res == nil {
+            broken = true
+            return PortableError(.unavailable, "lost the connection to PostgreSQL at \(url.description): \(message)",
+                                 databaseCode: sqlstate)
+        }
+        let code: PortableError.Code
+        let state = sqlstate ?? ""
+        switch state {
+        case _ where state.hasPrefix("08"), "57P01", "57P02", "57P03", "53300":
+            broken = true
+            code = .unavailable
+        case "40001", "40P01", "55P03": code = .busy
+        case "23505": code = .conflict
+        case "22023", "22P02", "23514": code = .invalidArgument
+        default: code = .backend
+        }
+        var text = "PostgreSQL error \(sqlstate ?? "?"): \(message)"
+        if let sql, code == .backend { text += " (in: \(PGConnection.clean(String(sql.prefix(160)))))" }
+        return PortableError(code, text, databaseCode: sqlstate)
+    }
+
+    /// Runs one or more statements with no parameters (simple query protocol).
+    func exec(_ sql: String) throws {
+        guard let conn else { throw PortableError(.unavailable, "not connected to PostgreSQL") }
+        let res = PQexec(conn, sql)
+        defer { PQclear(res) }
+        let st = res.map(PQresultStatus) ?? PGRES_FATAL_ERROR
+        guard st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK || st == PGRES_EMPTY_QUERY else { throw error(res, sql: sql) }
+    }
+
+    /// Runs a prepared statement with text parameters and returns its rows.
+    func query(_ sql: String, _ params: [String?] = []) throws -> PGResult {
+        guard let conn else { throw PortableError(.unavailable, "not connected to PostgreSQL") }
+        let name: String
+        if let n = prepared[sql] {
+            name = n
+        } else {
+            name = "pq\(prepared.count + 1)"
+            let res = PQprepare(conn, name, sql, Int32(params.count), nil)
+            defer { PQclear(res) }
+            guard let res, PQresultStatus(res) == PGRES_COMMAND_OK else { throw error(res, sql: sql) }
+            prepared[sql] = name
+        }
+        let cstrs: [UnsafeMutablePointer<CChar>?] = params.map { $0.map { strdup($0) } ?? nil }
+        defer { cstrs.forEach { free($0) } }
+        let ptrs: [UnsafePointer<CChar>?] = cstrs.map { $0.map { UnsafePointer($0) } }
+        let res = ptrs.withUnsafeBufferPointer { buf in
+            PQexecPrepared(conn, name, Int32(params.count), buf.baseAddress, nil, nil, 0)
+        }
+        let st = res.map(PQresultStatus) ?? PGRES_FATAL_ERROR
+        guard let res, st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK else {
+            let e = error(res, sql: sql)
+            PQclear(res)
+            throw e
+        }
+        return PGResult(res)
+    }
+
+    /// A transaction; rolled back when `body` throws.
+    func transaction<T>(_ body: () throws -> T) throws -> T {
+        try exec("BEGIN")
+        do {
+            let v = try body()
+            try exec("COMMIT")
+            return v
+        } catch {
+            if !isBroken { try? exec("ROLLBACK") }
+            throw error
+        }
+    }
+
+    // MARK: LISTEN/NOTIFY
+
+    var socket: Int32 { conn.map { PQsocket($0) } ?? -1 }
+
+    /// Reads what the socket holds and returns the notifications received (channel, payload).
+    func drainNotifications() throws -> [(String, String)] {
+        guard let conn else { throw PortableError(.unavailable, "not connected to PostgreSQL") }
+        if PQconsumeInput(conn) == 0 {
+            broken = true
+            throw PortableError(.unavailable, "lost the connection to PostgreSQL at \(url.description): \(PGConnection.clean(String(cString: PQerrorMessage(conn))))")
+        }
+        var out: [(String, String)] = []
+        while let n = PQnotifies(conn) {
+            out.append((String(cString: n.pointee.relname), String(cString: n.pointee.extra)))
+            PQfreemem(n)
+        }
+        return out
+    }
+}
+
+/// A result set; text-format values read by (row, column).
+final class PGResult {
+    let res: OpaquePointer
+    let rows: Int
+    let columns: Int
+
+    init(_ res: OpaquePointer) {
+        self.res = res
+        rows = Int(PQntuples(res))
+        columns = Int(PQnfields(res))
+    }
+
+    deinit { PQclear(res) }
+
+    var affectedRows: Int { Int(String(cString: PQcmdTuples(res))) ?? 0 }
+
+    func isNull(_ r: Int, _ c: Int) -> Bool { PQgetisnull(res, Int32(r), Int32(c)) == 1 }
+
+    func string(_ r: Int, _ c: Int) -> String? {
+        if isNull(r, c) { return nil }
+        let p = PQgetvalue(res, Int32(r), Int32(c))!
+        let n = Int(PQgetlength(res, Int32(r), Int32(c)))
+        return p.withMemoryRebound(to: UInt8.self, capacity: n) {
+            String(decoding: UnsafeBufferPointer(start: $0, count: n), as: UTF8.self)
+        }
+    }
+
+    func int(_ r: Int, _ c: Int) -> Int? { string(r, c).flatMap { Int($0) } }
+    func double(_ r: Int, _ c: Int) -> Double? { string(r, c).flatMap { Double($0) } }
+    func bool(_ r: Int, _ c: Int) -> Bool? { string(r, c).map { $0 == "t" } }
+    /// timestamptz text in ISO style with TimeZone=UTC: `2026-11-26 11:24:59.123+00`.
+    func date(_ r: Int, _ c: Int) -> Date? { string(r, c).flatMap { Time.parse($0, requireOffset: false) } }
+}
+
+/// Text-format array literals for `unnest($n::type[])`: one parameter carries a whole batch.
+enum PGArray {
+    static func literal(_ items: [String?]) -> String {
+        var out = "{"
+        out.reserveCapacity(items.count * 16)
+        for (i, item) in items.enumerated() {
+            if i > 0 { out += "," }
+            guard let s = item else { out += "NULL"; continue }
+            out += "\""
+            var simple = true
+            for u in s.utf8 where u == 0x22 || u == 0x5C { simple = false; break }
+            if simple {
+                out += s
+            } else {
+                for ch in s.unicodeScalars {
+                    if ch == "\"" || ch == "\\" { out += "\\" }
+                    out.unicodeScalars.append(ch)
+                }
+            }
+            out += "\""
+        }
+        out += "}"
+        return out
+    }
+
+    static func literal(_ items: [String]) -> String { literal(items.map { Optional($0) }) }
+    static func literal(ints items: [Int?]) -> String { literal(items.map { $0.map(String.init) }) }
+
+    /// Parses a one-dimensional text array (`{a,"b c",NULL}`) as returned by the server.
+    static func parse(_ s: String) -> [String?] {
+        var out: [String?] = []
+        let b = Array(s.utf8)
+        guard b.count >= 2, b.first == UInt8(ascii: "{") else { return [] }
+        var i = 1
+        while i < b.count - 1 {
+            if b[i] == UInt8(ascii: "\"") {
+                i += 1
+                var cur: [UInt8] = []
+                while i < b.count, b[i] != UInt8(ascii: "\"") {
+                    if b[i] == UInt8(ascii: "\\") { i += 1 }
+                    cur.append(b[i]); i += 1
+                }
+                i += 1
+                out.append(String(decoding: cur, as: UTF8.self))
+            } else {
+                let start = i
+                while i < b.count - 1, b[i] != UInt8(ascii: ",") { i += 1 }
+                let tok = String(decoding: b[start..<i], as: UTF8.self)
+                out.append(tok == "NULL" ? nil : tok)
+            }
+            if i < b.count - 1, b[i] == UInt8(ascii: ",") { i += 1 }
+        }
+        return out
+    }
+}

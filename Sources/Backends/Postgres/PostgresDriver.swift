@@ -1,0 +1,365 @@
+import Foundation
+import Portable
+
+/// portableq on PostgreSQL through libpq: a pool of connections, each on its own thread, every
+/// statement prepared once per connection. Tables live in the URL's schema (default
+/// `portableq`). Batches travel as array parameters (`unnest`), so a batch is one round trip.
+public final class PostgresDriver: StorageDriver {
+    public let kind = BackendKind.postgres
+    public let location: String
+    public let url: PostgresURL
+    let pool: ConnectionPool<PGConnection>
+
+    public struct Options: Sendable {
+        public var maxConnections = 10
+        public var acquireTimeoutSeconds = 5.0
+        /// `DISABLE_SYNC_COMMIT`: commits return before the WAL is flushed (a documented trade).
+        public var disableSyncCommit = false
+        /// `DISABLE_JIT`: JIT compilation only slows down short queue statements.
+        public var disableJIT = false
+        public init() {}
+    }
+
+    public init(url: PostgresURL, options: Options = Options()) {
+        self.url = url
+        location = url.description
+        var settings: [String] = []
+        if options.disableSyncCommit { settings.append("synchronous_commit=off") }
+        if options.disableJIT { settings.append("jit=off") }
+        let s = settings
+        pool = ConnectionPool(name: "PostgreSQL", max: options.maxConnections, acquireTimeout: options.acquireTimeoutSeconds) { n in
+            ConnectionHost(name: "portableq-pg-\(n)", open: { try PGConnection(url: url, sessionSettings: s) },
+                           isBroken: { $0.isBroken }, close: { _ in })
+        }
+    }
+
+    func with<T: Sendable>(_ body: @escaping @Sendable (PGConnection) throws -> T) async throws -> T {
+        try await pool.with(body)
+    }
+
+    static func ts(_ d: Date?) -> String? { d.map(Time.format) }
+
+    public func close() async { await pool.close() }
+
+    public func clockNow(_ now: Date?) async throws -> Date {
+        let n = PostgresDriver.ts(now)
+        return try await with { c in try c.query(PostgresSQL.clockNow, [n]).date(0, 0)! }
+    }
+
+    // MARK: schema
+
+    public func migrationList() async throws -> [AppliedMigration]? {
+        try await with { c in
+            guard try c.query(PostgresSQL.migrationsTableExists).bool(0, 0) == true else { return nil }
+            let r = try c.query(PostgresSQL.migrationList)
+            return (0..<r.rows).map { i in
+                AppliedMigration(version: r.int(i, 0)!, name: r.string(i, 1)!, compatibleWith: r.int(i, 2)!,
+                                 appliedAt: r.date(i, 3)!)
+            }
+        }
+    }
+
+    public func migrationApply(_ migrations: [Migration]) async throws -> [Int] {
+        let schema = url.schema
+        var applied: [Int] = []
+        for m in migrations.sorted(by: { $0.version < $1.version }) {
+            let did = try await with { c in
+                try c.transaction {
+                    _ = try c.query(PostgresSQL.migrationLock, [schema])
+                    try c.exec(PostgresSQL.schemaCreate(schema))
+                    try c.exec(PostgresSQL.searchPath(schema))
+                    try c.exec(PostgresSQL.migrationsTableCreate)
+                    let r = try c.query(PostgresSQL.migrationList)
+                    if (0..<r.rows).contains(where: { r.int($0, 0) == m.version }) { return false }
+                    try c.exec(m.sql)
+                    _ = try c.query(PostgresSQL.migrationRecord, [String(m.version), m.name, String(m.compatibleWith)])
+                    return true
+                }
+            }
+            if did { applied.append(m.version) }
+        }
+        return applied
+    }
+
+    // MARK: enqueue
+
+    public func jobInsertMany(_ rows: [JobInsert], now: Date?) async throws -> [JobInsertOutcome] {
+        let params: [String?] = [
+            PostgresDriver.ts(now),
+            PGArray.literal(rows.map(\.id)),
+            PGArray.literal(rows.map(\.queue)),
+            PGArray.literal(rows.map(\.jobType)),
+            PGArray.literal(rows.map(\.payload)),
+            PGArray.literal(ints: rows.map(\.priority)),
+            PGArray.literal(rows.map { PostgresDriver.ts($0.runAt) }),
+            PGArray.literal(rows.map { String($0.delaySeconds) }),
+            PGArray.literal(ints: rows.map(\.maxAttempts)),
+            PGArray.literal(ints: rows.map(\.timeoutSeconds)),
+            PGArray.literal(ints: rows.map(\.backoffBaseMs)),
+            PGArray.literal(rows.map(\.idempotencyKey)),
+            PGArray.literal(rows.map(\.replayOf)),
+            PGArray.literal(rows.map(\.runId)),
+            PGArray.literal(rows.map(\.stepSlug)),
+            url.channel,
+        ]
+        let created: [Job] = try await with { c in
+            let r = try c.query(PostgresSQL.jobInsertMany, params)
+            return try (0..<r.rows).map { try PostgresDriver.job(r, $0, archived: false) }
+        }
+        if created.count == rows.count {
+            return created.map { JobInsertOutcome(job: $0, created: true) }
+        }
+        // Some keys were taken: find their jobs (a second round trip only on this path).
+        let byId = Dictionary(created.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+        let dupes = rows.filter { byId[$0.id] == nil }
+        let keyed: [String: String] = try await with { c in
+            let r = try c.query(PostgresSQL.keyLookup, [PGArray.literal(dupes.map(\.queue)),
+                                                        PGArray.literal(dupes.map { $0.idempotencyKey ?? "" })])
+            var m: [String: String] = [:]
+            for i in 0..<r.rows { m[r.string(i, 0)! + "\u{0}" + r.string(i, 1)!] = r.string(i, 2)! }
+            return m
+        }
+        let existing = Dictionary(try await jobGetMany(Array(Set(keyed.values))).map { ($0.id, $0) },
+                                  uniquingKeysWith: { a, _ in a })
+        return try rows.map { row in
+            if let j = byId[row.id] { return JobInsertOutcome(job: j, created: true) }
+            let key = row.queue + "\u{0}" + (row.idempotencyKey ?? "")
+            guard let id = keyed[key], let j = existing[id] else {
+                throw PortableError(.conflict, "idempotency key \(row.idempotencyKey ?? "") in queue \(row.queue) is taken by a job that no longer exists")
+            }
+            return JobInsertOutcome(job: j, created: false)
+        }
+    }
+
+    // MARK: claim, heartbeat, ack
+
+    public func jobLease(_ q: LeaseRequest, now: Date?) async throws -> [Job] {
+        let sql = PostgresSQL.jobLease(byQueue: q.queues != nil, byType: q.jobTypes != nil)
+        var params: [String?] = [PostgresDriver.ts(now), q.token, String(q.leaseSeconds), q.workerId, String(q.limit)]
+        if let qs = q.queues { params.append(PGArray.literal(qs)) }
+        if let ts = q.jobTypes { params.append(PGArray.literal(ts)) }
+        let p = params
+        let jobs = try await with { c in
+            let r = try c.query(sql, p)
+            return try (0..<r.rows).map { try PostgresDriver.job(r, $0, archived: false) }
+        }
+        return jobs.sorted { a, b in
+            if a.priority != b.priority { return a.priority > b.priority }
+            if a.runAt != b.runAt { return a.runAt < b.runAt }
+            return a.id < b.id
+        }
+    }
+
+    public func jobLeaseExtend(_ leases: [LeaseKey], seconds: Double, now: Date?) async throws -> Set<String> {
+        let params: [String?] = [PostgresDriver.ts(now), String(seconds), PGArray.literal(leases.map(\.jobId)),
+                                 PGArray.literal(leases.map(\.token))]
+        return try await with { c in
+            let r = try c.query(PostgresSQL.jobLeaseExtend, params)
+            return Set((0..<r.rows).compactMap { r.string($0, 0) })
+        }
+    }
+
+    public func jobCompleteMany(_ completions: [Completion], now: Date?) async throws -> [AckResult] {
+        let params: [String?] = [
+            PostgresDriver.ts(now),
+            PGArray.literal(completions.map(\.lease.jobId)),
+            PGArray.literal(completions.map(\.lease.token)),
+            PGArray.literal(completions.map(\.outcome.rawValue)),
+            PGArray.literal(completions.map(\.newStatus.rawValue)),
+            PGArray.literal(completions.map(\.output)),
+            PGArray.literal(completions.map(\.errorCode)),
+            PGArray.literal(completions.map(\.errorMessage)),
+            PGArray.literal(completions.map { String($0.delaySeconds) }),
+            PGArray.literal(completions.map(\.dlqReason)),
+            PGArray.literal(completions.map { $0.decision?.rawValue }),
+            PGArray.literal(ints: completions.map { $0.outcome == .released ? 1 : 0 }),
+        ]
+        let applied: Set<String> = try await with { c in
+            let r = try c.query(PostgresSQL.jobCompleteMany, params)
+            return Set((0..<r.rows).compactMap { r.string($0, 0) })
+        }
+        if applied.count == completions.count { return completions.map { _ in .applied } }
+        let rest = completions.filter { !applied.contains($0.lease.jobId) }
+        let recorded: [String: String] = try await with { c in
+            let r = try c.query(PostgresSQL.attemptOutcomeByToken, [PGArray.literal(rest.map(\.lease.jobId)),
+                                                                     PGArray.literal(rest.map(\.lease.token))])
+            var m: [String: String] = [:]
+            for i in 0..<r.rows { m[r.string(i, 0)!] = r.string(i, 1)! }
+            return m
+        }
+        return completions.map { x in
+            if applied.contains(x.lease.jobId) { return .applied }
+            return recorded[x.lease.jobId] == x.outcome.rawValue ? .duplicate : .leaseLost
+        }
+    }
+
+    public func jobLeaseExpiredList(limit: Int, now: Date?) async throws -> [Job] {
+        let params: [String?] = [PostgresDriver.ts(now), String(limit)]
+        return try await with { c in
+            let r = try c.query(PostgresSQL.jobLeaseExpiredList, params)
+            return try (0..<r.rows).map { try PostgresDriver.job(r, $0, archived: false) }
+        }
+    }
+
+    // MARK: operator actions
+
+    public func jobRetryMany(_ ids: [String], from: [JobStatus], now: Date?) async throws -> [String] {
+        let params: [String?] = [PostgresDriver.ts(now), PGArray.literal(ids), PGArray.literal(from.map(\.rawValue))]
+        return try await with { c in
+            let r = try c.query(PostgresSQL.jobRetryMany, params)
+            return (0..<r.rows).compactMap { r.string($0, 0) }
+        }
+    }
+
+    public func jobCancelMany(_ targets: [CancelTarget], now: Date?) async throws -> [String] {
+        let params: [String?] = [PostgresDriver.ts(now), PGArray.literal(targets.map(\.jobId)),
+                                 PGArray.literal(targets.map(\.runningToken))]
+        return try await with { c in
+            let r = try c.query(PostgresSQL.jobCancelMany, params)
+            return (0..<r.rows).compactMap { r.string($0, 0) }
+        }
+    }
+
+    public func jobDeleteMany(_ ids: [String], from: [JobStatus]) async throws -> [String] {
+        let params: [String?] = [PGArray.literal(ids), PGArray.literal(from.filter { $0 != .archived }.map(\.rawValue)),
+                                 from.contains(.archived) ? "true" : "false"]
+        return try await with { c in
+            let r = try c.query(PostgresSQL.jobDeleteMany, params)
+            return (0..<r.rows).compactMap { r.string($0, 0) }
+        }
+    }
+
+    // MARK: reads
+
+    public func jobGetMany(_ ids: [String]) async throws -> [Job] {
+        guard !ids.isEmpty else { return [] }
+        let params: [String?] = [PGArray.literal(ids)]
+        return try await with { c in
+            let r = try c.query(PostgresSQL.jobGetMany, params)
+            return try (0..<r.rows).map { try PostgresDriver.job(r, $0, archived: true) }
+        }
+    }
+
+    /// A WHERE clause with parameters numbered from $1, and the values.
+    static func filterSQL(_ f: JobFilter) -> (archive: Bool, where: String, params: [String?]) {
+        var parts: [String] = []
+        var params: [String?] = []
+        func add(_ column: String, _ value: String, cast: String = "") {
+            params.append(value)
+            parts.append("\(column) = $\(params.count)\(cast)")
+        }
+        let archive = f.status == .archived
+        if let s = f.status, !archive { add("status", s.rawValue) }
+        if let q = f.queue { add("queue", q) }
+        if let t = f.jobType { add("job_type", t) }
+        if let e = f.errorCode { add("last_error_code", e) }
+        if let r = f.runId { add("run_id", r, cast: "::uuid") }
+        return (archive, parts.isEmpty ? "" : "WHERE " + parts.joined(separator: " AND "), params)
+    }
+
+    public func jobList(_ filter: JobFilter, limit: Int, offset: Int) async throws -> [Job] {
+        let (archive, w, p) = PostgresDriver.filterSQL(filter)
+        let sql = PostgresSQL.jobList(archive: archive, where: w, limit: p.count + 1, offset: p.count + 2)
+        let params = p + [String(limit), String(offset)]
+        return try await with { c in
+            let r = try c.query(sql, params)
+            return try (0..<r.rows).map { try PostgresDriver.job(r, $0, archived: true) }
+        }
+    }
+
+    public func jobCount(_ filter: JobFilter, cap: Int) async throws -> Int {
+        let (archive, w, p) = PostgresDriver.filterSQL(filter)
+        let sql = PostgresSQL.jobCount(archive: archive, where: w, limit: p.count + 1)
+        let params = p + [String(cap)]
+        return try await with { c in try c.query(sql, params).int(0, 0) ?? 0 }
+    }
+
+    public func jobHistory(_ id: String) async throws -> JobHistory {
+        try await with { c in
+            let a = try c.query(PostgresSQL.attemptList, [id])
+            let attempts = (0..<a.rows).map { i in
+                Attempt(jobId: a.string(i, 0)!, attempt: a.int(i, 1)!, leaseToken: a.string(i, 2)!, workerId: a.string(i, 3),
+                        startedAt: a.date(i, 4)!, finishedAt: a.date(i, 5)!,
+                        outcome: AttemptOutcome(rawValue: a.string(i, 6)!) ?? .failed, errorCode: a.string(i, 7),
+                        errorMessage: a.string(i, 8), decision: a.string(i, 9).flatMap(AttemptDecision.init(rawValue:)),
+                        retryAt: a.date(i, 10), dlqReason: a.string(i, 11))
+            }
+            let e = try c.query(PostgresSQL.eventList, [id])
+            let events = (0..<e.rows).map { i in
+                JobEvent(jobId: e.string(i, 0)!, at: e.date(i, 1)!, type: e.string(i, 2)!, message: e.string(i, 3),
+                         afterAttempt: e.int(i, 4))
+            }
+            let r = try c.query(PostgresSQL.replayList, [id])
+            let replays = (0..<r.rows).map { i in ReplayRef(id: r.string(i, 0)!, createdAt: r.date(i, 1)!) }
+            return JobHistory(attempts: attempts, events: events, replays: replays)
+        }
+    }
+
+    // MARK: job types and workers
+
+    public func jobTypeUpsertMany(_ policies: [JobTypePolicy], now: Date?) async throws {
+        guard !policies.isEmpty else { return }
+        let params: [String?] = [
+            PostgresDriver.ts(now), PGArray.literal(policies.map(\.jobType)), PGArray.literal(ints: policies.map(\.maxAttempts)),
+            PGArray.literal(ints: policies.map(\.timeoutSeconds)), PGArray.literal(ints: policies.map(\.backoffBaseMs)),
+            PGArray.literal(ints: policies.map(\.backoffMaxMs)), PGArray.literal(ints: policies.map(\.concurrency)),
+        ]
+        try await with { c in _ = try c.query(PostgresSQL.jobTypeUpsertMany, params) }
+    }
+
+    public func jobTypeList() async throws -> [JobTypePolicy] {
+        try await with { c in
+            let r = try c.query(PostgresSQL.jobTypeList)
+            return (0..<r.rows).map { i in
+                JobTypePolicy(jobType: r.string(i, 0)!, maxAttempts: r.int(i, 1), timeoutSeconds: r.int(i, 2),
+                              backoffBaseMs: r.int(i, 3), backoffMaxMs: r.int(i, 4), concurrency: r.int(i, 5))
+            }
+        }
+    }
+
+    public func workerUpsert(_ w: WorkerInfo, now: Date?) async throws {
+        let params: [String?] = [
+            PostgresDriver.ts(now), w.id, w.host, String(w.pid),
+            w.queues.map { JSON.array($0.map(JSON.string)).compact },
+            w.jobTypes.map { JSON.array($0.map(JSON.string)).compact },
+            String(w.concurrency), String(w.leaseSeconds), Time.format(w.startedAt),
+        ]
+        try await with { c in _ = try c.query(PostgresSQL.workerUpsert, params) }
+    }
+
+    public func workerDelete(_ id: String) async throws {
+        try await with { c in _ = try c.query(PostgresSQL.workerDelete, [id]) }
+    }
+
+    public func workerList() async throws -> [WorkerInfo] {
+        try await with { c in
+            let r = try c.query(PostgresSQL.workerList)
+            return (0..<r.rows).map { i in
+                WorkerInfo(id: r.string(i, 0)!, host: r.string(i, 1)!, pid: r.int(i, 2)!,
+                           queues: r.string(i, 3).flatMap(SQLiteDriver.stringArray),
+                           jobTypes: r.string(i, 4).flatMap(SQLiteDriver.stringArray),
+                           concurrency: r.int(i, 5)!, leaseSeconds: r.double(i, 6)!, startedAt: r.date(i, 7)!,
+                           lastHeartbeatAt: r.date(i, 8)!)
+            }
+        }
+    }
+
+    // MARK: rows
+
+    /// Columns in `PostgresSQL.jobColumns` order, then archived_at when `archived` is true.
+    static func job(_ r: PGResult, _ i: Int, archived: Bool) throws -> Job {
+        guard let status = JobStatus(rawValue: r.string(i, 6) ?? "") else {
+            throw PortableError(.backend, "job \(r.string(i, 0) ?? "?") has unknown status \(r.string(i, 6) ?? "null")")
+        }
+        let archivedAt = archived ? r.date(i, 26) : nil
+        return Job(
+            id: r.string(i, 0)!, queue: r.string(i, 1)!, jobType: r.string(i, 2)!, payload: r.string(i, 3)!,
+            priority: r.int(i, 4)!, runAt: r.date(i, 5)!, status: archivedAt != nil ? .archived : status,
+            attempts: r.int(i, 7)!, attemptBase: r.int(i, 8)!, maxAttempts: r.int(i, 9), timeoutSeconds: r.int(i, 10),
+            backoffBaseMs: r.int(i, 11), idempotencyKey: r.string(i, 12), replayOf: r.string(i, 13),
+            output: r.string(i, 14), lastErrorCode: r.string(i, 15), lastErrorMessage: r.string(i, 16),
+            dlqReasonCode: r.string(i, 17), leaseToken: r.string(i, 18), leaseExpiresAt: r.date(i, 19),
+            workerId: r.string(i, 20), createdAt: r.date(i, 21)!, startedAt: r.date(i, 22), finishedAt: r.date(i, 23),
+            archivedAt: archivedAt, runId: r.string(i, 24), stepSlug: r.string(i, 25))
+    }
+}

@@ -1,0 +1,261 @@
+/// Every PostgreSQL statement portableq runs, by name (`SQLiteSQL` has the same names).
+/// `$1` is always the injected clock: `now` below is `coalesce($1, now())`, truncated to
+/// milliseconds, so tests set time exactly and production uses the database's clock.
+enum PostgresSQL {
+    static let now = "date_trunc('milliseconds', coalesce($1::timestamptz, now()))"
+
+    static let jobColumns = """
+        id, queue, job_type, payload, priority, run_at, status, attempts, attempt_base, max_attempts, \
+        timeout_seconds, backoff_base_ms, idempotency_key, replay_of, output, last_error_code, \
+        last_error_message, dlq_reason_code, lease_token, lease_expires_at, worker_id, created_at, \
+        started_at, finished_at, run_id, step_slug
+        """
+
+    static func prefixed(_ alias: String) -> String {
+        jobColumns.split(separator: ",").map { "\(alias).\($0.trimmingCharacters(in: .whitespaces))" }.joined(separator: ", ")
+    }
+
+    // MARK: schema
+
+    /// One lock for all migrators of one schema, held to the end of each migration's transaction.
+    static let migrationLock = "SELECT pg_advisory_xact_lock(hashtextextended('portableq.migrate.' || $1, 0))"
+    static func schemaCreate(_ schema: String) -> String { "CREATE SCHEMA IF NOT EXISTS \"\(schema)\"" }
+    static func searchPath(_ schema: String) -> String { "SET LOCAL search_path TO \"\(schema)\"" }
+    static let migrationsTableCreate = """
+        CREATE TABLE IF NOT EXISTS schema_migrations (
+            version integer PRIMARY KEY,
+            name text NOT NULL,
+            compatible_with integer NOT NULL,
+            applied_at timestamptz NOT NULL DEFAULT now())
+        """
+    static let migrationsTableExists = "SELECT to_regclass('schema_migrations') IS NOT NULL"
+    static let migrationList = "SELECT version, name, compatible_with, applied_at FROM schema_migrations ORDER BY version"
+    static let migrationRecord = "INSERT INTO schema_migrations (version, name, compatible_with) VALUES ($1, $2, $3)"
+
+    // MARK: enqueue
+
+    /// One statement per batch: idempotency keys first (a taken key skips its row), then the
+    /// jobs, then one NOTIFY per distinct queue. $2… are arrays, one element per row.
+    static let jobInsertMany = """
+        WITH i AS (
+            SELECT * FROM unnest($2::uuid[], $3::text[], $4::text[], $5::text[], $6::int[], $7::timestamptz[],
+                                 $8::float8[], $9::int[], $10::int[], $11::int[], $12::text[], $13::uuid[],
+                                 $14::uuid[], $15::text[]) WITH ORDINALITY
+                AS i(id, queue, job_type, payload, priority, run_at, delay, max_attempts, timeout_seconds,
+                     backoff_base_ms, idempotency_key, replay_of, run_id, step_slug, ord)
+        ),
+        k AS (
+            INSERT INTO job_keys (queue, idempotency_key, job_id)
+            SELECT queue, idempotency_key, id FROM i WHERE idempotency_key IS NOT NULL ORDER BY ord
+            ON CONFLICT DO NOTHING
+            RETURNING job_id
+        ),
+        ins AS (
+            INSERT INTO jobs (id, queue, job_type, payload, priority, run_at, status, max_attempts, timeout_seconds,
+                              backoff_base_ms, idempotency_key, replay_of, created_at, run_id, step_slug)
+            SELECT i.id, i.queue, i.job_type, i.payload::json, i.priority,
+                   coalesce(i.run_at, \(now) + i.delay * interval '1 second'), 'queued', i.max_attempts,
+                   i.timeout_seconds, i.backoff_base_ms, i.idempotency_key, i.replay_of, \(now), i.run_id, i.step_slug
+            FROM i
+            WHERE i.idempotency_key IS NULL OR i.id IN (SELECT job_id FROM k)
+            ORDER BY i.ord
+            RETURNING \(jobColumns)
+        ),
+        n AS (
+            SELECT count(pg_notify($16, q)) AS notified FROM (SELECT DISTINCT queue AS q FROM ins) d
+        )
+        SELECT ins.*, n.notified FROM ins LEFT JOIN n ON true
+        """
+    static let keyLookup = """
+        SELECT k.queue, k.idempotency_key, k.job_id FROM job_keys k
+        JOIN unnest($1::text[], $2::text[]) AS i(queue, idempotency_key)
+          ON k.queue = i.queue AND k.idempotency_key = i.idempotency_key
+        """
+
+    // MARK: claim, heartbeat, ack
+
+    /// $2 token, $3 lease seconds, $4 worker, $5 limit, [$6 queues], [$6/$7 types].
+    static func jobLease(byQueue: Bool, byType: Bool) -> String {
+        var filter = ""
+        var n = 6
+        if byQueue { filter += " AND queue = ANY($\(n)::text[])"; n += 1 }
+        if byType { filter += " AND job_type = ANY($\(n)::text[])" }
+        return """
+            WITH picked AS (
+                SELECT id FROM jobs
+                WHERE status = 'queued' AND run_at <= \(now)\(filter)
+                ORDER BY priority DESC, run_at, id
+                LIMIT $5
+                FOR UPDATE SKIP LOCKED
+            )
+            UPDATE jobs j SET status = 'running', attempts = j.attempts + 1, lease_token = $2::uuid,
+                              lease_expires_at = \(now) + $3 * interval '1 second', worker_id = $4, started_at = \(now)
+            FROM picked WHERE j.id = picked.id
+            RETURNING \(prefixed("j"))
+            """
+    }
+
+    static let jobLeaseExtend = """
+        UPDATE jobs j SET lease_expires_at = \(now) + $2 * interval '1 second'
+        FROM unnest($3::uuid[], $4::uuid[]) AS i(id, token)
+        WHERE j.id = i.id AND j.lease_token = i.token AND j.status = 'running'
+        RETURNING j.id
+        """
+
+    /// Moves each job whose lease matches and records its attempt, in one statement.
+    static let jobCompleteMany = """
+        WITH i AS (
+            SELECT * FROM unnest($2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
+                                 $9::float8[], $10::text[], $11::text[], $12::int[])
+                AS i(id, token, outcome, status, output, error_code, error_message, delay, dlq_reason, decision, base_inc)
+        ),
+        u AS (
+            UPDATE jobs j SET
+                status = i.status,
+                output = CASE WHEN i.status = 'succeeded' THEN i.output::json ELSE j.output END,
+                lease_token = NULL,
+                lease_expires_at = NULL,
+                finished_at = CASE WHEN i.status = 'queued' THEN NULL ELSE \(now) END,
+                run_at = CASE WHEN i.status = 'queued' THEN \(now) + i.delay * interval '1 second' ELSE j.run_at END,
+                last_error_code = coalesce(i.error_code, j.last_error_code),
+                last_error_message = CASE WHEN i.error_code IS NULL THEN j.last_error_message ELSE i.error_message END,
+                dlq_reason_code = i.dlq_reason,
+                attempt_base = j.attempt_base + i.base_inc
+            FROM i
+            WHERE j.id = i.id AND j.lease_token = i.token AND j.status = 'running'
+            RETURNING j.id, j.attempts, j.worker_id, j.started_at, j.run_at, i.token, i.outcome, i.error_code,
+                      i.error_message, i.decision, i.dlq_reason
+        ),
+        a AS (
+            INSERT INTO attempts (job_id, attempt, lease_token, worker_id, started_at, finished_at, outcome,
+                                  error_code, error_message, decision, retry_at, dlq_reason_code)
+            SELECT id, attempts, token, worker_id, coalesce(started_at, \(now)), \(now), outcome, error_code,
+                   error_message, decision, CASE WHEN decision = 'retry' THEN run_at END, dlq_reason
+            FROM u
+            RETURNING job_id
+        )
+        SELECT job_id FROM a
+        """
+
+    static let attemptOutcomeByToken = """
+        SELECT a.job_id, a.outcome FROM attempts a
+        JOIN unnest($1::uuid[], $2::uuid[]) AS i(id, token) ON a.job_id = i.id AND a.lease_token = i.token
+        """
+
+    static let jobLeaseExpiredList = """
+        SELECT \(jobColumns) FROM jobs
+        WHERE status = 'running' AND lease_expires_at < \(now)
+        ORDER BY lease_expires_at LIMIT $2
+        """
+
+    // MARK: operator actions
+
+    static let jobRetryMany = """
+        WITH u AS (
+            UPDATE jobs SET status = 'queued', attempt_base = attempts, run_at = \(now), finished_at = NULL,
+                            dlq_reason_code = NULL, lease_token = NULL, lease_expires_at = NULL
+            WHERE id = ANY($2::uuid[]) AND status = ANY($3::text[])
+            RETURNING id, attempts
+        ),
+        e AS (
+            INSERT INTO job_events (job_id, at, type, message, after_attempt)
+            SELECT id, \(now), 'retried', 'put back in the queue with a fresh budget', attempts FROM u
+        )
+        SELECT id FROM u
+        """
+
+    static let jobCancelMany = """
+        WITH i AS (SELECT * FROM unnest($2::uuid[], $3::uuid[]) AS i(id, token)),
+        u AS (
+            UPDATE jobs j SET status = 'cancelled', finished_at = \(now), lease_token = NULL, lease_expires_at = NULL,
+                last_error_code = CASE WHEN i.token IS NULL THEN j.last_error_code ELSE 'CANCELLED' END,
+                last_error_message = CASE WHEN i.token IS NULL THEN j.last_error_message ELSE 'cancelled while running' END
+            FROM i
+            WHERE j.id = i.id
+              AND ((i.token IS NULL AND j.status = 'queued') OR (j.status = 'running' AND j.lease_token = i.token))
+            RETURNING j.id, j.attempts, j.worker_id, j.started_at, i.token
+        ),
+        a AS (
+            INSERT INTO attempts (job_id, attempt, lease_token, worker_id, started_at, finished_at, outcome,
+                                  error_code, error_message)
+            SELECT id, attempts, token, worker_id, coalesce(started_at, \(now)), \(now), 'cancelled', 'CANCELLED',
+                   'cancelled while running'
+            FROM u WHERE token IS NOT NULL
+        ),
+        e AS (
+            INSERT INTO job_events (job_id, at, type, after_attempt)
+            SELECT id, \(now), 'cancelled', attempts FROM u WHERE token IS NULL
+        )
+        SELECT id FROM u
+        """
+
+    static let jobDeleteMany = """
+        WITH d AS (DELETE FROM jobs WHERE id = ANY($1::uuid[]) AND status = ANY($2::text[]) RETURNING id),
+        da AS (DELETE FROM jobs_archive WHERE $3::bool AND id = ANY($1::uuid[]) RETURNING id),
+        ids AS (SELECT id FROM d UNION ALL SELECT id FROM da),
+        x1 AS (DELETE FROM attempts WHERE job_id IN (SELECT id FROM ids)),
+        x2 AS (DELETE FROM job_events WHERE job_id IN (SELECT id FROM ids)),
+        x3 AS (DELETE FROM job_keys WHERE job_id IN (SELECT id FROM ids))
+        SELECT id FROM ids
+        """
+
+    // MARK: reads
+
+    static let jobGetMany = """
+        SELECT \(jobColumns), NULL::timestamptz FROM jobs WHERE id = ANY($1::uuid[])
+        UNION ALL
+        SELECT \(jobColumns), archived_at FROM jobs_archive WHERE id = ANY($1::uuid[])
+        """
+
+    static func jobList(archive: Bool, where w: String, limit: Int, offset: Int) -> String {
+        archive
+            ? "SELECT \(jobColumns), archived_at FROM jobs_archive \(w) ORDER BY id DESC LIMIT $\(limit) OFFSET $\(offset)"
+            : "SELECT \(jobColumns), NULL::timestamptz FROM jobs \(w) ORDER BY id DESC LIMIT $\(limit) OFFSET $\(offset)"
+    }
+
+    static func jobCount(archive: Bool, where w: String, limit: Int) -> String {
+        "SELECT count(*) FROM (SELECT 1 FROM \(archive ? "jobs_archive" : "jobs") \(w) LIMIT $\(limit)) c"
+    }
+
+    static let attemptList = """
+        SELECT job_id, attempt, lease_token, worker_id, started_at, finished_at, outcome, error_code,
+               error_message, decision, retry_at, dlq_reason_code
+        FROM attempts WHERE job_id = $1::uuid ORDER BY attempt
+        """
+    static let eventList = "SELECT job_id, at, type, message, after_attempt FROM job_events WHERE job_id = $1::uuid ORDER BY at"
+    static let replayList = """
+        SELECT id, created_at FROM jobs WHERE replay_of = $1::uuid
+        UNION ALL SELECT id, created_at FROM jobs_archive WHERE replay_of = $1::uuid
+        ORDER BY 2
+        """
+
+    // MARK: job types and workers
+
+    static let jobTypeUpsertMany = """
+        INSERT INTO job_types (job_type, max_attempts, timeout_seconds, backoff_base_ms, backoff_max_ms, concurrency, updated_at)
+        SELECT t, m, ts, bb, bm, c, \(now)
+        FROM unnest($2::text[], $3::int[], $4::int[], $5::int[], $6::int[], $7::int[]) AS i(t, m, ts, bb, bm, c)
+        ON CONFLICT (job_type) DO UPDATE SET max_attempts = excluded.max_attempts,
+            timeout_seconds = excluded.timeout_seconds, backoff_base_ms = excluded.backoff_base_ms,
+            backoff_max_ms = excluded.backoff_max_ms, concurrency = excluded.concurrency, updated_at = excluded.updated_at
+        """
+    static let jobTypeList = """
+        SELECT job_type, max_attempts, timeout_seconds, backoff_base_ms, backoff_max_ms, concurrency
+        FROM job_types ORDER BY job_type
+        """
+
+    static let workerUpsert = """
+        INSERT INTO workers (id, host, pid, queues, job_types, concurrency, lease_seconds, started_at, last_heartbeat_at)
+        VALUES ($2, $3, $4, $5::jsonb, $6::jsonb, $7, $8, $9::timestamptz, \(now))
+        ON CONFLICT (id) DO UPDATE SET host = excluded.host, pid = excluded.pid, queues = excluded.queues,
+            job_types = excluded.job_types, concurrency = excluded.concurrency,
+            lease_seconds = excluded.lease_seconds, last_heartbeat_at = excluded.last_heartbeat_at
+        """
+    static let workerDelete = "DELETE FROM workers WHERE id = $1"
+    static let workerList = """
+        SELECT id, host, pid, queues, job_types, concurrency, lease_seconds, started_at, last_heartbeat_at
+        FROM workers ORDER BY id
+        """
+
+    static let clockNow = "SELECT \(now)"
+}

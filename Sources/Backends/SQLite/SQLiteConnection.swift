@@ -1,0 +1,212 @@
+import CSQLite
+import Foundation
+import Portable
+
+/// A value bound to or read from SQLite.
+enum SQLValue: Sendable, Equatable {
+    case null
+    case int(Int64)
+    case double(Double)
+    case text(String)
+
+    static func opt(_ s: String?) -> SQLValue { s.map(SQLValue.text) ?? .null }
+    static func opt(_ i: Int?) -> SQLValue { i.map { .int(Int64($0)) } ?? .null }
+    static func ms(_ d: Date?) -> SQLValue { d.map { .int(Time.millis($0)) } ?? .null }
+}
+
+/// One sqlite3 handle (GRDB-style: the handle is owned here and freed in deinit), with a
+/// cache of prepared statements keyed by SQL text. Used only on its own thread.
+final class SQLiteConnection {
+    let db: OpaquePointer
+    let path: String
+    private var cache: [String: SQLiteStatement] = [:]
+
+    struct Options: Sendable {
+        var path: String
+        var readOnly = false
+        var create = true
+        var memory = false
+        var busyTimeoutMs: Int32 = 5000
+        var synchronous = "FULL"
+        var queryOnly = false
+    }
+
+    init(_ o: Options) throws {
+        var handle: OpaquePointer?
+        var flags = SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_URI
+        flags |= o.readOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE
+        if o.create && !o.readOnly { flags |= SQLITE_OPEN_CREATE }
+        let target = o.memory ? "file:portableq-memdb?mode=memory&cache=shared" : o.path
+        let rc = sqlite3_open_v2(target, &handle, flags, nil)
+        guard rc == SQLITE_OK, let h = handle else {
+            let msg = handle.map { String(cString: sqlite3_errmsg($0)) } ?? "out of memory"
+            if let h = handle { sqlite3_close_v2(h) }
+            throw SQLiteConnection.openError(rc, msg, path: o.path)
+        }
+        db = h
+        path = o.path
+        sqlite3_extended_result_codes(db, 1)
+        sqlite3_busy_timeout(db, o.busyTimeoutMs)
+        if !o.memory {
+            // WAL lets readers run beside the one writer and several processes share the file.
+            if !o.readOnly && !o.queryOnly { try execute("PRAGMA journal_mode=WAL") }
+            try execute("PRAGMA synchronous=\(o.synchronous)")
+        }
+        try execute("PRAGMA foreign_keys=OFF; PRAGMA temp_store=MEMORY; PRAGMA cache_size=-16000")
+        if o.queryOnly { try execute("PRAGMA query_only=1") }
+    }
+
+    deinit {
+        cache.removeAll()
+        sqlite3_close_v2(db)
+    }
+
+    static func openError(_ rc: Int32, _ msg: String, path: String) -> PortableError {
+        switch rc & 0xFF {
+        case SQLITE_CANTOPEN, SQLITE_PERM, SQLITE_READONLY:
+            return PortableError(.unavailable, "cannot open SQLite database at \(path): \(msg)", databaseCode: "\(rc)")
+        case SQLITE_NOTADB, SQLITE_CORRUPT:
+            return PortableError(.backend, "\(path) is not a usable SQLite database: \(msg)", databaseCode: "\(rc)")
+        default:
+            return PortableError(.backend, "SQLite error \(rc) opening \(path): \(msg)", databaseCode: "\(rc)")
+        }
+    }
+
+    func error(_ rc: Int32, sql: String?) -> PortableError {
+        let msg = String(cString: sqlite3_errmsg(db))
+        let primary = rc & 0xFF
+        let code: PortableError.Code
+        switch primary {
+        case SQLITE_BUSY, SQLITE_LOCKED: code = .busy
+        case SQLITE_CONSTRAINT: code = .conflict
+        case SQLITE_CANTOPEN, SQLITE_IOERR, SQLITE_FULL, SQLITE_READONLY, SQLITE_PERM: code = .unavailable
+        default: code = .backend
+        }
+        var text = "SQLite error \(rc): \(msg)"
+        if let sql, code == .backend { text += " (in: \(sql.prefix(120)))" }
+        return PortableError(code, text, databaseCode: "\(rc)")
+    }
+
+    /// Runs one or more statements without parameters.
+    func execute(_ sql: String) throws {
+        var err: UnsafeMutablePointer<CChar>?
+        let rc = sqlite3_exec(db, sql, nil, nil, &err)
+        if rc != SQLITE_OK {
+            let msg = err.map { String(cString: $0) } ?? "error"
+            sqlite3_free(err)
+            var e = error(rc, sql: sql)
+            e.message = "SQLite error \(rc): \(msg)"
+            throw e
+        }
+    }
+
+    func statement(_ sql: String) throws -> SQLiteStatement {
+        if let s = cache[sql] { return s }
+        var stmt: OpaquePointer?
+        let rc = sqlite3_prepare_v3(db, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &stmt, nil)
+        guard rc == SQLITE_OK, let s = stmt else { throw error(rc, sql: sql) }
+        let st = SQLiteStatement(s, connection: self, sql: sql)
+        cache[sql] = st
+        return st
+    }
+
+    /// Runs a statement for its effect; returns the number of changed rows.
+    @discardableResult
+    func run(_ sql: String, _ params: [SQLValue] = []) throws -> Int {
+        let st = try statement(sql)
+        try st.bind(params)
+        defer { st.reset() }
+        while try st.step() {}
+        return Int(sqlite3_changes(db))
+    }
+
+    func query<T>(_ sql: String, _ params: [SQLValue] = [], _ map: (SQLiteRow) throws -> T) throws -> [T] {
+        let st = try statement(sql)
+        try st.bind(params)
+        defer { st.reset() }
+        var out: [T] = []
+        while try st.step() { out.append(try map(SQLiteRow(stmt: st.stmt))) }
+        return out
+    }
+
+    func scalarInt(_ sql: String, _ params: [SQLValue] = []) throws -> Int64? {
+        try query(sql, params) { $0.int64(0) }.first ?? nil
+    }
+
+    /// A write transaction. `BEGIN IMMEDIATE` takes the write lock at once, so two processes
+    /// never both read-then-write (no SQLITE_BUSY upgrade deadlock); busy_timeout waits for it.
+    func transaction<T>(immediate: Bool = true, _ body: () throws -> T) throws -> T {
+        try execute(immediate ? "BEGIN IMMEDIATE" : "BEGIN")
+        do {
+            let v = try body()
+            try execute("COMMIT")
+            return v
+        } catch {
+            try? execute("ROLLBACK")
+            throw error
+        }
+    }
+}
+
+final class SQLiteStatement {
+    let stmt: OpaquePointer
+    let sql: String
+    unowned let connection: SQLiteConnection
+
+    init(_ stmt: OpaquePointer, connection: SQLiteConnection, sql: String) {
+        self.stmt = stmt
+        self.connection = connection
+        self.sql = sql
+    }
+
+    deinit { sqlite3_finalize(stmt) }
+
+    func bind(_ params: [SQLValue]) throws {
+        for (i, p) in params.enumerated() {
+            let idx = Int32(i + 1)
+            let rc: Int32
+            switch p {
+            case .null: rc = sqlite3_bind_null(stmt, idx)
+            case .int(let v): rc = sqlite3_bind_int64(stmt, idx, v)
+            case .double(let v): rc = sqlite3_bind_double(stmt, idx, v)
+            case .text(let s):
+                var s = s
+                rc = s.withUTF8 { buf in
+                    sqlite3_bind_text(stmt, idx, UnsafeRawPointer(buf.baseAddress!).assumingMemoryBound(to: CChar.self),
+                                      Int32(buf.count), portableq_sqlite_transient())
+                }
+            }
+            if rc != SQLITE_OK { throw connection.error(rc, sql: sql) }
+        }
+    }
+
+    /// True while there is a row.
+    func step() throws -> Bool {
+        let rc = sqlite3_step(stmt)
+        if rc == SQLITE_ROW { return true }
+        if rc == SQLITE_DONE { return false }
+        throw connection.error(rc, sql: sql)
+    }
+
+    func reset() {
+        sqlite3_reset(stmt)
+        sqlite3_clear_bindings(stmt)
+    }
+}
+
+/// A typed view of the current row.
+struct SQLiteRow {
+    let stmt: OpaquePointer
+
+    var columnCount: Int32 { sqlite3_column_count(stmt) }
+    func isNull(_ i: Int32) -> Bool { sqlite3_column_type(stmt, i) == SQLITE_NULL }
+    func int64(_ i: Int32) -> Int64? { isNull(i) ? nil : sqlite3_column_int64(stmt, i) }
+    func int(_ i: Int32) -> Int? { int64(i).map { Int($0) } }
+    func double(_ i: Int32) -> Double? { isNull(i) ? nil : sqlite3_column_double(stmt, i) }
+    func string(_ i: Int32) -> String? {
+        guard let p = sqlite3_column_text(stmt, i) else { return nil }
+        let n = Int(sqlite3_column_bytes(stmt, i))
+        return String(decoding: UnsafeBufferPointer(start: p, count: n), as: UTF8.self)
+    }
+    func date(_ i: Int32) -> Date? { int64(i).map(Time.date(millis:)) }
+}

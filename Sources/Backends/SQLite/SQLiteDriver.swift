@@ -1,0 +1,402 @@
+import Foundation
+import Portable
+import Synchronization
+
+/// portableq on one SQLite file: one writer connection per process (SQLite allows one writer at
+/// a time anyway; in-process writers queue on its thread instead of spinning in busy_timeout)
+/// and a small pool of readers. Several processes share the file through WAL and
+/// `BEGIN IMMEDIATE` with a busy timeout.
+public final class SQLiteDriver: StorageDriver {
+    public let kind = BackendKind.sqlite
+    public let location: String
+    let writer: ConnectionPool<SQLiteConnection>
+    let readers: ConnectionPool<SQLiteConnection>
+    private let created = Mutex(false)
+
+    public struct Options: Sendable {
+        public var path: String
+        /// `sqlite::memory:`: one process, one shared connection.
+        public var memory = false
+        public var synchronous = "FULL"
+        public var busyTimeoutMs = 5000
+        public var maxReaders = 4
+        public var acquireTimeoutSeconds = 5.0
+        public init(path: String) { self.path = path }
+    }
+
+    public init(_ o: Options) {
+        location = o.memory ? "sqlite::memory:" : "sqlite:" + o.path
+        let base = SQLiteConnection.Options(path: o.path, readOnly: false, create: true, memory: o.memory,
+                                            busyTimeoutMs: Int32(o.busyTimeoutMs), synchronous: o.synchronous)
+        let writerPool = ConnectionPool<SQLiteConnection>(name: "SQLite writer", max: 1, acquireTimeout: o.acquireTimeoutSeconds * 6) { n in
+            ConnectionHost(name: "portableq-sqlite-w\(n)", open: { try SQLiteConnection(base) },
+                           isBroken: { _ in false }, close: { _ in })
+        }
+        writer = writerPool
+        if o.memory {
+            // A private in-memory database exists only on its connection: read through the writer.
+            readers = writerPool
+        } else {
+            // Readers open read-write without create (a read-only handle cannot make WAL's -shm
+            // file) and are made query_only: they never write.
+            var readOnly = base
+            readOnly.create = false
+            readOnly.queryOnly = true
+            let ro = readOnly
+            readers = ConnectionPool(name: "SQLite reader", max: o.maxReaders, acquireTimeout: o.acquireTimeoutSeconds) { n in
+                ConnectionHost(name: "portableq-sqlite-r\(n)", open: { try SQLiteConnection(ro) },
+                               isBroken: { _ in false }, close: { _ in })
+            }
+        }
+    }
+
+    /// A write transaction on the writer's thread.
+    func write<T: Sendable>(_ body: @escaping @Sendable (SQLiteConnection) throws -> T) async throws -> T {
+        try await writer.with { c in try c.transaction { try body(c) } }
+    }
+
+    func read<T: Sendable>(_ body: @escaping @Sendable (SQLiteConnection) throws -> T) async throws -> T {
+        if !created.withLock({ $0 }) {
+            // The writer creates the file (and switches it to WAL) before any reader opens it.
+            try await writer.with { _ in }
+            created.withLock { $0 = true }
+        }
+        return try await readers.with { c in try body(c) }
+    }
+
+    static func nowMs(_ now: Date?) -> Int64 { Time.millis(now ?? Date()) }
+
+    public func close() async {
+        await writer.close()
+        if readers !== writer { await readers.close() }
+    }
+
+    public func clockNow(_ now: Date?) async throws -> Date { now ?? Date() }
+
+    // MARK: schema
+
+    public func migrationList() async throws -> [AppliedMigration]? {
+        try await read { c in
+            guard try !c.query(SQLiteSQL.migrationsTableExists, [], { _ in 1 }).isEmpty else { return nil }
+            return try c.query(SQLiteSQL.migrationList) { r in
+                AppliedMigration(version: r.int(0)!, name: r.string(1)!, compatibleWith: r.int(2)!, appliedAt: r.date(3)!)
+            }
+        }
+    }
+
+    public func migrationApply(_ migrations: [Migration]) async throws -> [Int] {
+        var applied: [Int] = []
+        for m in migrations.sorted(by: { $0.version < $1.version }) {
+            let did = try await write { c in
+                try c.execute(SQLiteSQL.migrationsTableCreate)
+                let done = try c.query(SQLiteSQL.migrationList) { $0.int(0)! }
+                if done.contains(m.version) { return false }
+                try c.execute(m.sql)
+                try c.run(SQLiteSQL.migrationRecord, [.int(Int64(m.version)), .text(m.name),
+                                                      .int(Int64(m.compatibleWith)), .int(Time.millis(Date()))])
+                return true
+            }
+            if did { applied.append(m.version) }
+        }
+        return applied
+    }
+
+    // MARK: enqueue
+
+    public func jobInsertMany(_ rows: [JobInsert], now: Date?) async throws -> [JobInsertOutcome] {
+        let nowMs = SQLiteDriver.nowMs(now)
+        let existingIds: [Int: String] = try await write { c in
+            var existing: [Int: String] = [:]
+            for (i, r) in rows.enumerated() {
+                if let key = r.idempotencyKey {
+                    let n = try c.run(SQLiteSQL.keyInsert, [.text(r.queue), .text(key), .text(r.id)])
+                    if n == 0 {
+                        existing[i] = try c.query(SQLiteSQL.keyLookup, [.text(r.queue), .text(key)]) { $0.string(0)! }.first
+                        continue
+                    }
+                }
+                let runAt = r.runAt.map(Time.millis) ?? nowMs + Int64((r.delaySeconds * 1000).rounded())
+                try c.run(SQLiteSQL.jobInsert, [
+                    .text(r.id), .text(r.queue), .text(r.jobType), .text(r.payload), .int(Int64(r.priority)),
+                    .int(runAt), .opt(r.maxAttempts), .opt(r.timeoutSeconds), .opt(r.backoffBaseMs),
+                    .opt(r.idempotencyKey), .opt(r.replayOf), .int(nowMs), .opt(r.runId), .opt(r.stepSlug),
+                ])
+            }
+            return existing
+        }
+        var existingJobs: [String: Job] = [:]
+        if !existingIds.isEmpty {
+            for j in try await jobGetMany(Array(Set(existingIds.values))) { existingJobs[j.id] = j }
+        }
+        return try rows.enumerated().map { i, r in
+            if let eid = existingIds[i] {
+                guard let j = existingJobs[eid] else {
+                    throw PortableError(.conflict, "idempotency key \(r.idempotencyKey ?? "") in queue \(r.queue) belongs to job \(eid), which no longer exists")
+                }
+                return JobInsertOutcome(job: j, created: false)
+            }
+            let runAt = r.runAt.map(Time.millis) ?? nowMs + Int64((r.delaySeconds * 1000).rounded())
+            return JobInsertOutcome(job: Job(
+                id: r.id, queue: r.queue, jobType: r.jobType, payload: r.payload, priority: r.priority,
+                runAt: Time.date(millis: runAt), status: .queued, maxAttempts: r.maxAttempts,
+                timeoutSeconds: r.timeoutSeconds, backoffBaseMs: r.backoffBaseMs, idempotencyKey: r.idempotencyKey,
+                replayOf: r.replayOf, createdAt: Time.date(millis: nowMs), runId: r.runId, stepSlug: r.stepSlug),
+                created: true)
+        }
+    }
+
+    // MARK: claim, heartbeat, ack
+
+    public func jobLease(_ q: LeaseRequest, now: Date?) async throws -> [Job] {
+        let nowMs = SQLiteDriver.nowMs(now)
+        let sql = SQLiteSQL.jobLease(byQueue: q.queues != nil, byType: q.jobTypes != nil)
+        let params: [SQLValue] = [
+            .text(q.token), .int(nowMs + Int64((q.leaseSeconds * 1000).rounded())), .text(q.workerId), .int(nowMs),
+            .int(Int64(q.limit)),
+            q.queues.map { .text(JSON.array($0.map(JSON.string)).compact) } ?? .null,
+            q.jobTypes.map { .text(JSON.array($0.map(JSON.string)).compact) } ?? .null,
+        ]
+        let jobs = try await write { c in try c.query(sql, params) { try SQLiteDriver.job($0) } }
+        return jobs.sorted { a, b in
+            if a.priority != b.priority { return a.priority > b.priority }
+            if a.runAt != b.runAt { return a.runAt < b.runAt }
+            return a.id < b.id
+        }
+    }
+
+    public func jobLeaseExtend(_ leases: [LeaseKey], seconds: Double, now: Date?) async throws -> Set<String> {
+        let until = SQLiteDriver.nowMs(now) + Int64((seconds * 1000).rounded())
+        return try await write { c in
+            var held = Set<String>()
+            for l in leases where try c.run(SQLiteSQL.jobLeaseExtend, [.int(until), .text(l.jobId), .text(l.token)]) == 1 {
+                held.insert(l.jobId)
+            }
+            return held
+        }
+    }
+
+    public func jobCompleteMany(_ completions: [Completion], now: Date?) async throws -> [AckResult] {
+        let nowMs = SQLiteDriver.nowMs(now)
+        return try await write { c in
+            try completions.map { x in
+                let status = x.newStatus.rawValue
+                let runAt = nowMs + Int64((x.delaySeconds * 1000).rounded())
+                let rows = try c.query(SQLiteSQL.jobComplete, [
+                    .text(status), .opt(x.output), .int(nowMs), .int(runAt), .opt(x.errorCode), .opt(x.errorMessage),
+                    .opt(x.dlqReason), .int(x.outcome == .released ? 1 : 0), .text(x.lease.jobId), .text(x.lease.token),
+                ]) { r in (r.int(0)!, r.string(1), r.int64(2)) }
+                if let (attempt, worker, started) = rows.first {
+                    try c.run(SQLiteSQL.attemptInsert, [
+                        .text(x.lease.jobId), .int(Int64(attempt)), .text(x.lease.token), .opt(worker),
+                        .int(started ?? nowMs), .int(nowMs), .text(x.outcome.rawValue), .opt(x.errorCode),
+                        .opt(x.errorMessage), .opt(x.decision?.rawValue), x.decision == .retry ? .int(runAt) : .null,
+                        .opt(x.dlqReason),
+                    ])
+                    return .applied
+                }
+                let recorded = try c.query(SQLiteSQL.attemptOutcomeByToken, [.text(x.lease.jobId), .text(x.lease.token)]) {
+                    $0.string(0)
+                }.first ?? nil
+                return recorded == x.outcome.rawValue ? .duplicate : .leaseLost
+            }
+        }
+    }
+
+    public func jobLeaseExpiredList(limit: Int, now: Date?) async throws -> [Job] {
+        let nowMs = SQLiteDriver.nowMs(now)
+        return try await read { c in
+            try c.query(SQLiteSQL.jobLeaseExpiredList, [.int(nowMs), .int(Int64(limit))]) { try SQLiteDriver.job($0) }
+        }
+    }
+
+    // MARK: operator actions
+
+    static func statusList(_ s: [JobStatus]) -> String {
+        s.map { "'\($0.rawValue)'" }.joined(separator: ", ")
+    }
+
+    public func jobRetryMany(_ ids: [String], from: [JobStatus], now: Date?) async throws -> [String] {
+        let nowMs = SQLiteDriver.nowMs(now)
+        let sql = SQLiteSQL.jobRetry(statuses: SQLiteDriver.statusList(from))
+        return try await write { c in
+            var changed: [String] = []
+            for id in ids {
+                guard let attempts = try c.query(sql, [.text(id), .int(nowMs)], { $0.int(0)! }).first else { continue }
+                try c.run(SQLiteSQL.eventInsert, [.text(id), .int(nowMs), .text("retried"),
+                                                  .text("put back in the queue with a fresh budget"), .int(Int64(attempts))])
+                changed.append(id)
+            }
+            return changed
+        }
+    }
+
+    public func jobCancelMany(_ targets: [CancelTarget], now: Date?) async throws -> [String] {
+        let nowMs = SQLiteDriver.nowMs(now)
+        return try await write { c in
+            var changed: [String] = []
+            for t in targets {
+                if let token = t.runningToken {
+                    guard let (attempt, worker, started) = try c.query(SQLiteSQL.jobCancelRunning,
+                        [.text(t.jobId), .int(nowMs), .text(token)], { r in (r.int(0)!, r.string(1), r.int64(2)) }).first
+                    else { continue }
+                    try c.run(SQLiteSQL.attemptInsert, [
+                        .text(t.jobId), .int(Int64(attempt)), .text(token), .opt(worker), .int(started ?? nowMs),
+                        .int(nowMs), .text(AttemptOutcome.cancelled.rawValue), .text(Codes.cancelled),
+                        .text("cancelled while running"), .null, .null, .null,
+                    ])
+                } else {
+                    guard let attempts = try c.query(SQLiteSQL.jobCancelQueued, [.text(t.jobId), .int(nowMs)], { $0.int(0)! }).first
+                    else { continue }
+                    try c.run(SQLiteSQL.eventInsert, [.text(t.jobId), .int(nowMs), .text("cancelled"), .null, .int(Int64(attempts))])
+                }
+                changed.append(t.jobId)
+            }
+            return changed
+        }
+    }
+
+    public func jobDeleteMany(_ ids: [String], from: [JobStatus]) async throws -> [String] {
+        let live = from.filter { $0 != .archived }
+        let sql = SQLiteSQL.jobDelete(statuses: SQLiteDriver.statusList(live.isEmpty ? [.archived] : live))
+        let archived = from.contains(.archived)
+        return try await write { c in
+            var deleted: [String] = []
+            for id in ids {
+                var n = live.isEmpty ? 0 : try c.run(sql, [.text(id)])
+                if n == 0, archived { n = try c.run(SQLiteSQL.archiveDelete, [.text(id)]) }
+                guard n > 0 else { continue }
+                for h in SQLiteSQL.historyDelete { try c.run(h, [.text(id)]) }
+                deleted.append(id)
+            }
+            return deleted
+        }
+    }
+
+    // MARK: reads
+
+    public func jobGetMany(_ ids: [String]) async throws -> [Job] {
+        guard !ids.isEmpty else { return [] }
+        let list = JSON.array(ids.map(JSON.string)).compact
+        return try await read { c in try c.query(SQLiteSQL.jobGetMany, [.text(list)]) { try SQLiteDriver.job($0) } }
+    }
+
+    static func filterSQL(_ f: JobFilter) -> (archive: Bool, where: String, params: [SQLValue]) {
+        var parts: [String] = []
+        let archive = f.status == .archived
+        if f.status != nil, !archive { parts.append("status = ?1") }
+        if f.queue != nil { parts.append("queue = ?2") }
+        if f.jobType != nil { parts.append("job_type = ?3") }
+        if f.errorCode != nil { parts.append("last_error_code = ?4") }
+        if f.runId != nil { parts.append("run_id = ?5") }
+        let w = parts.isEmpty ? "" : "WHERE " + parts.joined(separator: " AND ")
+        let params: [SQLValue] = [.opt(archive ? nil : f.status?.rawValue), .opt(f.queue), .opt(f.jobType),
+                                  .opt(f.errorCode), .opt(f.runId)]
+        return (archive, w, params)
+    }
+
+    public func jobList(_ filter: JobFilter, limit: Int, offset: Int) async throws -> [Job] {
+        let (archive, w, params) = SQLiteDriver.filterSQL(filter)
+        let sql = SQLiteSQL.jobList(archive: archive, where: w)
+        return try await read { c in
+            try c.query(sql, params + [.int(Int64(limit)), .int(Int64(offset))]) { try SQLiteDriver.job($0) }
+        }
+    }
+
+    public func jobCount(_ filter: JobFilter, cap: Int) async throws -> Int {
+        let (archive, w, params) = SQLiteDriver.filterSQL(filter)
+        let sql = SQLiteSQL.jobCount(archive: archive, where: w)
+        return try await read { c in Int(try c.scalarInt(sql, params + [.int(Int64(cap))]) ?? 0) }
+    }
+
+    public func jobHistory(_ id: String) async throws -> JobHistory {
+        try await read { c in
+            let attempts = try c.query(SQLiteSQL.attemptList, [.text(id)]) { r in
+                Attempt(jobId: r.string(0)!, attempt: r.int(1)!, leaseToken: r.string(2)!, workerId: r.string(3),
+                        startedAt: r.date(4)!, finishedAt: r.date(5)!,
+                        outcome: AttemptOutcome(rawValue: r.string(6)!) ?? .failed, errorCode: r.string(7),
+                        errorMessage: r.string(8), decision: r.string(9).flatMap(AttemptDecision.init(rawValue:)),
+                        retryAt: r.date(10), dlqReason: r.string(11))
+            }
+            let events = try c.query(SQLiteSQL.eventList, [.text(id)]) { r in
+                JobEvent(jobId: r.string(0)!, at: r.date(1)!, type: r.string(2)!, message: r.string(3), afterAttempt: r.int(4))
+            }
+            let replays = try c.query(SQLiteSQL.replayList, [.text(id)]) { r in
+                ReplayRef(id: r.string(0)!, createdAt: r.date(1)!)
+            }
+            return JobHistory(attempts: attempts, events: events, replays: replays)
+        }
+    }
+
+    // MARK: job types and workers
+
+    public func jobTypeUpsertMany(_ policies: [JobTypePolicy], now: Date?) async throws {
+        let nowMs = SQLiteDriver.nowMs(now)
+        try await write { c in
+            for p in policies {
+                try c.run(SQLiteSQL.jobTypeUpsert, [.text(p.jobType), .opt(p.maxAttempts), .opt(p.timeoutSeconds),
+                                                    .opt(p.backoffBaseMs), .opt(p.backoffMaxMs), .opt(p.concurrency), .int(nowMs)])
+            }
+        }
+    }
+
+    public func jobTypeList() async throws -> [JobTypePolicy] {
+        try await read { c in
+            try c.query(SQLiteSQL.jobTypeList) { r in
+                JobTypePolicy(jobType: r.string(0)!, maxAttempts: r.int(1), timeoutSeconds: r.int(2),
+                              backoffBaseMs: r.int(3), backoffMaxMs: r.int(4), concurrency: r.int(5))
+            }
+        }
+    }
+
+    public func workerUpsert(_ w: WorkerInfo, now: Date?) async throws {
+        let nowMs = SQLiteDriver.nowMs(now)
+        try await write { c in
+            _ = try c.run(SQLiteSQL.workerUpsert, [
+                .text(w.id), .text(w.host), .int(Int64(w.pid)),
+                w.queues.map { .text(JSON.array($0.map(JSON.string)).compact) } ?? .null,
+                w.jobTypes.map { .text(JSON.array($0.map(JSON.string)).compact) } ?? .null,
+                .int(Int64(w.concurrency)), .double(w.leaseSeconds), .int(Time.millis(w.startedAt)), .int(nowMs),
+            ])
+        }
+    }
+
+    public func workerDelete(_ id: String) async throws {
+        try await write { c in _ = try c.run(SQLiteSQL.workerDelete, [.text(id)]) }
+    }
+
+    public func workerList() async throws -> [WorkerInfo] {
+        try await read { c in
+            try c.query(SQLiteSQL.workerList) { r in
+                WorkerInfo(id: r.string(0)!, host: r.string(1)!, pid: r.int(2)!,
+                           queues: r.string(3).flatMap(SQLiteDriver.stringArray),
+                           jobTypes: r.string(4).flatMap(SQLiteDriver.stringArray),
+                           concurrency: r.int(5)!, leaseSeconds: r.double(6)!, startedAt: r.date(7)!,
+                           lastHeartbeatAt: r.date(8)!)
+            }
+        }
+    }
+
+    static func stringArray(_ text: String) -> [String]? {
+        guard case .array(let items)? = try? JSON.parse(text) else { return nil }
+        return items.compactMap(\.stringValue)
+    }
+
+    // MARK: rows
+
+    /// Columns in `SQLiteSQL.jobColumns` order, then optionally archived_at.
+    static func job(_ r: SQLiteRow) throws -> Job {
+        guard let status = JobStatus(rawValue: r.string(6) ?? "") else {
+            throw PortableError(.backend, "job \(r.string(0) ?? "?") has unknown status \(r.string(6) ?? "null")")
+        }
+        let archivedAt = r.columnCount > 26 ? r.date(26) : nil
+        return Job(
+            id: r.string(0)!, queue: r.string(1)!, jobType: r.string(2)!, payload: r.string(3)!,
+            priority: r.int(4)!, runAt: r.date(5)!, status: archivedAt != nil ? .archived : status,
+            attempts: r.int(7)!, attemptBase: r.int(8)!, maxAttempts: r.int(9), timeoutSeconds: r.int(10),
+            backoffBaseMs: r.int(11), idempotencyKey: r.string(12), replayOf: r.string(13), output: r.string(14),
+            lastErrorCode: r.string(15), lastErrorMessage: r.string(16), dlqReasonCode: r.string(17),
+            leaseToken: r.string(18), leaseExpiresAt: r.date(19), workerId: r.string(20), createdAt: r.date(21)!,
+            startedAt: r.date(22), finishedAt: r.date(23), archivedAt: archivedAt, runId: r.string(24),
+            stepSlug: r.string(25))
+    }
+}

@@ -1,0 +1,85 @@
+import Foundation
+import Synchronization
+
+/// Where "now" comes from. Production answers nil: SQL then uses the database's clock
+/// (`coalesce($now, now())`), so workers with skewed clocks agree. Tests inject a fixed,
+/// settable instant and never sleep.
+public protocol PortableClock: Sendable {
+    /// The instant to pass to SQL as `$now`, or nil for the database's own clock.
+    var now: Date? { get }
+    /// A best guess at now for local decisions (log lines, local rate limits).
+    var localNow: Date { get }
+}
+
+public struct SystemClock: PortableClock {
+    public init() {}
+    public var now: Date? { nil }
+    public var localNow: Date { Date() }
+}
+
+/// A clock that only moves when told to.
+public final class TestClock: PortableClock {
+    private let current: Mutex<Date>
+
+    public init(_ start: Date = Date(timeIntervalSince1970: 1_800_000_000)) {
+        current = Mutex(start)
+    }
+
+    public var now: Date? { current.withLock { $0 } }
+    public var localNow: Date { current.withLock { $0 } }
+
+    public func set(_ d: Date) { current.withLock { $0 = d } }
+    public func advance(_ seconds: Double) { current.withLock { $0 = $0.addingTimeInterval(seconds) } }
+}
+
+/// Randomness, injected so backoff jitter and ids are reproducible in tests.
+public protocol RandomSource: Sendable {
+    /// A uniformly distributed value in 0..<1.
+    func unit() -> Double
+    func bytes(_ n: Int) -> [UInt8]
+}
+
+public struct SystemRandom: RandomSource {
+    public init() {}
+    public func unit() -> Double { Double.random(in: 0..<1) }
+    public func bytes(_ n: Int) -> [UInt8] {
+        var g = SystemRandomNumberGenerator()
+        return (0..<n).map { _ in UInt8.random(in: 0...255, using: &g) }
+    }
+}
+
+/// A deterministic source (SplitMix64) for tests; `fixedUnit` pins jitter to an exact value.
+public final class SeededRandom: RandomSource {
+    private let state: Mutex<UInt64>
+    private let fixedUnit: Double?
+
+    public init(seed: UInt64 = 42, fixedUnit: Double? = nil) {
+        state = Mutex(seed)
+        self.fixedUnit = fixedUnit
+    }
+
+    private func next() -> UInt64 {
+        state.withLock { s in
+            s &+= 0x9E37_79B9_7F4A_7C15
+            var z = s
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+    }
+
+    public func unit() -> Double {
+        if let f = fixedUnit { return f }
+        return Double(next() >> 11) / Double(1 << 53)
+    }
+
+    public func bytes(_ n: Int) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(n)
+        while out.count < n {
+            var v = next()
+            for _ in 0..<8 where out.count < n { out.append(UInt8(v & 0xFF)); v >>= 8 }
+        }
+        return out
+    }
+}

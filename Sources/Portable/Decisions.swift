@@ -1,0 +1,64 @@
+import Foundation
+
+/// How a handler's attempt ended, as the worker reports it.
+public enum AttemptResult: Sendable, Equatable {
+    case success(output: String?)
+    /// `retryable: false` is a permanent failure: dead-lettered as `NON_RETRYABLE`, the
+    /// handler's own code kept in `last_error_code`.
+    case failure(code: String, message: String?, retryable: Bool)
+    /// The payload cannot be used: dead-lettered as `BAD_PAYLOAD`, never retried.
+    case badPayload(message: String?)
+    /// The lease ran out (recorded by the reaper).
+    case leaseExpired
+    /// Handed back at shutdown: back to queued now, not counted against `max_attempts`.
+    case released
+}
+
+/// Well-known error and reason codes.
+public enum Codes {
+    public static let maxAttemptsExceeded = "MAX_ATTEMPTS_EXCEEDED"
+    public static let nonRetryable = "NON_RETRYABLE"
+    public static let badPayload = "BAD_PAYLOAD"
+    public static let leaseExpired = "LEASE_EXPIRED"
+    public static let timeout = "TIMEOUT"
+    public static let unknownJobType = "UNKNOWN_JOB_TYPE"
+    public static let cancelled = "CANCELLED"
+    public static let handlerError = "HANDLER_ERROR"
+    public static let outputTooLarge = "OUTPUT_TOO_LARGE"
+}
+
+/// State transitions after an attempt: the one place that decides retry vs dead-letter and
+/// the backoff (invariant 4). The worker and the reaper both come here.
+public enum Decide {
+    /// `job` is the row as leased (its `attempts` already counts this attempt).
+    public static func completion(for job: Job, token: String, result: AttemptResult, policy: EffectivePolicy,
+                                  random: any RandomSource) -> Completion {
+        let lease = LeaseKey(jobId: job.id, token: token)
+        switch result {
+        case .success(let output):
+            return Completion(lease: lease, outcome: .succeeded, output: output, next: .succeeded)
+        case .released:
+            return Completion(lease: lease, outcome: .released, next: .requeue)
+        case .badPayload(let message):
+            return Completion(lease: lease, outcome: .failed, errorCode: Codes.badPayload, errorMessage: message,
+                              next: .dlq(reason: Codes.badPayload))
+        case .failure(let code, let message, let retryable):
+            guard retryable else {
+                return Completion(lease: lease, outcome: .failed, errorCode: code, errorMessage: message,
+                                  next: .dlq(reason: Codes.nonRetryable))
+            }
+            return Completion(lease: lease, outcome: .failed, errorCode: code, errorMessage: message,
+                              next: retryOrDeadLetter(job, policy: policy, random: random))
+        case .leaseExpired:
+            return Completion(lease: lease, outcome: .leaseExpired, errorCode: Codes.leaseExpired,
+                              errorMessage: "lease expired before the worker reported a result",
+                              next: retryOrDeadLetter(job, policy: policy, random: random))
+        }
+    }
+
+    static func retryOrDeadLetter(_ job: Job, policy: EffectivePolicy, random: any RandomSource) -> NextState {
+        let counted = job.countedAttempts
+        if counted >= policy.maxAttempts { return .dlq(reason: Codes.maxAttemptsExceeded) }
+        return .retry(delaySeconds: policy.backoff.delaySeconds(afterAttempt: counted, unit: random.unit()))
+    }
+}

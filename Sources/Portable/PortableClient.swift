@@ -1,0 +1,222 @@
+import Foundation
+
+/// Settings of the core that do not belong to a single call.
+public struct PortableConfig: Sendable {
+    public var defaults = PolicyDefaults()
+    /// Guardrail: the largest payload (compact JSON bytes). `MAX_PAYLOAD_BYTES`.
+    public var maxPayloadBytes = 1 << 20
+    /// Guardrail: enqueues per queue per sliding minute, nil for unlimited. `MAX_ENQUEUE_PER_MINUTE`.
+    public var maxEnqueuePerMinute: Int?
+    /// Lists count exactly up to this many rows and say `total_capped` beyond.
+    public var countCap = 10_000
+    /// Bulk actions touch at most this many jobs per call.
+    public var bulkCap = 10_000
+
+    public init() {}
+}
+
+/// The core: enqueue, inspect and operate on jobs through any `StorageDriver`. Workers use
+/// `lease`, `heartbeat`, `complete` and `reap`. Every state decision is made here.
+public final class PortableClient: Sendable {
+    public let driver: any StorageDriver
+    public let config: PortableConfig
+    public let clock: any PortableClock
+    public let random: any RandomSource
+    public let ids: UUIDv7
+
+    public init(driver: any StorageDriver, config: PortableConfig = PortableConfig(),
+                clock: any PortableClock = SystemClock(), random: any RandomSource = SystemRandom()) {
+        self.driver = driver
+        self.config = config
+        self.clock = clock
+        self.random = random
+        self.ids = UUIDv7(random: random)
+    }
+
+    var now: Date? { clock.now }
+
+    // MARK: enqueue
+
+    public func enqueue(_ job: NewJob) async throws -> EnqueueResult {
+        try await enqueueMany([job])[0]
+    }
+
+    /// Enqueues a batch in one round trip, taken or refused whole.
+    public func enqueueMany(_ jobs: [NewJob]) async throws -> [EnqueueResult] {
+        guard !jobs.isEmpty else { return [] }
+        let rows = try jobs.map { try prepareInsert($0) }
+        let outcomes = try await driver.jobInsertMany(rows, now: now)
+        return outcomes.map { EnqueueResult(job: $0.job, created: $0.created) }
+    }
+
+    /// Validates a job and turns it into a row: names, JSON, limits, id.
+    func prepareInsert(_ j: NewJob, replayOf: String? = nil, runId: String? = nil, stepSlug: String? = nil) throws -> JobInsert {
+        try Names.check(j.queue, "queue")
+        try Names.check(j.jobType, "job_type")
+        let payload = try JSON.parse(j.payload).compact
+        if payload.utf8.count > config.maxPayloadBytes {
+            throw PortableError(.payloadTooLarge,
+                "payload is \(payload.utf8.count) bytes; the limit (MAX_PAYLOAD_BYTES) is \(config.maxPayloadBytes)")
+        }
+        if let m = j.maxAttempts, m < 1 { throw PortableError.invalid("max_attempts must be at least 1") }
+        if let t = j.timeoutSeconds, t < 1 { throw PortableError.invalid("timeout_seconds must be at least 1") }
+        if let b = j.backoffBaseMs, b < 0 { throw PortableError.invalid("backoff base must not be negative") }
+        if j.runAt != nil, j.delaySeconds != nil { throw PortableError.invalid("give run_at or delay_seconds, not both") }
+        if let d = j.delaySeconds, !(d >= 0 && d < 1e10) { throw PortableError.invalid("delay_seconds must be between 0 and 1e10") }
+        guard (Int(Int32.min)...Int(Int32.max)).contains(j.priority) else {
+            throw PortableError.invalid("priority must fit in 32 bits")
+        }
+        if let k = j.idempotencyKey {
+            guard !k.isEmpty, k.utf8.count <= 255 else { throw PortableError.invalid("idempotency_key must be 1 to 255 bytes") }
+        }
+        return JobInsert(id: ids.next(at: clock.localNow), queue: j.queue, jobType: j.jobType, payload: payload,
+                         priority: j.priority, runAt: j.runAt, delaySeconds: j.delaySeconds ?? 0,
+                         maxAttempts: j.maxAttempts, timeoutSeconds: j.timeoutSeconds, backoffBaseMs: j.backoffBaseMs,
+                         idempotencyKey: j.idempotencyKey, replayOf: replayOf, runId: runId, stepSlug: stepSlug)
+    }
+
+    // MARK: reads
+
+    public func job(_ id: String) async throws -> Job {
+        guard UUIDv7.isValid(id) else { throw PortableError.notFound("no job \(id)") }
+        guard let j = try await driver.jobGetMany([id.lowercased()]).first else {
+            throw PortableError.notFound("no job \(id)")
+        }
+        return j
+    }
+
+    public func jobs(_ filter: JobFilter = JobFilter(), limit: Int = 50, offset: Int = 0) async throws -> Page<Job> {
+        guard (1...1000).contains(limit) else { throw PortableError.invalid("limit must be between 1 and 1000") }
+        guard offset >= 0 else { throw PortableError.invalid("offset must not be negative") }
+        if let q = filter.queue { try Names.check(q, "queue") }
+        if let t = filter.jobType { try Names.check(t, "job_type") }
+        async let items = driver.jobList(filter, limit: limit, offset: offset)
+        async let total = driver.jobCount(filter, cap: config.countCap + 1)
+        let (i, t) = try await (items, total)
+        return Page(items: i, total: min(t, config.countCap), totalCapped: t > config.countCap)
+    }
+
+    public func timeline(_ id: String) async throws -> Timeline {
+        let j = try await job(id)
+        let history = try await driver.jobHistory(j.id)
+        return Timeline.assemble(job: j, history: history)
+    }
+
+    public func explain(_ id: String) async throws -> Explanation {
+        let j = try await job(id)
+        async let nowTask = driver.clockNow(now)
+        async let workersTask = driver.workerList()
+        async let typesTask = driver.jobTypeList()
+        let (dbNow, workers, types) = try await (nowTask, workersTask, typesTask)
+        let policy = PolicyResolver.resolve(j, type: types.first { $0.jobType == j.jobType }, defaults: config.defaults)
+        return Explainer.explain(j, context: ExplainContext(now: dbNow, workers: workers, policy: policy))
+    }
+
+    // MARK: operator actions
+
+    /// Puts a `dlq` or `cancelled` job back to `queued` in place: same id, attempt numbers
+    /// continue, a fresh budget of `max_attempts`, backoff restarts. Other statuses: CONFLICT.
+    public func retry(_ id: String) async throws -> Job {
+        let j = try await job(id)
+        let changed = try await driver.jobRetryMany([j.id], from: [.dlq, .cancelled], now: now)
+        guard !changed.isEmpty else {
+            let current = try await job(id)
+            throw PortableError.conflict("job \(id) is \(current.status.rawValue); only dlq or cancelled jobs can be retried")
+        }
+        return try await job(j.id)
+    }
+
+    /// Creates a new job (no idempotency key) pointing to the original; the original is not
+    /// changed. Allowed for any terminal status, archived too.
+    public func replay(_ id: String) async throws -> EnqueueResult {
+        let original = try await job(id)
+        guard original.status.isTerminal else {
+            throw PortableError.conflict("job \(id) is \(original.status.rawValue); only finished jobs can be replayed")
+        }
+        let new = NewJob(queue: original.queue, jobType: original.jobType, payloadJSON: original.payload,
+                         priority: original.priority, maxAttempts: original.maxAttempts,
+                         timeoutSeconds: original.timeoutSeconds, backoffBaseMs: original.backoffBaseMs)
+        let row = try prepareInsert(new, replayOf: original.id)
+        let out = try await driver.jobInsertMany([row], now: now)
+        return EnqueueResult(job: out[0].job, created: out[0].created)
+    }
+
+    /// Cancels a queued or running job. A running job's lease is cleared; its worker learns it at
+    /// the next heartbeat or ack (`leaseLost`) and the attempt is recorded as `CANCELLED`.
+    public func cancel(_ id: String) async throws -> Job {
+        let j = try await job(id)
+        guard j.status == .queued || j.status == .running else {
+            throw PortableError.conflict("job \(id) is \(j.status.rawValue); only queued or running jobs can be cancelled")
+        }
+        let target = CancelTarget(jobId: j.id, runningToken: j.status == .running ? j.leaseToken : nil)
+        let changed = try await driver.jobCancelMany([target], now: now)
+        if changed.isEmpty {
+            // It moved on between the read and the write (started, finished): try once more.
+            let again = try await job(id)
+            guard again.status == .queued || again.status == .running else {
+                throw PortableError.conflict("job \(id) is \(again.status.rawValue); only queued or running jobs can be cancelled")
+            }
+            let t2 = CancelTarget(jobId: again.id, runningToken: again.status == .running ? again.leaseToken : nil)
+            guard try await !driver.jobCancelMany([t2], now: now).isEmpty else {
+                throw PortableError.conflict("job \(id) changed while it was being cancelled; try again")
+            }
+        }
+        return try await job(j.id)
+    }
+
+    /// Deletes a job that is not running, with its history.
+    public func delete(_ id: String) async throws {
+        let j = try await job(id)
+        let deletable: [JobStatus] = [.queued, .succeeded, .dlq, .cancelled, .archived]
+        guard try await !driver.jobDeleteMany([j.id], from: deletable).isEmpty else {
+            let current = try await job(id)
+            throw PortableError.conflict("job \(id) is \(current.status.rawValue); cancel it before deleting it")
+        }
+    }
+
+    // MARK: worker side
+
+    /// Leases up to `limit` runnable jobs of the given queues and types (nil: all).
+    public func lease(queues: [String]?, jobTypes: [String]?, limit: Int, leaseSeconds: Double,
+                      workerId: String) async throws -> [Job] {
+        guard limit > 0 else { return [] }
+        if jobTypes?.isEmpty == true || queues?.isEmpty == true { return [] }
+        let req = LeaseRequest(queues: queues, jobTypes: jobTypes, limit: limit, leaseSeconds: leaseSeconds,
+                               workerId: workerId, token: UUIDv7.randomToken(random))
+        return try await driver.jobLease(req, now: now)
+    }
+
+    /// Extends leases; returns the ids still held (a missing one was cancelled or reaped).
+    public func heartbeat(_ leases: [LeaseKey], leaseSeconds: Double) async throws -> Set<String> {
+        guard !leases.isEmpty else { return [] }
+        return try await driver.jobLeaseExtend(leases, seconds: leaseSeconds, now: now)
+    }
+
+    /// Reports results of attempts, deciding each job's next state with the same policy
+    /// resolution the reaper uses. `types` gives the job types' policies (a worker passes its own).
+    public func complete(_ results: [(job: Job, result: AttemptResult)],
+                         types: [String: JobTypePolicy]) async throws -> [AckResult] {
+        guard !results.isEmpty else { return [] }
+        let completions = results.map { r -> Completion in
+            let policy = PolicyResolver.resolve(r.job, type: types[r.job.jobType], defaults: config.defaults)
+            return Decide.completion(for: r.job, token: r.job.leaseToken ?? "", result: r.result,
+                                     policy: policy, random: random)
+        }
+        return try await driver.jobCompleteMany(completions, now: now)
+    }
+
+    /// One pass of the reaper: expired leases are recorded as `LEASE_EXPIRED` attempts and the
+    /// jobs retried or dead-lettered. Returns how many were reaped.
+    @discardableResult
+    public func reap(limit: Int = 500) async throws -> Int {
+        let expired = try await driver.jobLeaseExpiredList(limit: limit, now: now)
+        guard !expired.isEmpty else { return 0 }
+        let types = try await jobTypePolicies()
+        let results = try await complete(expired.map { ($0, AttemptResult.leaseExpired) }, types: types)
+        return results.filter { $0 == .applied }.count
+    }
+
+    public func jobTypePolicies() async throws -> [String: JobTypePolicy] {
+        Dictionary(try await driver.jobTypeList().map { ($0.jobType, $0) }, uniquingKeysWith: { a, _ in a })
+    }
+}

@@ -1,0 +1,66 @@
+/// The one error type of portableq. Every front shows `code.wire` (SCREAMING_SNAKE) and
+/// `message`; the CLI maps codes to exit codes and HTTP to status codes, each in one table.
+public struct PortableError: Error, Sendable, CustomStringConvertible, Equatable {
+    public enum Code: String, Sendable, CaseIterable {
+        case badJSON, invalidArgument, unauthorized, notFound, conflict, payloadTooLarge
+        case enqueueRateExceeded, rateLimited, leaseLost, unavailable, busy
+        case schemaTooOld, schemaTooNew, noDatabase, badURL, backend
+
+        /// The spelling on the wire and in logs.
+        public var wire: String {
+            switch self {
+            case .badJSON: return "BAD_JSON"
+            case .invalidArgument: return "INVALID_ARGUMENT"
+            case .unauthorized: return "UNAUTHORIZED"
+            case .notFound: return "NOT_FOUND"
+            case .conflict: return "CONFLICT"
+            case .payloadTooLarge: return "PAYLOAD_TOO_LARGE"
+            case .enqueueRateExceeded: return "ENQUEUE_RATE_EXCEEDED"
+            case .rateLimited: return "RATE_LIMITED"
+            case .leaseLost: return "LEASE_LOST"
+            case .unavailable: return "UNAVAILABLE"
+            case .busy: return "BUSY"
+            case .schemaTooOld: return "SCHEMA_TOO_OLD"
+            case .schemaTooNew: return "SCHEMA_TOO_NEW"
+            case .noDatabase: return "NO_DATABASE"
+            case .badURL: return "BAD_URL"
+            case .backend: return "BACKEND_ERROR"
+            }
+        }
+    }
+
+    public var code: Code
+    public var message: String
+    /// Seconds a client should wait before trying again (429 and 503).
+    public var retryAfter: Double?
+    /// The database's own code (SQLSTATE on Postgres, extended result code on SQLite), if any.
+    public var databaseCode: String?
+
+    public init(_ code: Code, _ message: String, retryAfter: Double? = nil, databaseCode: String? = nil) {
+        self.code = code
+        self.message = message
+        self.retryAfter = retryAfter
+        self.databaseCode = databaseCode
+    }
+
+    public var description: String { "\(code.wire): \(message)" }
+
+    /// Bad usage (the caller's input) rather than an operation that failed.
+    public var isUsageError: Bool { code == .badURL }
+
+    public var json: JSON {
+        .object([("error", .object([("code", .string(code.wire)), ("message", .string(message))]))])
+    }
+
+    public static func notFound(_ what: String) -> PortableError { PortableError(.notFound, what) }
+    public static func invalid(_ what: String) -> PortableError { PortableError(.invalidArgument, what) }
+    public static func conflict(_ what: String) -> PortableError { PortableError(.conflict, what) }
+}
+
+extension PortableError {
+    /// Wraps any error as a PortableError, keeping one that already is.
+    public static func wrap(_ error: any Error) -> PortableError {
+        if let e = error as? PortableError { return e }
+        return PortableError(.backend, "\(error)")
+    }
+}

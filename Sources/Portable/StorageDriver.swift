@@ -1,0 +1,80 @@
+import Foundation
+
+public enum BackendKind: String, Sendable {
+    case sqlite
+    case postgres
+}
+
+/// The storage seam: everything portableq keeps, behind the fewest batch-first methods that fit.
+/// Drivers only run SQL; every decision (state transitions, policy resolution, backoff, DLQ
+/// reason, timeline and explain) is made in `Portable` and handed down as data.
+///
+/// Times: every method that writes or compares a time takes `now`. nil means the database's
+/// own clock (`coalesce($now, now())` in SQL); tests pass a fixed instant.
+public protocol StorageDriver: Sendable {
+    var kind: BackendKind { get }
+    /// Where this driver points, for messages (never includes a password).
+    var location: String { get }
+
+    // MARK: schema
+
+    /// The migrations record; nil when the database has none (a fresh database).
+    func migrationList() async throws -> [AppliedMigration]?
+    /// Applies the given migrations that are not yet recorded, each in its own transaction with
+    /// its record row, under a lock that makes concurrent migrators safe. Returns the versions
+    /// this call applied.
+    func migrationApply(_ migrations: [Migration]) async throws -> [Int]
+
+    // MARK: jobs — the hot path
+
+    /// Inserts a batch in one round trip. A row whose (queue, idempotency key) is already taken
+    /// is not inserted; its outcome carries the existing job with `created: false`.
+    func jobInsertMany(_ rows: [JobInsert], now: Date?) async throws -> [JobInsertOutcome]
+    /// Leases runnable jobs (status queued, run_at due) in priority, run_at, id order, in one
+    /// statement. Returns the leased rows as they are now.
+    func jobLease(_ request: LeaseRequest, now: Date?) async throws -> [Job]
+    /// Extends the given leases; returns the job ids whose lease is still held.
+    func jobLeaseExtend(_ leases: [LeaseKey], seconds: Double, now: Date?) async throws -> Set<String>
+    /// Ends attempts: moves each job whose lease matches to its next state and records the
+    /// attempt, in one statement or transaction. Results are in input order.
+    func jobCompleteMany(_ completions: [Completion], now: Date?) async throws -> [AckResult]
+    /// Running jobs whose lease has expired, oldest first.
+    func jobLeaseExpiredList(limit: Int, now: Date?) async throws -> [Job]
+
+    // MARK: jobs — operator actions
+
+    /// Puts jobs whose status is one of `from` back to queued in place (fresh budget, an event
+    /// `retried`). Returns the ids changed.
+    func jobRetryMany(_ ids: [String], from: [JobStatus], now: Date?) async throws -> [String]
+    /// Cancels queued jobs, and running ones whose lease token still matches (recording the
+    /// attempt as cancelled). Returns the ids changed.
+    func jobCancelMany(_ targets: [CancelTarget], now: Date?) async throws -> [String]
+    /// Deletes jobs (live or archived) whose status is one of `from`, with their history.
+    func jobDeleteMany(_ ids: [String], from: [JobStatus]) async throws -> [String]
+
+    // MARK: jobs — reads
+
+    /// Jobs by id, live or archived, in no particular order.
+    func jobGetMany(_ ids: [String]) async throws -> [Job]
+    /// Newest first (by id, which is time-ordered).
+    func jobList(_ filter: JobFilter, limit: Int, offset: Int) async throws -> [Job]
+    /// The number of matching jobs, counting at most `cap` (never an unbounded count).
+    func jobCount(_ filter: JobFilter, cap: Int) async throws -> Int
+    /// Attempts, operator events and replays of one job.
+    func jobHistory(_ id: String) async throws -> JobHistory
+
+    // MARK: job types and workers
+
+    func jobTypeUpsertMany(_ policies: [JobTypePolicy], now: Date?) async throws
+    func jobTypeList() async throws -> [JobTypePolicy]
+    /// Registers a worker or records its heartbeat.
+    func workerUpsert(_ worker: WorkerInfo, now: Date?) async throws
+    func workerDelete(_ id: String) async throws
+    func workerList() async throws -> [WorkerInfo]
+
+    /// The database's clock (or `now` when given).
+    func clockNow(_ now: Date?) async throws -> Date
+
+    /// Closes connections. Further calls fail.
+    func close() async
+}

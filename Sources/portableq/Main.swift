@@ -1,0 +1,39 @@
+import ArgumentParser
+import Backends
+import Foundation
+
+/// Entry point: parses, runs, and turns every error into one line and an exit code
+/// (0 ok, 1 the operation failed, 2 bad usage). No stack traces, ever.
+@main
+enum Main {
+    static func main() async {
+        do {
+            var command = try Portableq.parseAsRoot()
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+            exit(0)
+        } catch {
+            exit(CLIError.report(error))
+        }
+    }
+}
+
+struct Portableq: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "portableq",
+        abstract: "A durable job queue and workflow engine on SQLite or PostgreSQL.",
+        discussion: """
+            The database is --database URL, else PORTABLEQ_DATABASE_URL, else DATABASE_URL, else \
+            sqlite:portableq.db in the current directory.
+            """,
+        version: PortableqVersion.string,
+        subcommands: [MigrateCommand.self]
+    )
+}
+
+enum PortableqVersion {
+    static let string = "0.1.0"
+}

@@ -1,0 +1,44 @@
+import ArgumentParser
+import Backends
+import Foundation
+
+/// The CLI's one table from error to exit code, and the one place errors are printed.
+enum CLIError {
+    /// 1: the operation failed; 2: bad usage.
+    static func exitCode(_ code: PortableError.Code) -> Int32 {
+        switch code {
+        case .badURL, .badJSON, .invalidArgument: return 2
+        case .unauthorized, .notFound, .conflict, .payloadTooLarge, .enqueueRateExceeded, .rateLimited,
+             .leaseLost, .unavailable, .busy, .schemaTooOld, .schemaTooNew, .noDatabase, .backend:
+            return 1
+        }
+    }
+
+    /// Set by commands run with `--json`: errors are then also printed as the HTTP error body.
+    nonisolated(unsafe) static var jsonOutput = false
+
+    static func report(_ error: any Error) -> Int32 {
+        if let e = error as? PortableError {
+            if jsonOutput { print(e.json.compact) }
+            printError("\(e.message) (\(e.code.wire))")
+            return exitCode(e.code)
+        }
+        if error is CancellationError {
+            printError("cancelled")
+            return 1
+        }
+        // swift-argument-parser: help and version exit 0; usage errors (its 64) become 2.
+        let code = Portableq.exitCode(for: error)
+        if code == .success {
+            print(Portableq.fullMessage(for: error))
+            return 0
+        }
+        let message = Portableq.fullMessage(for: error)
+        FileHandle.standardError.write(Data((message.hasSuffix("\n") ? message : message + "\n").utf8))
+        return code == .validationFailure || code.rawValue == 64 ? 2 : code.rawValue
+    }
+
+    static func printError(_ line: String) {
+        FileHandle.standardError.write(Data("portableq: \(line)\n".utf8))
+    }
+}

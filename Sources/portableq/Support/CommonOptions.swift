@@ -1,0 +1,59 @@
+import ArgumentParser
+import Backends
+import Foundation
+
+/// Options every database command takes.
+struct DatabaseOptions: ParsableArguments {
+    @Option(name: .long, help: "Database URL (sqlite:PATH, sqlite:///ABS, sqlite::memory:, postgres://...).")
+    var database: String?
+
+    @Flag(name: .long, help: "Print the JSON body the matching HTTP endpoint returns.")
+    var json = false
+
+    /// Settings from the environment, with `--database` applied.
+    func settings() throws -> Settings {
+        var s = try Settings.fromEnvironment()
+        if let database { s.databaseURL = database }
+        CLIError.jsonOutput = json
+        return s
+    }
+
+    func url(_ s: Settings) throws -> DatabaseURL {
+        try DatabaseURL.parse(s.databaseURL ?? DatabaseURL.defaultURL)
+    }
+
+    /// Opens the database. `write: false` never creates a missing SQLite file.
+    func open(write: Bool) throws -> (any StorageDriver, Settings) {
+        let s = try settings()
+        return (try Database.open(try url(s), settings: s, create: write), s)
+    }
+
+    /// Opens and checks the schema (migrating SQLite when allowed), then returns a client.
+    func client(write: Bool = true) async throws -> PortableClient {
+        let (driver, s) = try open(write: write)
+        do {
+            try await Database.prepare(driver, migrate: write ? s.migrateOnStartup : false)
+        } catch {
+            await driver.close()
+            throw error
+        }
+        return PortableClient(driver: driver, config: s.config)
+    }
+}
+
+/// Output helpers: JSON for `--json`, aligned tables for people.
+enum Output {
+    static func json(_ value: JSON) { print(value.pretty) }
+
+    static func table(_ header: [String], _ rows: [[String]]) {
+        var widths = header.map(\.count)
+        for r in rows { for (i, c) in r.enumerated() where i < widths.count { widths[i] = max(widths[i], c.count) } }
+        func line(_ cells: [String]) -> String {
+            cells.enumerated().map { i, c in
+                i == cells.count - 1 ? c : c.padding(toLength: widths[i], withPad: " ", startingAt: 0)
+            }.joined(separator: "  ")
+        }
+        print(line(header))
+        for r in rows { print(line(r)) }
+    }
+}
