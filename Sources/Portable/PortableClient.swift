@@ -216,7 +216,103 @@ public final class PortableClient: Sendable {
         return results.filter { $0 == .applied }.count
     }
 
+    // MARK: queues, workers, metrics
+
+    public func queues() async throws -> [QueueSummary] {
+        QueueSummary.from(try await driver.queueCounts(now: now))
+    }
+
+    public func workers() async throws -> (workers: [WorkerInfo], now: Date) {
+        async let w = driver.workerList()
+        async let n = driver.clockNow(now)
+        return try await (w, n)
+    }
+
+    /// The cluster-wide snapshot over the last `windowSeconds` (default 60).
+    public func metrics(windowSeconds: Double = 60) async throws -> MetricsSnapshot {
+        async let counts = driver.queueCounts(now: now)
+        async let window = driver.attemptWindow(seconds: windowSeconds, sampleLimit: 10_000, now: now)
+        async let dbNow = driver.clockNow(now)
+        return MetricsSnapshot.build(counts: try await counts, window: try await window, windowSeconds: windowSeconds,
+                                     now: try await dbNow)
+    }
+
     public func jobTypePolicies() async throws -> [String: JobTypePolicy] {
         Dictionary(try await driver.jobTypeList().map { ($0.jobType, $0) }, uniquingKeysWith: { a, _ in a })
+    }
+}
+
+// MARK: bulk actions
+
+/// A bulk action over jobs matching a filter, capped (`POST /jobs/bulk/...`, `jobs retry --filter`).
+public enum BulkAction: String, Sendable, CaseIterable {
+    case retry, replay, cancel
+
+    /// The statuses the action applies to.
+    var eligible: [JobStatus] {
+        switch self {
+        case .retry: return [.dlq, .cancelled]
+        case .replay: return [.succeeded, .dlq, .cancelled, .archived]
+        case .cancel: return [.queued, .running]
+        }
+    }
+}
+
+public struct BulkResult: Sendable, Equatable {
+    /// Jobs matching the filter that the action applies to (at most the limit).
+    public var matched: Int
+    public var changed: Int
+    /// The first 100 matched ids.
+    public var ids: [String]
+
+    public var json: JSON {
+        .object([("matched", .int(matched)), ("changed", .int(changed)), ("ids", .array(ids.prefix(100).map(JSON.string)))])
+    }
+}
+
+extension PortableClient {
+    public func bulk(_ action: BulkAction, filter: JobFilter, dryRun: Bool, limit: Int = 1000) async throws -> BulkResult {
+        guard (1...config.bulkCap).contains(limit) else {
+            throw PortableError.invalid("limit must be between 1 and \(config.bulkCap)")
+        }
+        if let q = filter.queue { try Names.check(q, "queue") }
+        if let t = filter.jobType { try Names.check(t, "job_type") }
+        let statuses = action.eligible.filter { filter.status == nil || filter.status == $0 }
+        var jobs: [Job] = []
+        for status in statuses where jobs.count < limit {
+            var f = filter
+            f.status = status
+            var offset = 0
+            while jobs.count < limit {
+                let page = try await driver.jobList(f, limit: min(1000, limit - jobs.count), offset: offset)
+                jobs += page
+                offset += page.count
+                if page.count < 1000 { break }
+            }
+        }
+        let ids = jobs.map(\.id)
+        guard !dryRun, !jobs.isEmpty else { return BulkResult(matched: jobs.count, changed: 0, ids: Array(ids.prefix(100))) }
+        var changed = 0
+        switch action {
+        case .retry:
+            for chunk in stride(from: 0, to: ids.count, by: 1000) {
+                changed += try await driver.jobRetryMany(Array(ids[chunk..<min(chunk + 1000, ids.count)]), from: [.dlq, .cancelled], now: now).count
+            }
+        case .cancel:
+            let targets = jobs.map { CancelTarget(jobId: $0.id, runningToken: $0.status == .running ? $0.leaseToken : nil) }
+            for chunk in stride(from: 0, to: targets.count, by: 1000) {
+                changed += try await driver.jobCancelMany(Array(targets[chunk..<min(chunk + 1000, targets.count)]), now: now).count
+            }
+        case .replay:
+            let rows = try jobs.map { o in
+                try prepareInsert(NewJob(queue: o.queue, jobType: o.jobType, payloadJSON: o.payload, priority: o.priority,
+                                         maxAttempts: o.maxAttempts, timeoutSeconds: o.timeoutSeconds,
+                                         backoffBaseMs: o.backoffBaseMs), replayOf: o.id)
+            }
+            for chunk in stride(from: 0, to: rows.count, by: 1000) {
+                changed += try await driver.jobInsertMany(Array(rows[chunk..<min(chunk + 1000, rows.count)]), now: now).count
+            }
+        }
+        return BulkResult(matched: jobs.count, changed: changed, ids: Array(ids.prefix(100)))
     }
 }

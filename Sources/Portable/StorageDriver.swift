@@ -38,6 +38,9 @@ public protocol StorageDriver: Sendable {
     /// Ends attempts: moves each job whose lease matches to its next state and records the
     /// attempt, in one statement or transaction. Results are in input order.
     func jobCompleteMany(_ completions: [Completion], now: Date?) async throws -> [AckResult]
+    /// Hands claimed jobs back to queued as if never claimed (no attempt recorded): jobs a
+    /// worker prefetched but did not start. Returns how many were released.
+    func jobReleaseMany(_ leases: [LeaseKey]) async throws -> Int
     /// Running jobs whose lease has expired, oldest first.
     func jobLeaseExpiredList(limit: Int, now: Date?) async throws -> [Job]
 
@@ -63,6 +66,15 @@ public protocol StorageDriver: Sendable {
     /// Attempts, operator events and replays of one job.
     func jobHistory(_ id: String) async throws -> JobHistory
 
+    // MARK: queues and metrics
+
+    /// Live jobs (queued — due or not —, running, dlq) counted by queue and status, each status
+    /// through its own index; never the succeeded history.
+    func queueCounts(now: Date?) async throws -> [QueueCount]
+    /// Attempts finished in the last `seconds`: counts by queue and outcome, and the newest
+    /// `sampleLimit` attempts' start latency and run time.
+    func attemptWindow(seconds: Double, sampleLimit: Int, now: Date?) async throws -> AttemptWindow
+
     // MARK: job types and workers
 
     func jobTypeUpsertMany(_ policies: [JobTypePolicy], now: Date?) async throws
@@ -71,6 +83,13 @@ public protocol StorageDriver: Sendable {
     func workerUpsert(_ worker: WorkerInfo, now: Date?) async throws
     func workerDelete(_ id: String) async throws
     func workerList() async throws -> [WorkerInfo]
+
+    /// Wakes idle workers when jobs are enqueued: SQLite, this process's enqueues; Postgres,
+    /// every process's (LISTEN/NOTIFY) once `wakeupListen()` was called.
+    var wakeups: JobWakeups { get }
+    /// Starts listening for other processes' enqueues (Postgres); a no-op for SQLite, whose
+    /// other processes are seen by polling.
+    func wakeupListen()
 
     /// The database's clock (or `now` when given).
     func clockNow(_ now: Date?) async throws -> Date

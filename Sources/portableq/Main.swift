@@ -30,7 +30,8 @@ struct Portableq: AsyncParsableCommand {
             sqlite:portableq.db in the current directory.
             """,
         version: PortableqVersion.string,
-        subcommands: [MigrateCommand.self]
+        subcommands: [MigrateCommand.self, EnqueueCommand.self, WorkCommand.self, JobsCommand.self, DLQCommand.self,
+                      WorkersCommand.self, QueuesCommand.self, MetricsCommand.self, DemoCommand.self]
     )
 }
 

@@ -31,7 +31,10 @@ CREATE TABLE jobs (
     started_at         timestamptz,
     finished_at        timestamptz,
     run_id             uuid,
-    step_slug          text
+    step_slug          text,
+    -- Milliseconds between run_at and the start of the current attempt (start latency),
+    -- set by the claim and copied to the attempt row by the ack.
+    wait_ms            integer
 );
 
 -- The claim: due jobs of a queue in priority, run_at, id order. Partial, so the succeeded
@@ -56,6 +59,7 @@ CREATE INDEX jobs_archive_replay_of_idx ON jobs_archive (replay_of) WHERE replay
 CREATE TABLE attempts (
     job_id          uuid NOT NULL,
     attempt         integer NOT NULL,
+    queue           text NOT NULL,
     lease_token     uuid NOT NULL,
     worker_id       text,
     started_at      timestamptz NOT NULL,
@@ -66,8 +70,11 @@ CREATE TABLE attempts (
     decision        text,
     retry_at        timestamptz,
     dlq_reason_code text,
+    wait_ms         integer,
     PRIMARY KEY (job_id, attempt)
 );
+-- Metrics read the last minute of attempts.
+CREATE INDEX attempts_finished_idx ON attempts (finished_at);
 
 -- Operator actions (retry in place, cancel of a queued job): off the hot path.
 CREATE TABLE job_events (

@@ -28,7 +28,8 @@ CREATE TABLE jobs (
     started_at         INTEGER,
     finished_at        INTEGER,
     run_id             TEXT,
-    step_slug          TEXT
+    step_slug          TEXT,
+    wait_ms            INTEGER
 );
 
 -- The claim: due jobs of a queue in priority, run_at, id order; partial, so history stays out.
@@ -66,6 +67,7 @@ CREATE TABLE jobs_archive (
     finished_at        INTEGER,
     run_id             TEXT,
     step_slug          TEXT,
+    wait_ms            INTEGER,
     archived_at        INTEGER NOT NULL
 );
 CREATE INDEX jobs_archive_archived_at_idx ON jobs_archive (archived_at);
@@ -74,6 +76,7 @@ CREATE INDEX jobs_archive_replay_of_idx ON jobs_archive (replay_of) WHERE replay
 CREATE TABLE attempts (
     job_id          TEXT NOT NULL,
     attempt         INTEGER NOT NULL,
+    queue           TEXT NOT NULL,
     lease_token     TEXT NOT NULL,
     worker_id       TEXT,
     started_at      INTEGER NOT NULL,
@@ -84,8 +87,10 @@ CREATE TABLE attempts (
     decision        TEXT,
     retry_at        INTEGER,
     dlq_reason_code TEXT,
+    wait_ms         INTEGER,
     PRIMARY KEY (job_id, attempt)
 ) WITHOUT ROWID;
+CREATE INDEX attempts_finished_idx ON attempts (finished_at);
 
 CREATE TABLE job_events (
     job_id        TEXT NOT NULL,

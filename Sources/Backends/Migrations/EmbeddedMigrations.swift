@@ -38,7 +38,10 @@ CREATE TABLE jobs (
     started_at         timestamptz,
     finished_at        timestamptz,
     run_id             uuid,
-    step_slug          text
+    step_slug          text,
+    -- Milliseconds between run_at and the start of the current attempt (start latency),
+    -- set by the claim and copied to the attempt row by the ack.
+    wait_ms            integer
 );
 
 -- The claim: due jobs of a queue in priority, run_at, id order. Partial, so the succeeded
@@ -63,6 +66,7 @@ CREATE INDEX jobs_archive_replay_of_idx ON jobs_archive (replay_of) WHERE replay
 CREATE TABLE attempts (
     job_id          uuid NOT NULL,
     attempt         integer NOT NULL,
+    queue           text NOT NULL,
     lease_token     uuid NOT NULL,
     worker_id       text,
     started_at      timestamptz NOT NULL,
@@ -73,8 +77,11 @@ CREATE TABLE attempts (
     decision        text,
     retry_at        timestamptz,
     dlq_reason_code text,
+    wait_ms         integer,
     PRIMARY KEY (job_id, attempt)
 );
+-- Metrics read the last minute of attempts.
+CREATE INDEX attempts_finished_idx ON attempts (finished_at);
 
 -- Operator actions (retry in place, cancel of a queued job): off the hot path.
 CREATE TABLE job_events (
@@ -212,7 +219,8 @@ CREATE TABLE jobs (
     started_at         INTEGER,
     finished_at        INTEGER,
     run_id             TEXT,
-    step_slug          TEXT
+    step_slug          TEXT,
+    wait_ms            INTEGER
 );
 
 -- The claim: due jobs of a queue in priority, run_at, id order; partial, so history stays out.
@@ -250,6 +258,7 @@ CREATE TABLE jobs_archive (
     finished_at        INTEGER,
     run_id             TEXT,
     step_slug          TEXT,
+    wait_ms            INTEGER,
     archived_at        INTEGER NOT NULL
 );
 CREATE INDEX jobs_archive_archived_at_idx ON jobs_archive (archived_at);
@@ -258,6 +267,7 @@ CREATE INDEX jobs_archive_replay_of_idx ON jobs_archive (replay_of) WHERE replay
 CREATE TABLE attempts (
     job_id          TEXT NOT NULL,
     attempt         INTEGER NOT NULL,
+    queue           TEXT NOT NULL,
     lease_token     TEXT NOT NULL,
     worker_id       TEXT,
     started_at      INTEGER NOT NULL,
@@ -268,8 +278,10 @@ CREATE TABLE attempts (
     decision        TEXT,
     retry_at        INTEGER,
     dlq_reason_code TEXT,
+    wait_ms         INTEGER,
     PRIMARY KEY (job_id, attempt)
 ) WITHOUT ROWID;
+CREATE INDEX attempts_finished_idx ON attempts (finished_at);
 
 CREATE TABLE job_events (
     job_id        TEXT NOT NULL,

@@ -9,6 +9,8 @@ public final class PostgresDriver: StorageDriver {
     public let location: String
     public let url: PostgresURL
     let pool: ConnectionPool<PGConnection>
+    public let wakeups = JobWakeups()
+    let listener: PGListener
 
     public struct Options: Sendable {
         public var maxConnections = 10
@@ -27,6 +29,7 @@ public final class PostgresDriver: StorageDriver {
         if options.disableSyncCommit { settings.append("synchronous_commit=off") }
         if options.disableJIT { settings.append("jit=off") }
         let s = settings
+        listener = PGListener(url: url, wakeups: wakeups)
         pool = ConnectionPool(name: "PostgreSQL", max: options.maxConnections, acquireTimeout: options.acquireTimeoutSeconds) { n in
             ConnectionHost(name: "portableq-pg-\(n)", open: { try PGConnection(url: url, sessionSettings: s) },
                            isBroken: { $0.isBroken }, close: { _ in })
@@ -39,7 +42,12 @@ public final class PostgresDriver: StorageDriver {
 
     static func ts(_ d: Date?) -> String? { d.map(Time.format) }
 
-    public func close() async { await pool.close() }
+    public func close() async {
+        listener.stop()
+        await pool.close()
+    }
+
+    public func wakeupListen() { listener.start() }
 
     public func clockNow(_ now: Date?) async throws -> Date {
         let n = PostgresDriver.ts(now)
@@ -193,6 +201,12 @@ public final class PostgresDriver: StorageDriver {
         }
     }
 
+    public func jobReleaseMany(_ leases: [LeaseKey]) async throws -> Int {
+        guard !leases.isEmpty else { return 0 }
+        let params: [String?] = [PGArray.literal(leases.map(\.jobId)), PGArray.literal(leases.map(\.token))]
+        return try await with { c in try c.query(PostgresSQL.jobReleaseMany, params).affectedRows }
+    }
+
     public func jobLeaseExpiredList(limit: Int, now: Date?) async throws -> [Job] {
         let params: [String?] = [PostgresDriver.ts(now), String(limit)]
         return try await with { c in
@@ -292,6 +306,41 @@ public final class PostgresDriver: StorageDriver {
             let r = try c.query(PostgresSQL.replayList, [id])
             let replays = (0..<r.rows).map { i in ReplayRef(id: r.string(i, 0)!, createdAt: r.date(i, 1)!) }
             return JobHistory(attempts: attempts, events: events, replays: replays)
+        }
+    }
+
+    // MARK: queues and metrics
+
+    public func queueCounts(now: Date?) async throws -> [QueueCount] {
+        let n = PostgresDriver.ts(now)
+        return try await with { c in
+            let q = try c.query(PostgresSQL.queueCountsQueued, [n])
+            var out = (0..<q.rows).map { i in
+                QueueCount(queue: q.string(i, 0)!, status: .queued, due: q.bool(i, 1) == true, count: q.int(i, 2)!,
+                           oldestRunAt: q.date(i, 3))
+            }
+            for (sql, status) in [(PostgresSQL.queueCountsRunning, JobStatus.running), (PostgresSQL.queueCountsDLQ, .dlq)] {
+                let r = try c.query(sql)
+                out += (0..<r.rows).map { i in
+                    QueueCount(queue: r.string(i, 0)!, status: status, due: true, count: r.int(i, 1)!, oldestRunAt: r.date(i, 2))
+                }
+            }
+            return out
+        }
+    }
+
+    public func attemptWindow(seconds: Double, sampleLimit: Int, now: Date?) async throws -> AttemptWindow {
+        let n = PostgresDriver.ts(now)
+        return try await with { c in
+            let r = try c.query(PostgresSQL.attemptWindowCounts, [n, String(seconds)])
+            let counts = (0..<r.rows).map { i in
+                AttemptWindow.Count(queue: r.string(i, 0)!, outcome: r.string(i, 1)!, count: r.int(i, 2)!)
+            }
+            let s = try c.query(PostgresSQL.attemptWindowSamples, [n, String(seconds), String(sampleLimit)])
+            let samples = (0..<s.rows).map { i in
+                AttemptWindow.Sample(queue: s.string(i, 0)!, waitMs: s.int(i, 1), runMs: s.int(i, 2) ?? 0)
+            }
+            return AttemptWindow(counts: counts, samples: samples)
         }
     }
 

@@ -89,7 +89,8 @@ enum PostgresSQL {
                 FOR UPDATE SKIP LOCKED
             )
             UPDATE jobs j SET status = 'running', attempts = j.attempts + 1, lease_token = $2::uuid,
-                              lease_expires_at = \(now) + $3 * interval '1 second', worker_id = $4, started_at = \(now)
+                              lease_expires_at = \(now) + $3 * interval '1 second', worker_id = $4, started_at = \(now),
+                              wait_ms = greatest(0, (extract(epoch FROM \(now) - j.run_at) * 1000)::integer)
             FROM picked WHERE j.id = picked.id
             RETURNING \(prefixed("j"))
             """
@@ -124,17 +125,25 @@ enum PostgresSQL {
             FROM i
             WHERE j.id = i.id AND j.lease_token = i.token AND j.status = 'running'
             RETURNING j.id, j.attempts, j.worker_id, j.started_at, j.run_at, i.token, i.outcome, i.error_code,
-                      i.error_message, i.decision, i.dlq_reason
+                      i.error_message, i.decision, i.dlq_reason, j.queue, j.wait_ms
         ),
         a AS (
             INSERT INTO attempts (job_id, attempt, lease_token, worker_id, started_at, finished_at, outcome,
-                                  error_code, error_message, decision, retry_at, dlq_reason_code)
+                                  error_code, error_message, decision, retry_at, dlq_reason_code, queue, wait_ms)
             SELECT id, attempts, token, worker_id, coalesce(started_at, \(now)), \(now), outcome, error_code,
-                   error_message, decision, CASE WHEN decision = 'retry' THEN run_at END, dlq_reason
+                   error_message, decision, CASE WHEN decision = 'retry' THEN run_at END, dlq_reason, queue, wait_ms
             FROM u
             RETURNING job_id
         )
         SELECT job_id FROM a
+        """
+
+    /// Hands claimed jobs back as if the claim never happened (no attempt).
+    static let jobReleaseMany = """
+        UPDATE jobs j SET status = 'queued', attempts = j.attempts - 1, lease_token = NULL, lease_expires_at = NULL,
+                          worker_id = NULL, started_at = NULL, wait_ms = NULL
+        FROM unnest($1::uuid[], $2::uuid[]) AS i(id, token)
+        WHERE j.id = i.id AND j.lease_token = i.token AND j.status = 'running'
         """
 
     static let attemptOutcomeByToken = """
@@ -173,13 +182,13 @@ enum PostgresSQL {
             FROM i
             WHERE j.id = i.id
               AND ((i.token IS NULL AND j.status = 'queued') OR (j.status = 'running' AND j.lease_token = i.token))
-            RETURNING j.id, j.attempts, j.worker_id, j.started_at, i.token
+            RETURNING j.id, j.attempts, j.worker_id, j.started_at, i.token, j.queue, j.wait_ms
         ),
         a AS (
             INSERT INTO attempts (job_id, attempt, lease_token, worker_id, started_at, finished_at, outcome,
-                                  error_code, error_message)
+                                  error_code, error_message, queue, wait_ms)
             SELECT id, attempts, token, worker_id, coalesce(started_at, \(now)), \(now), 'cancelled', 'CANCELLED',
-                   'cancelled while running'
+                   'cancelled while running', queue, wait_ms
             FROM u WHERE token IS NOT NULL
         ),
         e AS (
@@ -227,6 +236,22 @@ enum PostgresSQL {
         SELECT id, created_at FROM jobs WHERE replay_of = $1::uuid
         UNION ALL SELECT id, created_at FROM jobs_archive WHERE replay_of = $1::uuid
         ORDER BY 2
+        """
+
+    // MARK: queues and metrics
+
+    static let queueCountsQueued = """
+        SELECT queue, run_at <= \(now), count(*), min(run_at) FROM jobs WHERE status = 'queued' GROUP BY 1, 2
+        """
+    static let queueCountsRunning = "SELECT queue, count(*), min(run_at) FROM jobs WHERE status = 'running' GROUP BY 1"
+    static let queueCountsDLQ = "SELECT queue, count(*), min(run_at) FROM jobs WHERE status = 'dlq' GROUP BY 1"
+    static let attemptWindowCounts = """
+        SELECT queue, outcome, count(*) FROM attempts WHERE finished_at > \(now) - $2 * interval '1 second' GROUP BY 1, 2
+        """
+    static let attemptWindowSamples = """
+        SELECT queue, wait_ms, (extract(epoch FROM finished_at - started_at) * 1000)::integer FROM attempts
+        WHERE finished_at > \(now) - $2 * interval '1 second'
+        ORDER BY finished_at DESC LIMIT $3
         """
 
     // MARK: job types and workers

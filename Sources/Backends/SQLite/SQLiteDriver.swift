@@ -12,6 +12,7 @@ public final class SQLiteDriver: StorageDriver {
     let writer: ConnectionPool<SQLiteConnection>
     let readers: ConnectionPool<SQLiteConnection>
     private let created = Mutex(false)
+    public let wakeups = JobWakeups()
 
     public struct Options: Sendable {
         public var path: String
@@ -73,6 +74,9 @@ public final class SQLiteDriver: StorageDriver {
 
     public func clockNow(_ now: Date?) async throws -> Date { now ?? Date() }
 
+    /// Other processes' enqueues are seen by polling (`POLL_INTERVAL_MS`).
+    public func wakeupListen() {}
+
     // MARK: schema
 
     public func migrationList() async throws -> [AppliedMigration]? {
@@ -123,6 +127,9 @@ public final class SQLiteDriver: StorageDriver {
                 ])
             }
             return existing
+        }
+        for q in Set(rows.enumerated().filter { existingIds[$0.offset] == nil }.map(\.element.queue)) {
+            wakeups.notify(queue: q)
         }
         var existingJobs: [String: Job] = [:]
         if !existingIds.isEmpty {
@@ -184,13 +191,13 @@ public final class SQLiteDriver: StorageDriver {
                 let rows = try c.query(SQLiteSQL.jobComplete, [
                     .text(status), .opt(x.output), .int(nowMs), .int(runAt), .opt(x.errorCode), .opt(x.errorMessage),
                     .opt(x.dlqReason), .int(x.outcome == .released ? 1 : 0), .text(x.lease.jobId), .text(x.lease.token),
-                ]) { r in (r.int(0)!, r.string(1), r.int64(2)) }
-                if let (attempt, worker, started) = rows.first {
+                ]) { r in (r.int(0)!, r.string(1), r.int64(2), r.string(3)!, r.int(4)) }
+                if let (attempt, worker, started, queue, waitMs) = rows.first {
                     try c.run(SQLiteSQL.attemptInsert, [
                         .text(x.lease.jobId), .int(Int64(attempt)), .text(x.lease.token), .opt(worker),
                         .int(started ?? nowMs), .int(nowMs), .text(x.outcome.rawValue), .opt(x.errorCode),
                         .opt(x.errorMessage), .opt(x.decision?.rawValue), x.decision == .retry ? .int(runAt) : .null,
-                        .opt(x.dlqReason),
+                        .opt(x.dlqReason), .text(queue), .opt(waitMs),
                     ])
                     return .applied
                 }
@@ -199,6 +206,13 @@ public final class SQLiteDriver: StorageDriver {
                 }.first ?? nil
                 return recorded == x.outcome.rawValue ? .duplicate : .leaseLost
             }
+        }
+    }
+
+    public func jobReleaseMany(_ leases: [LeaseKey]) async throws -> Int {
+        guard !leases.isEmpty else { return 0 }
+        return try await write { c in
+            try leases.reduce(0) { n, l in n + (try c.run(SQLiteSQL.jobRelease, [.text(l.jobId), .text(l.token)])) }
         }
     }
 
@@ -236,13 +250,13 @@ public final class SQLiteDriver: StorageDriver {
             var changed: [String] = []
             for t in targets {
                 if let token = t.runningToken {
-                    guard let (attempt, worker, started) = try c.query(SQLiteSQL.jobCancelRunning,
-                        [.text(t.jobId), .int(nowMs), .text(token)], { r in (r.int(0)!, r.string(1), r.int64(2)) }).first
+                    guard let (attempt, worker, started, queue, waitMs) = try c.query(SQLiteSQL.jobCancelRunning,
+                        [.text(t.jobId), .int(nowMs), .text(token)], { r in (r.int(0)!, r.string(1), r.int64(2), r.string(3)!, r.int(4)) }).first
                     else { continue }
                     try c.run(SQLiteSQL.attemptInsert, [
                         .text(t.jobId), .int(Int64(attempt)), .text(token), .opt(worker), .int(started ?? nowMs),
                         .int(nowMs), .text(AttemptOutcome.cancelled.rawValue), .text(Codes.cancelled),
-                        .text("cancelled while running"), .null, .null, .null,
+                        .text("cancelled while running"), .null, .null, .null, .text(queue), .opt(waitMs),
                     ])
                 } else {
                     guard let attempts = try c.query(SQLiteSQL.jobCancelQueued, [.text(t.jobId), .int(nowMs)], { $0.int(0)! }).first
@@ -324,6 +338,36 @@ public final class SQLiteDriver: StorageDriver {
                 ReplayRef(id: r.string(0)!, createdAt: r.date(1)!)
             }
             return JobHistory(attempts: attempts, events: events, replays: replays)
+        }
+    }
+
+    // MARK: queues and metrics
+
+    public func queueCounts(now: Date?) async throws -> [QueueCount] {
+        let nowMs = SQLiteDriver.nowMs(now)
+        return try await read { c in
+            var out = try c.query(SQLiteSQL.queueCountsQueued, [.int(nowMs)]) { r in
+                QueueCount(queue: r.string(0)!, status: .queued, due: r.int(1) == 1, count: r.int(2)!, oldestRunAt: r.date(3))
+            }
+            for (sql, status) in [(SQLiteSQL.queueCountsRunning, JobStatus.running), (SQLiteSQL.queueCountsDLQ, .dlq)] {
+                out += try c.query(sql) { r in
+                    QueueCount(queue: r.string(0)!, status: status, due: true, count: r.int(1)!, oldestRunAt: r.date(2))
+                }
+            }
+            return out
+        }
+    }
+
+    public func attemptWindow(seconds: Double, sampleLimit: Int, now: Date?) async throws -> AttemptWindow {
+        let since = SQLiteDriver.nowMs(now) - Int64(seconds * 1000)
+        return try await read { c in
+            let counts = try c.query(SQLiteSQL.attemptWindowCounts, [.int(since)]) { r in
+                AttemptWindow.Count(queue: r.string(0)!, outcome: r.string(1)!, count: r.int(2)!)
+            }
+            let samples = try c.query(SQLiteSQL.attemptWindowSamples, [.int(since), .int(Int64(sampleLimit))]) { r in
+                AttemptWindow.Sample(queue: r.string(0)!, waitMs: r.int(1), runMs: r.int(2) ?? 0)
+            }
+            return AttemptWindow(counts: counts, samples: samples)
         }
     }
 

@@ -37,7 +37,7 @@ enum SQLiteSQL {
     static func jobLease(byQueue: Bool, byType: Bool) -> String {
         """
         UPDATE jobs SET status = 'running', attempts = attempts + 1, lease_token = ?1, lease_expires_at = ?2,
-                        worker_id = ?3, started_at = ?4
+                        worker_id = ?3, started_at = ?4, wait_ms = max(0, ?4 - run_at)
         WHERE id IN (
             SELECT id FROM jobs
             WHERE status = 'queued' AND run_at <= ?4
@@ -68,13 +68,21 @@ enum SQLiteSQL {
             dlq_reason_code = ?7,
             attempt_base = attempt_base + ?8
         WHERE id = ?9 AND lease_token = ?10 AND status = 'running'
-        RETURNING attempts, worker_id, started_at
+        RETURNING attempts, worker_id, started_at, queue, wait_ms
         """
 
     static let attemptInsert = """
         INSERT INTO attempts (job_id, attempt, lease_token, worker_id, started_at, finished_at, outcome,
-                              error_code, error_message, decision, retry_at, dlq_reason_code)
-        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+                              error_code, error_message, decision, retry_at, dlq_reason_code, queue, wait_ms)
+        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
+        """
+
+    /// Hands a claimed job back as if the claim never happened (no attempt): prefetched jobs at
+    /// shutdown or in a paused queue.
+    static let jobRelease = """
+        UPDATE jobs SET status = 'queued', attempts = attempts - 1, lease_token = NULL, lease_expires_at = NULL,
+                        worker_id = NULL, started_at = NULL, wait_ms = NULL
+        WHERE id = ?1 AND lease_token = ?2 AND status = 'running'
         """
 
     static let attemptOutcomeByToken = "SELECT outcome FROM attempts WHERE job_id = ?1 AND lease_token = ?2"
@@ -106,7 +114,7 @@ enum SQLiteSQL {
         UPDATE jobs SET status = 'cancelled', finished_at = ?2, lease_token = NULL, lease_expires_at = NULL,
                         last_error_code = 'CANCELLED', last_error_message = 'cancelled while running'
         WHERE id = ?1 AND status = 'running' AND lease_token = ?3
-        RETURNING attempts, worker_id, started_at
+        RETURNING attempts, worker_id, started_at, queue, wait_ms
         """
 
     static let eventInsert = "INSERT INTO job_events (job_id, at, type, message, after_attempt) VALUES (?1, ?2, ?3, ?4, ?5)"
@@ -150,6 +158,21 @@ enum SQLiteSQL {
         SELECT id, created_at FROM jobs WHERE replay_of = ?1
         UNION ALL SELECT id, created_at FROM jobs_archive WHERE replay_of = ?1
         ORDER BY 2
+        """
+
+    // MARK: queues and metrics
+
+    static let queueCountsQueued = """
+        SELECT queue, run_at <= ?1, count(*), min(run_at) FROM jobs WHERE status = 'queued' GROUP BY 1, 2
+        """
+    static let queueCountsRunning = "SELECT queue, count(*), min(run_at) FROM jobs WHERE status = 'running' GROUP BY 1"
+    static let queueCountsDLQ = "SELECT queue, count(*), min(run_at) FROM jobs WHERE status = 'dlq' GROUP BY 1"
+    static let attemptWindowCounts = """
+        SELECT queue, outcome, count(*) FROM attempts WHERE finished_at > ?1 GROUP BY 1, 2
+        """
+    static let attemptWindowSamples = """
+        SELECT queue, wait_ms, finished_at - started_at FROM attempts WHERE finished_at > ?1
+        ORDER BY finished_at DESC LIMIT ?2
         """
 
     // MARK: job types and workers

@@ -22,10 +22,10 @@ struct MigrateCommand: AsyncParsableCommand {
             return
         }
         if applied.isEmpty {
-            print("Nothing to apply: \(driver.location) is at schema version \(status.databaseVersion) (\(status.state.rawValue)).")
+            Output.line("Nothing to apply: \(driver.location) is at schema version \(status.databaseVersion) (\(status.state.rawValue)).")
         } else {
             let names = status.applied.filter { applied.contains($0.version) }.map { "\($0.version) \($0.name)" }
-            print("Applied \(names.joined(separator: ", ")) to \(driver.location); schema version \(status.databaseVersion).")
+            Output.line("Applied \(names.joined(separator: ", ")) to \(driver.location); schema version \(status.databaseVersion).")
         }
     }
 }
@@ -43,12 +43,12 @@ struct MigrateStatusCommand: AsyncParsableCommand {
         let status = try await Database.status(driver)
         await driver.close()
         if db.json { Output.json(status.json); return }
-        print("database: \(driver.location)")
-        print("schema:   version \(status.databaseVersion), this binary knows \(status.binaryVersion) — \(describe(status))")
+        Output.line("database: \(driver.location)")
+        Output.line("schema:   version \(status.databaseVersion), this binary knows \(status.binaryVersion) — \(describe(status))")
         var rows = status.applied.map { ["\($0.version)", $0.name, "applied \(Time.format($0.appliedAt))", "compatible_with \($0.compatibleWith)"] }
         rows += status.pending.map { ["\($0.version)", $0.name, "pending", "compatible_with \($0.compatibleWith)"] }
         if !rows.isEmpty {
-            print("")
+            Output.line("")
             Output.table(["VERSION", "NAME", "STATE", "COMPAT"], rows)
         }
     }

@@ -19,7 +19,7 @@ enum CLIError {
 
     static func report(_ error: any Error) -> Int32 {
         if let e = error as? PortableError {
-            if jsonOutput { print(e.json.compact) }
+            if jsonOutput { Output.line(e.json.compact) }
             printError("\(e.message) (\(e.code.wire))")
             return exitCode(e.code)
         }
@@ -30,7 +30,7 @@ enum CLIError {
         // swift-argument-parser: help and version exit 0; usage errors (its 64) become 2.
         let code = Portableq.exitCode(for: error)
         if code == .success {
-            print(Portableq.fullMessage(for: error))
+            Output.line(Portableq.fullMessage(for: error))
             return 0
         }
         let message = Portableq.fullMessage(for: error)

@@ -43,7 +43,13 @@ struct DatabaseOptions: ParsableArguments {
 
 /// Output helpers: JSON for `--json`, aligned tables for people.
 enum Output {
-    static func json(_ value: JSON) { print(value.pretty) }
+    /// Every line of output goes through here, unbuffered, so progress lines and tables from
+    /// several places come out in order.
+    static func line(_ s: String = "", terminator: String = "\n") {
+        FileHandle.standardOutput.write(Data((s + terminator).utf8))
+    }
+
+    static func json(_ value: JSON) { line(value.pretty) }
 
     static func table(_ header: [String], _ rows: [[String]]) {
         var widths = header.map(\.count)
@@ -53,7 +59,7 @@ enum Output {
                 i == cells.count - 1 ? c : c.padding(toLength: widths[i], withPad: " ", startingAt: 0)
             }.joined(separator: "  ")
         }
-        print(line(header))
-        for r in rows { print(line(r)) }
+        Output.line(line(header))
+        for r in rows { Output.line(line(r)) }
     }
 }

@@ -1,0 +1,93 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `--exec TYPE=COMMAND`: any program in any language as a handler. COMMAND runs through
+/// `/bin/sh -c` in its own process group with the payload JSON on stdin and
+/// `PORTABLEQ_JOB_ID`, `PORTABLEQ_JOB_TYPE`, `PORTABLEQ_QUEUE`, `PORTABLEQ_ATTEMPT` set.
+///
+/// - exit 0: success; stdout is the output (JSON as is, empty = null, other text = a JSON
+///   string; over the payload limit = `OUTPUT_TOO_LARGE`, not retried).
+/// - exit 65 (EX_DATAERR): `BAD_PAYLOAD`, not retried.
+/// - exit 75 (EX_TEMPFAIL) or any other: retryable `EXEC_EXIT_<n>`; killed by a signal:
+///   `EXEC_SIGNAL_<NAME>` (e.g. `EXEC_SIGNAL_KILL`). The message is the last 4 KiB of stderr.
+/// - cancelled (timeout, lease lost, cancel, shutdown): the group gets SIGTERM, then SIGKILL
+///   after `killGraceSeconds`.
+public enum ExecHandler {
+    public static func make(command: String, maxOutputBytes: Int, killGraceSeconds: Double = 5) -> JobHandler {
+        { ctx in try await run(command: command, ctx: ctx, maxOutputBytes: maxOutputBytes, grace: killGraceSeconds) }
+    }
+
+    static func run(command: String, ctx: JobContext, maxOutputBytes: Int, grace: Double) async throws -> String? {
+        var env = ProcessInfo.processInfo.environment
+        env["PORTABLEQ_JOB_ID"] = ctx.job.id
+        env["PORTABLEQ_JOB_TYPE"] = ctx.job.jobType
+        env["PORTABLEQ_QUEUE"] = ctx.job.queue
+        env["PORTABLEQ_ATTEMPT"] = String(ctx.job.attempts)
+        let box = ChildBox()
+        let exit: ChildProcess.Exit = try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (c: CheckedContinuation<ChildProcess.Exit, any Error>) in
+                do {
+                    let child = try ChildProcess.spawn(command: command, environment: env, stdin: Array(ctx.job.payload.utf8),
+                                                       maxStdout: maxOutputBytes) { c.resume(returning: $0) }
+                    box.set(child, grace: grace)
+                } catch {
+                    c.resume(throwing: error)
+                }
+            }
+        } onCancel: {
+            box.cancel(grace: grace)
+        }
+        if Task.isCancelled { throw CancellationError() }
+        let stderr = String(decoding: exit.stderrTail, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        let message: String? = stderr.isEmpty ? nil : stderr
+        if let sig = exit.signal {
+            throw JobError.retryable(code: "EXEC_SIGNAL_\(ChildProcess.signalName(sig))", message: message)
+        }
+        switch exit.status ?? 1 {
+        case 0:
+            if exit.stdoutTruncated {
+                throw JobError.permanent(code: Codes.outputTooLarge,
+                                         message: "output is over the \(maxOutputBytes)-byte limit (MAX_PAYLOAD_BYTES)")
+            }
+            return output(exit.stdout)
+        case 65:
+            throw JobError.badPayload(message ?? "the program exited 65 (bad payload)")
+        case let n:
+            throw JobError.retryable(code: "EXEC_EXIT_\(n)", message: message)
+        }
+    }
+
+    /// stdout as JSON: JSON text as is (compacted), empty = null, anything else a JSON string.
+    static func output(_ bytes: [UInt8]) -> String? {
+        let text = String(decoding: bytes, as: UTF8.self)
+        let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        if trimmed.isEmpty { return nil }
+        if let json = try? JSON.parse(trimmed) { return json.compact }
+        return JSON.quote(text.hasSuffix("\n") ? String(text.dropLast()) : text)
+    }
+}
+
+/// Holds the child for the cancellation handler, which may run before the spawn finished.
+private final class ChildBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var child: ChildProcess?
+    private var cancelled = false
+
+    func set(_ c: ChildProcess, grace: Double) {
+        lock.lock()
+        child = c
+        let kill = cancelled
+        lock.unlock()
+        if kill { c.terminateGroup(grace: grace) }
+    }
+
+    func cancel(grace: Double) {
+        lock.lock()
+        cancelled = true
+        let c = child
+        lock.unlock()
+        c?.terminateGroup(grace: grace)
+    }
+}

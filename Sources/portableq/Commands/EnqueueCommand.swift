@@ -1,0 +1,67 @@
+import ArgumentParser
+import Backends
+import Foundation
+
+struct EnqueueCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "enqueue",
+        abstract: "Enqueue one job.",
+        discussion: "The payload is JSON given inline, @path to read a file, or - to read stdin."
+    )
+
+    @OptionGroup var db: DatabaseOptions
+    @Argument(help: "The job type.") var type: String
+    @Option(help: "JSON payload, @file or - (stdin).") var payload: String = "null"
+    @Option(help: "Queue name.") var queue: String = "default"
+    @Option(help: "Higher runs first.") var priority: Int = 0
+    @Option(name: .customLong("max-attempts"), help: "Attempts before the job is dead-lettered.") var maxAttempts: Int?
+    @Option(help: "Run after this many seconds.") var delay: Double?
+    @Option(name: .customLong("run-at"), help: "Run at this RFC 3339 time (with an offset).") var runAt: String?
+    @Option(name: .customLong("idempotency-key"), help: "A repeated key in the same queue returns the existing job.") var idempotencyKey: String?
+    @Option(name: .customLong("timeout-seconds"), help: "Per-attempt timeout.") var timeoutSeconds: Int?
+
+    func run() async throws {
+        let body = try PayloadInput.read(payload)
+        var at: Date?
+        if let runAt {
+            guard let d = Time.parse(runAt) else {
+                throw PortableError.invalid("--run-at \(JSON.quote(runAt)) is not an RFC 3339 time with an offset (e.g. 2026-12-01T09:00:00Z)")
+            }
+            at = d
+        }
+        let client = try await db.client()
+        let r = try await client.enqueue(NewJob(queue: queue, jobType: type, payloadJSON: body, priority: priority,
+                                                runAt: at, delaySeconds: delay, maxAttempts: maxAttempts,
+                                                timeoutSeconds: timeoutSeconds, idempotencyKey: idempotencyKey))
+        await client.driver.close()
+        if db.json { Output.json(r.json); return }
+        if r.created {
+            Output.line("enqueued \(r.job.id) (queue \(r.job.queue), type \(r.job.jobType), runs at \(Time.format(r.job.runAt)))")
+        } else {
+            Output.line("exists \(r.job.id) (idempotency key \(r.job.idempotencyKey ?? "") in queue \(r.job.queue), status \(r.job.status.rawValue))")
+        }
+    }
+}
+
+enum PayloadInput {
+    /// Inline JSON, `@path`, or `-` for stdin. Returns the text (validated later by the core).
+    static func read(_ arg: String) throws -> String {
+        let text: String
+        if arg == "-" {
+            text = String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
+        } else if arg.hasPrefix("@") {
+            let path = String(arg.dropFirst())
+            guard let data = FileManager.default.contents(atPath: path) else {
+                throw PortableError.invalid("cannot read payload file \(path)")
+            }
+            text = String(decoding: data, as: UTF8.self)
+        } else {
+            text = arg
+        }
+        do {
+            return try JSON.parse(text).compact
+        } catch let e as PortableError {
+            throw PortableError(.badJSON, "--payload is not valid JSON: \(e.message)")
+        }
+    }
+}

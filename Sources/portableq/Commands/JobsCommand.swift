@@ -1,0 +1,214 @@
+import ArgumentParser
+import Backends
+import Foundation
+
+struct JobsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "jobs",
+        abstract: "List, inspect and operate on jobs.",
+        subcommands: [JobsList.self, JobsShow.self, JobsTimeline.self, JobsExplain.self, JobsRetry.self,
+                      JobsReplay.self, JobsCancel.self, JobsDelete.self]
+    )
+}
+
+/// `--filter queue=Q,job_type=T,error_code=C,status=S` for bulk actions.
+struct BulkOptions: ParsableArguments {
+    @Option(help: "Bulk: queue=Q,job_type=T,error_code=C,status=S.") var filter: String?
+    @Flag(name: .customLong("dry-run"), help: "Bulk: only count what would change.") var dryRun = false
+    @Option(help: "Bulk: at most this many jobs (1…10000).") var limit: Int = 1000
+
+    func parsedFilter() throws -> JobFilter {
+        var f = JobFilter()
+        for part in (filter ?? "").split(separator: ",") where !part.isEmpty {
+            let kv = part.split(separator: "=", maxSplits: 1).map(String.init)
+            guard kv.count == 2, !kv[1].isEmpty else { throw PortableError.invalid("--filter expects key=value pairs, got \(JSON.quote(String(part)))") }
+            switch kv[0] {
+            case "queue": f.queue = kv[1]
+            case "job_type", "type": f.jobType = kv[1]
+            case "error_code": f.errorCode = kv[1]
+            case "status":
+                guard let s = JobStatus(rawValue: kv[1]) else { throw PortableError.invalid("unknown status \(JSON.quote(kv[1]))") }
+                f.status = s
+            default: throw PortableError.invalid("unknown filter key \(JSON.quote(kv[0])) (queue, job_type, error_code, status)")
+            }
+        }
+        return f
+    }
+}
+
+/// Runs `single` for one id, or the bulk action for `--filter`.
+func singleOrBulk(_ db: DatabaseOptions, id: String?, bulk: BulkOptions, action: BulkAction,
+                  single: @escaping (PortableClient, String) async throws -> JSON, describe: (JSON) -> String) async throws {
+    if let id {
+        guard bulk.filter == nil else { throw PortableError.invalid("give a job id or --filter, not both") }
+        let client = try await db.client()
+        let out = try await single(client, id)
+        await client.driver.close()
+        if db.json { Output.json(out) } else { Output.line(describe(out)) }
+        return
+    }
+    guard bulk.filter != nil else { throw PortableError.invalid("give a job id, or --filter for a bulk \(action.rawValue)") }
+    let client = try await db.client()
+    let r = try await client.bulk(action, filter: try bulk.parsedFilter(), dryRun: bulk.dryRun, limit: bulk.limit)
+    await client.driver.close()
+    if db.json { Output.json(r.json); return }
+    Output.line(bulk.dryRun ? "would \(action.rawValue) \(r.matched) job(s) (dry run)" : "\(action.rawValue): matched \(r.matched), changed \(r.changed)")
+    for id in r.ids.prefix(20) { Output.line("  \(id)") }
+    if r.ids.count > 20 { Output.line("  … \(r.matched - 20) more") }
+}
+
+struct JobsList: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "list", abstract: "List jobs, newest first.")
+    @OptionGroup var db: DatabaseOptions
+    @Option(help: "queued, running, succeeded, dlq, cancelled or archived.") var status: String?
+    @Option(help: "Queue.") var queue: String?
+    @Option(name: .customLong("job-type"), help: "Job type.") var jobType: String?
+    @Option(name: .customLong("error-code"), help: "Last error code.") var errorCode: String?
+    @Option(help: "1…1000.") var limit: Int = 50
+    @Option(help: "Skip this many.") var offset: Int = 0
+
+    func run() async throws {
+        var f = JobFilter(queue: queue, jobType: jobType, errorCode: errorCode)
+        if let status {
+            guard let s = JobStatus(rawValue: status) else { throw PortableError.invalid("unknown status \(JSON.quote(status))") }
+            f.status = s
+        }
+        let client = try await db.client(write: false)
+        let page = try await client.jobs(f, limit: limit, offset: offset)
+        await client.driver.close()
+        if db.json { Output.json(page.json { $0.json }); return }
+        JobsList.printTable(page)
+    }
+
+    static func printTable(_ page: Page<Job>) {
+        Output.table(["ID", "QUEUE", "TYPE", "STATUS", "ATT", "CREATED", "LAST ERROR"], page.items.map { j in
+            [j.id, j.queue, j.jobType, j.status.rawValue, "\(j.attempts)", Time.format(j.createdAt), j.lastErrorCode ?? ""]
+        })
+        Output.line("\(page.items.count) shown, \(page.total)\(page.totalCapped ? "+" : "") matching")
+    }
+}
+
+struct JobsShow: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "show", abstract: "Show one job.")
+    @OptionGroup var db: DatabaseOptions
+    @Argument var id: String
+
+    func run() async throws {
+        let client = try await db.client(write: false)
+        let job = try await client.job(id)
+        await client.driver.close()
+        Output.json(job.json)
+    }
+}
+
+struct JobsTimeline: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "timeline", abstract: "Show a job's story, from its job and attempt rows.")
+    @OptionGroup var db: DatabaseOptions
+    @Argument var id: String
+
+    func run() async throws {
+        let client = try await db.client(write: false)
+        let tl = try await client.timeline(id)
+        await client.driver.close()
+        if db.json { Output.json(tl.json); return }
+        JobsTimeline.printTimeline(tl)
+    }
+
+    static func printTimeline(_ tl: Timeline) {
+        let j = tl.job
+        Output.line("job \(j.id)  \(j.queue)/\(j.jobType)  \(j.status.rawValue)  attempts \(j.attempts)")
+        Output.table(["AT", "EVENT", "ATT", "WORKER", "DETAIL"], tl.events.map { e in
+            var detail = [e.errorCode, e.message].compactMap { $0 }.joined(separator: ": ")
+            for (k, v) in e.extra where k != "latency_ms" {
+                if case .string(let s) = v { detail += (detail.isEmpty ? "" : "  ") + "\(k)=\(s)" }
+            }
+            return [Time.format(e.at), e.type, e.attempt.map(String.init) ?? "", e.workerId ?? "", detail]
+        })
+    }
+}
+
+struct JobsExplain: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "explain", abstract: "Say why a job is where it is.")
+    @OptionGroup var db: DatabaseOptions
+    @Argument var id: String
+
+    func run() async throws {
+        let client = try await db.client(write: false)
+        let e = try await client.explain(id)
+        await client.driver.close()
+        if db.json { Output.json(e.json); return }
+        Output.line("\(e.reason.rawValue): \(e.message)")
+    }
+}
+
+struct JobsRetry: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "retry",
+        abstract: "Put a dlq or cancelled job back in the queue in place (same id, fresh budget), or many with --filter.")
+    @OptionGroup var db: DatabaseOptions
+    @Argument var id: String?
+    @OptionGroup var bulk: BulkOptions
+
+    func run() async throws {
+        try await singleOrBulk(db, id: id, bulk: bulk, action: .retry, single: { c, id in try await c.retry(id).json },
+                               describe: { "retried \($0["id"]?.stringValue ?? "") in place: now \($0["status"]?.stringValue ?? "")" })
+    }
+}
+
+struct JobsReplay: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "replay",
+        abstract: "Run a finished job again as a new job pointing to the original, or many with --filter.")
+    @OptionGroup var db: DatabaseOptions
+    @Argument var id: String?
+    @OptionGroup var bulk: BulkOptions
+
+    func run() async throws {
+        try await singleOrBulk(db, id: id, bulk: bulk, action: .replay, single: { c, id in try await c.replay(id).json },
+                               describe: { "replayed as \($0["job_id"]?.stringValue ?? "")" })
+    }
+}
+
+struct JobsCancel: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "cancel",
+        abstract: "Cancel a queued or running job (a running handler is stopped), or many with --filter.")
+    @OptionGroup var db: DatabaseOptions
+    @Argument var id: String?
+    @OptionGroup var bulk: BulkOptions
+
+    func run() async throws {
+        try await singleOrBulk(db, id: id, bulk: bulk, action: .cancel, single: { c, id in try await c.cancel(id).json },
+                               describe: { "cancelled \($0["id"]?.stringValue ?? "")" })
+    }
+}
+
+struct JobsDelete: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "delete", abstract: "Delete a job that is not running, with its history.")
+    @OptionGroup var db: DatabaseOptions
+    @Argument var id: String
+
+    func run() async throws {
+        let client = try await db.client()
+        try await client.delete(id)
+        await client.driver.close()
+        if db.json { Output.json(.object([("deleted", .bool(true)), ("job_id", .string(id))])); return }
+        Output.line("deleted \(id)")
+    }
+}
+
+struct DLQCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "dlq", abstract: "List dead-lettered jobs, newest first.")
+    @OptionGroup var db: DatabaseOptions
+    @Option(help: "Queue.") var queue: String?
+    @Option(help: "1…1000.") var limit: Int = 50
+    @Option(help: "Skip this many.") var offset: Int = 0
+
+    func run() async throws {
+        let client = try await db.client(write: false)
+        let page = try await client.jobs(JobFilter(queue: queue, status: .dlq), limit: limit, offset: offset)
+        await client.driver.close()
+        if db.json { Output.json(page.json { $0.json }); return }
+        Output.table(["ID", "QUEUE", "TYPE", "REASON", "LAST ERROR", "ATT", "FINISHED"], page.items.map { j in
+            [j.id, j.queue, j.jobType, j.dlqReasonCode ?? "", j.lastErrorCode ?? "", "\(j.attempts)", j.finishedAt.map(Time.format) ?? ""]
+        })
+        Output.line("\(page.items.count) shown, \(page.total)\(page.totalCapped ? "+" : "") in the DLQ")
+    }
+}
