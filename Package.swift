@@ -49,11 +49,6 @@ let package = Package(
             dependencies: ["Backends"],
             swiftSettings: strict
         ),
-        .testTarget(
-            name: "CLITests",
-            dependencies: ["Backends"],
-            swiftSettings: strict
-        ),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -31,7 +31,8 @@ final class PGConnection {
         guard let c, PQstatus(c) == CONNECTION_OK else {
             let msg = c.map { PGConnection.clean(String(cString: PQerrorMessage($0))) } ?? "out of memory"
             if let c { PQfinish(c) }
-            throw PortableError(.unavailable, "cannot connect to PostgreSQL at \(url.description): \(msg)")
+            throw PortableError(PGConnection.isTransient(msg) ? .unavailable : .backend,
+                                "cannot connect to PostgreSQL at \(url.description): \(msg)")
         }
         portableq_pq_silence_notices(c)
         conn = c
@@ -42,6 +43,15 @@ final class PGConnection {
     var isBroken: Bool {
         guard let conn else { return true }
         return broken || PQstatus(conn) != CONNECTION_OK
+    }
+
+    /// A connection failure worth waiting out (server down, starting, restarting, full) rather
+    /// than one that will not change by itself (no such database, bad password).
+    static func isTransient(_ message: String) -> Bool {
+        guard message.contains("FATAL:") else { return true }
+        let transient = ["starting up", "shutting down", "too many clients", "in recovery", "not yet accepting",
+                         "terminating connection", "remaining connection slots"]
+        return transient.contains { message.contains($0) }
     }
 
     /// libpq messages span lines and tabs; portableq prints one line.

@@ -31,25 +31,27 @@ struct WorkCommand: AsyncParsableCommand {
     @Flag(name: .customLong("until-empty"), help: "Exit 0 once the queues hold no queued or running job.") var untilEmpty = false
     @Option(name: .customLong("log-format"), help: "text or json.") var logFormat: String?
 
-    func validate() throws {
-        if let c = concurrency, c < 1 { throw ValidationError("--concurrency must be at least 1") }
-        if let b = batchSize, b < 1 { throw ValidationError("--batch-size must be at least 1") }
-        if let l = leaseSeconds, l < 1 { throw ValidationError("--lease-seconds must be at least 1") }
-        if let p = pollIntervalMs, p < 10 { throw ValidationError("--poll-interval-ms must be at least 10") }
-        if let t = timeoutSeconds, t < 1 { throw ValidationError("--timeout-seconds must be at least 1") }
-        if let s = shutdownSeconds, s < 0 { throw ValidationError("--shutdown-seconds must not be negative") }
-        if let f = logFormat, f != "text", f != "json" { throw ValidationError("--log-format must be text or json") }
+    /// Checks flags (in run(), so errors keep their code: parse-time errors are wrapped).
+    func check() throws {
+        if let c = concurrency, c < 1 { throw PortableError.invalid("--concurrency must be at least 1") }
+        if let b = batchSize, b < 1 { throw PortableError.invalid("--batch-size must be at least 1") }
+        if let l = leaseSeconds, l < 1 { throw PortableError.invalid("--lease-seconds must be at least 1") }
+        if let p = pollIntervalMs, p < 10 { throw PortableError.invalid("--poll-interval-ms must be at least 10") }
+        if let t = timeoutSeconds, t < 1 { throw PortableError.invalid("--timeout-seconds must be at least 1") }
+        if let s = shutdownSeconds, s < 0 { throw PortableError.invalid("--shutdown-seconds must not be negative") }
+        if let f = logFormat, f != "text", f != "json" { throw PortableError.invalid("--log-format must be text or json") }
         for e in exec {
             guard let eq = e.firstIndex(of: "="), eq != e.startIndex, e.index(after: eq) != e.endIndex else {
-                throw ValidationError("--exec expects TYPE=COMMAND, got \(JSON.quote(e))")
+                throw PortableError.invalid("--exec expects TYPE=COMMAND, got \(JSON.quote(e))")
             }
             guard Names.isValid(String(e[..<eq])) else {
-                throw ValidationError("--exec type \(JSON.quote(String(e[..<eq]))) must match ^[A-Za-z0-9_.:-]{1,128}$")
+                throw PortableError.invalid("--exec type \(JSON.quote(String(e[..<eq]))) must match ^[A-Za-z0-9_.:-]{1,128}$")
             }
         }
     }
 
     func run() async throws {
+        try check()
         var s = try db.settings()
         if let logFormat { s.logFormat = logFormat }
         StderrLogHandler.bootstrap(format: s.logFormat)
@@ -63,21 +65,47 @@ struct WorkCommand: AsyncParsableCommand {
         if let v = shutdownSeconds { s.shutdownSeconds = v }
         if let v = workerId { s.workerId = v }
 
-        let client = try await WorkCommand.connectWaiting(db: db, settings: s, logger: logger)
-        let worker = Worker(client: client, options: WorkCommand.options(s, failUnknownTypes: failUnknownTypes, untilEmpty: untilEmpty),
-                            logger: logger)
-        BuiltinHandlers.register(on: worker)
-        for e in exec {
-            let eq = e.firstIndex(of: "=")!
-            worker.register(String(e[..<eq]), ExecHandler.make(command: String(e[e.index(after: eq)...]),
-                                                               maxOutputBytes: s.maxPayloadBytes))
-        }
+        // Signals are handled from the start, also while waiting for the database.
+        let service = WorkerProcess(db: db, settings: s, exec: exec, failUnknownTypes: failUnknownTypes,
+                                    untilEmpty: untilEmpty, logger: logger)
         let group = ServiceGroup(configuration: .init(
-            services: [.init(service: worker)],
+            services: [.init(service: service, successTerminationBehavior: .gracefullyShutdownGroup)],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))
         try await group.run()
-        await client.driver.close()
+    }
+
+    /// Connects (waiting out an unreachable database) and then runs the worker.
+    struct WorkerProcess: Service {
+        let db: DatabaseOptions
+        let settings: Settings
+        let exec: [String]
+        let failUnknownTypes: Bool
+        let untilEmpty: Bool
+        let logger: Logger
+
+        func run() async throws {
+            let s = settings
+            let client: PortableClient
+            do {
+                client = try await cancelWhenGracefulShutdown {
+                    try await WorkCommand.connectWaiting(db: db, settings: s, logger: logger)
+                }
+            } catch is CancellationError {
+                logger.info("stopped while waiting for the database")
+                return
+            }
+            let worker = Worker(client: client, options: WorkCommand.options(s, failUnknownTypes: failUnknownTypes, untilEmpty: untilEmpty),
+                                logger: logger)
+            BuiltinHandlers.register(on: worker)
+            for e in exec {
+                let eq = e.firstIndex(of: "=")!
+                worker.register(String(e[..<eq]), ExecHandler.make(command: String(e[e.index(after: eq)...]),
+                                                                   maxOutputBytes: s.maxPayloadBytes))
+            }
+            try await worker.run()
+            await client.driver.close()
+        }
     }
 
     static func options(_ s: Settings, failUnknownTypes: Bool, untilEmpty: Bool) -> WorkerOptions {

@@ -33,9 +33,11 @@ enum CLIError {
             Output.line(Portableq.fullMessage(for: error))
             return 0
         }
-        let message = Portableq.fullMessage(for: error)
-        FileHandle.standardError.write(Data((message.hasSuffix("\n") ? message : message + "\n").utf8))
-        return code == .validationFailure || code.rawValue == 64 ? 2 : code.rawValue
+        // One line: the parser's message without the usage block (`--help` has that).
+        let message = Portableq.message(for: error).split(separator: "\n").first.map(String.init) ?? "bad usage"
+        let usage = code == .validationFailure || code.rawValue == 64
+        printError(usage ? "\(message) (see --help)" : message)
+        return usage ? 2 : 1
     }
 
     static func printError(_ line: String) {

@@ -47,8 +47,10 @@ final class TestDB: Sendable {
         self.backend = backend; self.url = url; self.client = client; self.clock = clock; self.dir = dir
     }
 
+    /// `realClock`: the client uses the database's clock, for tests where other processes
+    /// (the CLI) work on the same jobs.
     static func make(_ backend: TestBackend, config: PortableConfig = PortableConfig(),
-                     random: any RandomSource = SeededRandom(fixedUnit: 0.5)) async throws -> TestDB {
+                     random: any RandomSource = SeededRandom(fixedUnit: 0.5), realClock: Bool = false) async throws -> TestDB {
         let dir = NSTemporaryDirectory() + "portableq-test-" + UUID().uuidString.prefix(8).lowercased()
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let url: String
@@ -67,7 +69,9 @@ final class TestDB: Sendable {
         let driver = try Database.open(try DatabaseURL.parse(url), settings: settings)
         try await Database.migrate(driver)
         let clock = TestClock(epoch)
-        let client = PortableClient(driver: driver, config: config, clock: clock, random: random)
+        let client = realClock
+            ? PortableClient(driver: driver, config: config)
+            : PortableClient(driver: driver, config: config, clock: clock, random: random)
         return TestDB(backend: backend, url: url, client: client, clock: clock, dir: dir)
     }
 
@@ -90,9 +94,9 @@ final class TestDB: Sendable {
 
 /// Runs `body` with a fresh database and always cleans up.
 func withDB(_ backend: TestBackend, config: PortableConfig = PortableConfig(),
-            random: any RandomSource = SeededRandom(fixedUnit: 0.5),
+            random: any RandomSource = SeededRandom(fixedUnit: 0.5), realClock: Bool = false,
             _ body: (TestDB) async throws -> Void) async throws {
-    let db = try await TestDB.make(backend, config: config, random: random)
+    let db = try await TestDB.make(backend, config: config, random: random, realClock: realClock)
     do {
         try await body(db)
     } catch {
