@@ -41,22 +41,41 @@ public final class PortableClient: Sendable {
         try await enqueueMany([job])[0]
     }
 
-    /// Enqueues a batch in one round trip, taken or refused whole.
+    /// Enqueues a batch in one round trip, taken or refused whole (guardrails: invariant 7).
     public func enqueueMany(_ jobs: [NewJob]) async throws -> [EnqueueResult] {
         guard !jobs.isEmpty else { return [] }
-        let rows = try jobs.map { try prepareInsert($0) }
-        let outcomes = try await driver.jobInsertMany(rows, now: now)
-        return outcomes.map { EnqueueResult(job: $0.job, created: $0.created) }
+        var oversized = Set<Int>()
+        let rows = try jobs.enumerated().map { i, j in
+            try prepareInsert(j, sizeChecked: { oversized.insert(i) })
+        }
+        return try await insertGuarded(rows, oversized: oversized)
     }
 
-    /// Validates a job and turns it into a row: names, JSON, limits, id.
-    func prepareInsert(_ j: NewJob, replayOf: String? = nil, runId: String? = nil, stepSlug: String? = nil) throws -> JobInsert {
+    /// Applies the guardrails (after dedupe) and inserts what is not a duplicate.
+    func insertGuarded(_ rows: [JobInsert], oversized: Set<Int>) async throws -> [EnqueueResult] {
+        let duplicates = oversized.isEmpty && config.maxEnqueuePerMinute == nil
+            ? [:] : try await applyGuardrails(rows, oversized: oversized)
+        let toInsert = rows.enumerated().filter { duplicates[$0.offset] == nil }
+        let outcomes = toInsert.isEmpty ? [] : try await driver.jobInsertMany(toInsert.map(\.element), now: now)
+        var out = [EnqueueResult?](repeating: nil, count: rows.count)
+        for (i, j) in duplicates { out[i] = EnqueueResult(job: j, created: false) }
+        for ((i, _), o) in zip(toInsert, outcomes) { out[i] = EnqueueResult(job: o.job, created: o.created) }
+        return out.map { $0! }
+    }
+
+    /// Validates a job and turns it into a row: names, JSON, limits, id. A payload over the limit
+    /// is reported through `sizeChecked` (refused later, after dedupe), or refused at once.
+    func prepareInsert(_ j: NewJob, replayOf: String? = nil, runId: String? = nil, stepSlug: String? = nil,
+                       sizeChecked: (() -> Void)? = nil) throws -> JobInsert {
         try Names.check(j.queue, "queue")
         try Names.check(j.jobType, "job_type")
         let payload = try JSON.parse(j.payload).compact
         if payload.utf8.count > config.maxPayloadBytes {
-            throw PortableError(.payloadTooLarge,
-                "payload is \(payload.utf8.count) bytes; the limit (MAX_PAYLOAD_BYTES) is \(config.maxPayloadBytes)")
+            guard let sizeChecked else {
+                throw PortableError(.payloadTooLarge,
+                    "payload is \(payload.utf8.count) bytes; the limit (MAX_PAYLOAD_BYTES) is \(config.maxPayloadBytes)")
+            }
+            sizeChecked()
         }
         if let m = j.maxAttempts, m < 1 { throw PortableError.invalid("max_attempts must be at least 1") }
         if let t = j.timeoutSeconds, t < 1 { throw PortableError.invalid("timeout_seconds must be at least 1") }
@@ -136,9 +155,9 @@ public final class PortableClient: Sendable {
         let new = NewJob(queue: original.queue, jobType: original.jobType, payloadJSON: original.payload,
                          priority: original.priority, maxAttempts: original.maxAttempts,
                          timeoutSeconds: original.timeoutSeconds, backoffBaseMs: original.backoffBaseMs)
-        let row = try prepareInsert(new, replayOf: original.id)
-        let out = try await driver.jobInsertMany([row], now: now)
-        return EnqueueResult(job: out[0].job, created: out[0].created)
+        var oversized = Set<Int>()
+        let row = try prepareInsert(new, replayOf: original.id, sizeChecked: { oversized.insert(0) })
+        return try await insertGuarded([row], oversized: oversized)[0]
     }
 
     /// Cancels a queued or running job. A running job's lease is cleared; its worker learns it at
@@ -304,13 +323,16 @@ extension PortableClient {
                 changed += try await driver.jobCancelMany(Array(targets[chunk..<min(chunk + 1000, targets.count)]), now: now).count
             }
         case .replay:
-            let rows = try jobs.map { o in
+            var oversized = Set<Int>()
+            let rows = try jobs.enumerated().map { i, o in
                 try prepareInsert(NewJob(queue: o.queue, jobType: o.jobType, payloadJSON: o.payload, priority: o.priority,
                                          maxAttempts: o.maxAttempts, timeoutSeconds: o.timeoutSeconds,
-                                         backoffBaseMs: o.backoffBaseMs), replayOf: o.id)
+                                         backoffBaseMs: o.backoffBaseMs), replayOf: o.id, sizeChecked: { oversized.insert(i) })
             }
             for chunk in stride(from: 0, to: rows.count, by: 1000) {
-                changed += try await driver.jobInsertMany(Array(rows[chunk..<min(chunk + 1000, rows.count)]), now: now).count
+                let part = Array(rows[chunk..<min(chunk + 1000, rows.count)])
+                let big = Set(oversized.filter { $0 >= chunk && $0 < chunk + 1000 }.map { $0 - chunk })
+                changed += try await insertGuarded(part, oversized: big).count
             }
         }
         return BulkResult(matched: jobs.count, changed: changed, ids: Array(ids.prefix(100)))

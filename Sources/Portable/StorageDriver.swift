@@ -66,6 +66,19 @@ public protocol StorageDriver: Sendable {
     /// Attempts, operator events and replays of one job.
     func jobHistory(_ id: String) async throws -> JobHistory
 
+    // MARK: guardrails and decisions
+
+    /// Existing idempotency keys: "queue\0key" → job id.
+    func jobKeyLookupMany(_ keys: [(queue: String, key: String)]) async throws -> [String: String]
+    /// Takes `count` enqueues from the queue's sliding 60 s budget of `limit`; nil when allowed,
+    /// else the seconds until enough of the window has passed (nothing is taken then).
+    func enqueueRateTake(queue: String, count: Int, limit: Int, now: Date?) async throws -> Double?
+    /// Adds counts to the (queue, reason, minute) rows.
+    func decisionRecord(_ kind: DecisionKind, _ tallies: [DecisionTally], now: Date?) async throws
+    /// Newest minute first.
+    func decisionList(_ kind: DecisionKind, limit: Int, offset: Int) async throws -> [Decision]
+    func decisionCount(_ kind: DecisionKind, cap: Int) async throws -> Int
+
     // MARK: queues and metrics
 
     /// Live jobs (queued — due or not —, running, dlq) counted by queue and status, each status

@@ -309,6 +309,62 @@ public final class PostgresDriver: StorageDriver {
         }
     }
 
+    // MARK: guardrails and decisions
+
+    public func jobKeyLookupMany(_ keys: [(queue: String, key: String)]) async throws -> [String: String] {
+        guard !keys.isEmpty else { return [:] }
+        let params: [String?] = [PGArray.literal(keys.map(\.queue)), PGArray.literal(keys.map(\.key))]
+        return try await with { c in
+            let r = try c.query(PostgresSQL.keyLookupMany, params)
+            var m: [String: String] = [:]
+            for i in 0..<r.rows { m[r.string(i, 0)! + "\u{0}" + r.string(i, 1)!] = r.string(i, 2)! }
+            return m
+        }
+    }
+
+    public func enqueueRateTake(queue: String, count: Int, limit: Int, now: Date?) async throws -> Double? {
+        let n = PostgresDriver.ts(now)
+        return try await with { c in
+            try c.transaction {
+                _ = try c.query(PostgresSQL.rateLock, [queue])
+                let r = try c.query(PostgresSQL.rateWindow, [n, queue])
+                let nowMs = r.rows > 0 ? Int64(r.string(0, 2)!)! : Int64(try c.query(PostgresSQL.rateNow, [n]).string(0, 0)!)!
+                let buckets = (0..<r.rows).map { (Int64(r.string($0, 0)!)!, r.int($0, 1)!) }
+                if let wait = Guardrail.retryAfter(buckets: buckets, count: count, limit: limit, nowMs: nowMs) { return wait }
+                _ = try c.query(PostgresSQL.rateAdd, [n, queue, String(count)])
+                _ = try c.query(PostgresSQL.rateTrim, [n, queue])
+                return nil
+            }
+        }
+    }
+
+    static func table(_ kind: DecisionKind) -> String { kind == .ingest ? "ingest_decisions" : "policy_decisions" }
+
+    public func decisionRecord(_ kind: DecisionKind, _ tallies: [DecisionTally], now: Date?) async throws {
+        guard !tallies.isEmpty else { return }
+        let params: [String?] = [PostgresDriver.ts(now), PGArray.literal(tallies.map(\.queue)),
+                                 PGArray.literal(tallies.map(\.reasonCode)), PGArray.literal(ints: tallies.map(\.count)),
+                                 PGArray.literal(tallies.map(\.message))]
+        let sql = PostgresSQL.decisionRecord(PostgresDriver.table(kind))
+        try await with { c in _ = try c.query(sql, params) }
+    }
+
+    public func decisionList(_ kind: DecisionKind, limit: Int, offset: Int) async throws -> [Decision] {
+        let sql = PostgresSQL.decisionList(PostgresDriver.table(kind))
+        return try await with { c in
+            let r = try c.query(sql, [String(limit), String(offset)])
+            return (0..<r.rows).map { i in
+                Decision(queue: r.string(i, 0)!, reasonCode: r.string(i, 1)!, minute: r.date(i, 2)!, count: r.int(i, 3)!,
+                         lastMessage: r.string(i, 4))
+            }
+        }
+    }
+
+    public func decisionCount(_ kind: DecisionKind, cap: Int) async throws -> Int {
+        let sql = PostgresSQL.decisionCount(PostgresDriver.table(kind))
+        return try await with { c in try c.query(sql, [String(cap)]).int(0, 0) ?? 0 }
+    }
+
     // MARK: queues and metrics
 
     public func queueCounts(now: Date?) async throws -> [QueueCount] {

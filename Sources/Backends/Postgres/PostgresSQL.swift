@@ -238,6 +238,36 @@ enum PostgresSQL {
         ORDER BY 2
         """
 
+    // MARK: guardrails and decisions
+
+    static let keyLookupMany = keyLookup
+    static let rateLock = "SELECT pg_advisory_xact_lock(hashtextextended('portableq.rate.' || $1, 0))"
+    static let rateWindow = """
+        SELECT (extract(epoch FROM second) * 1000)::bigint, count, (extract(epoch FROM \(now)) * 1000)::bigint
+        FROM enqueue_rate WHERE queue = $2 AND second > \(now) - interval '60 seconds' ORDER BY second
+        """
+    static let rateNow = "SELECT (extract(epoch FROM \(now)) * 1000)::bigint"
+    static let rateAdd = """
+        INSERT INTO enqueue_rate (queue, second, count) VALUES ($2, date_trunc('second', \(now)), $3)
+        ON CONFLICT (queue, second) DO UPDATE SET count = enqueue_rate.count + excluded.count
+        """
+    static let rateTrim = "DELETE FROM enqueue_rate WHERE queue = $2 AND second <= \(now) - interval '60 seconds'"
+
+    static func decisionRecord(_ table: String) -> String {
+        """
+        INSERT INTO \(table) AS d (queue, reason_code, minute, count, last_message)
+        SELECT q, r, date_trunc('minute', \(now)), c, m FROM unnest($2::text[], $3::text[], $4::bigint[], $5::text[]) AS i(q, r, c, m)
+        ON CONFLICT (queue, reason_code, minute) DO UPDATE SET count = d.count + excluded.count,
+            last_message = coalesce(excluded.last_message, d.last_message)
+        """
+    }
+    static func decisionList(_ table: String) -> String {
+        "SELECT queue, reason_code, minute, count, last_message FROM \(table) ORDER BY minute DESC, queue, reason_code LIMIT $1 OFFSET $2"
+    }
+    static func decisionCount(_ table: String) -> String {
+        "SELECT count(*) FROM (SELECT 1 FROM \(table) LIMIT $1) c"
+    }
+
     // MARK: queues and metrics
 
     static let queueCountsQueued = """

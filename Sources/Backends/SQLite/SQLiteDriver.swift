@@ -341,6 +341,61 @@ public final class SQLiteDriver: StorageDriver {
         }
     }
 
+    // MARK: guardrails and decisions
+
+    public func jobKeyLookupMany(_ keys: [(queue: String, key: String)]) async throws -> [String: String] {
+        guard !keys.isEmpty else { return [:] }
+        return try await read { c in
+            var out: [String: String] = [:]
+            for k in keys {
+                if let id = try c.query(SQLiteSQL.keyLookup, [.text(k.queue), .text(k.key)], { $0.string(0) }).first ?? nil {
+                    out[k.queue + "\u{0}" + k.key] = id
+                }
+            }
+            return out
+        }
+    }
+
+    public func enqueueRateTake(queue: String, count: Int, limit: Int, now: Date?) async throws -> Double? {
+        let nowMs = SQLiteDriver.nowMs(now)
+        let second = nowMs / 1000 * 1000
+        return try await write { c in
+            let since = nowMs - 60_000
+            let buckets = try c.query(SQLiteSQL.rateWindow, [.text(queue), .int(since)]) { ($0.int64(0)!, $0.int(1)!) }
+            if let wait = Guardrail.retryAfter(buckets: buckets, count: count, limit: limit, nowMs: nowMs) { return wait }
+            try c.run(SQLiteSQL.rateAdd, [.text(queue), .int(second), .int(Int64(count))])
+            try c.run(SQLiteSQL.rateTrim, [.text(queue), .int(since)])
+            return nil
+        }
+    }
+
+    static func table(_ kind: DecisionKind) -> String { kind == .ingest ? "ingest_decisions" : "policy_decisions" }
+
+    public func decisionRecord(_ kind: DecisionKind, _ tallies: [DecisionTally], now: Date?) async throws {
+        guard !tallies.isEmpty else { return }
+        let minute = SQLiteDriver.nowMs(now) / 60_000 * 60_000
+        let sql = SQLiteSQL.decisionRecord(SQLiteDriver.table(kind))
+        try await write { c in
+            for t in tallies {
+                try c.run(sql, [.text(t.queue), .text(t.reasonCode), .int(minute), .int(Int64(t.count)), .opt(t.message)])
+            }
+        }
+    }
+
+    public func decisionList(_ kind: DecisionKind, limit: Int, offset: Int) async throws -> [Decision] {
+        let sql = SQLiteSQL.decisionList(SQLiteDriver.table(kind))
+        return try await read { c in
+            try c.query(sql, [.int(Int64(limit)), .int(Int64(offset))]) { r in
+                Decision(queue: r.string(0)!, reasonCode: r.string(1)!, minute: r.date(2)!, count: r.int(3)!, lastMessage: r.string(4))
+            }
+        }
+    }
+
+    public func decisionCount(_ kind: DecisionKind, cap: Int) async throws -> Int {
+        let sql = SQLiteSQL.decisionCount(SQLiteDriver.table(kind))
+        return try await read { c in Int(try c.scalarInt(sql, [.int(Int64(cap))]) ?? 0) }
+    }
+
     // MARK: queues and metrics
 
     public func queueCounts(now: Date?) async throws -> [QueueCount] {

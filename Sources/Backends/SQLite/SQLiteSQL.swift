@@ -160,6 +160,29 @@ enum SQLiteSQL {
         ORDER BY 2
         """
 
+    // MARK: guardrails and decisions
+
+    static let rateWindow = "SELECT second, count FROM enqueue_rate WHERE queue = ?1 AND second > ?2 ORDER BY second"
+    static let rateAdd = """
+        INSERT INTO enqueue_rate (queue, second, count) VALUES (?1, ?2, ?3)
+        ON CONFLICT (queue, second) DO UPDATE SET count = count + excluded.count
+        """
+    static let rateTrim = "DELETE FROM enqueue_rate WHERE queue = ?1 AND second <= ?2"
+
+    static func decisionRecord(_ table: String) -> String {
+        """
+        INSERT INTO \(table) (queue, reason_code, minute, count, last_message) VALUES (?1, ?2, ?3, ?4, ?5)
+        ON CONFLICT (queue, reason_code, minute) DO UPDATE SET count = count + excluded.count,
+            last_message = coalesce(excluded.last_message, last_message)
+        """
+    }
+    static func decisionList(_ table: String) -> String {
+        "SELECT queue, reason_code, minute, count, last_message FROM \(table) ORDER BY minute DESC, queue, reason_code LIMIT ?1 OFFSET ?2"
+    }
+    static func decisionCount(_ table: String) -> String {
+        "SELECT count(*) FROM (SELECT 1 FROM \(table) LIMIT ?1)"
+    }
+
     // MARK: queues and metrics
 
     static let queueCountsQueued = """
