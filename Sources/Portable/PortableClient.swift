@@ -1,5 +1,13 @@
 import Foundation
 
+/// Bounds on per-job fields (they fit the databases' integer columns).
+public enum Limits {
+    public static let maxAttempts = 1_000_000
+    public static let timeoutSeconds = 31_536_000
+    public static let backoffBaseMs = 86_400_000
+    public static let maxDelaySeconds = 1e10
+}
+
 /// Settings of the core that do not belong to a single call.
 public struct PortableConfig: Sendable {
     public var defaults = PolicyDefaults()
@@ -77,16 +85,29 @@ public final class PortableClient: Sendable {
             }
             sizeChecked()
         }
-        if let m = j.maxAttempts, m < 1 { throw PortableError.invalid("max_attempts must be at least 1") }
-        if let t = j.timeoutSeconds, t < 1 { throw PortableError.invalid("timeout_seconds must be at least 1") }
-        if let b = j.backoffBaseMs, b < 0 { throw PortableError.invalid("backoff base must not be negative") }
+        if let m = j.maxAttempts, !(1...Limits.maxAttempts).contains(m) {
+            throw PortableError.invalid("max_attempts must be between 1 and \(Limits.maxAttempts)")
+        }
+        if let t = j.timeoutSeconds, !(1...Limits.timeoutSeconds).contains(t) {
+            throw PortableError.invalid("timeout_seconds must be between 1 and \(Limits.timeoutSeconds)")
+        }
+        if let b = j.backoffBaseMs, !(0...Limits.backoffBaseMs).contains(b) {
+            throw PortableError.invalid("the backoff base must be between 0 and \(Limits.backoffBaseMs) ms")
+        }
         if j.runAt != nil, j.delaySeconds != nil { throw PortableError.invalid("give run_at or delay_seconds, not both") }
-        if let d = j.delaySeconds, !(d >= 0 && d < 1e10) { throw PortableError.invalid("delay_seconds must be between 0 and 1e10") }
+        if let d = j.delaySeconds, !(d >= 0 && d <= Limits.maxDelaySeconds) {
+            throw PortableError.invalid("delay_seconds must be between 0 and \(Int(Limits.maxDelaySeconds))")
+        }
+        if let r = j.runAt, !(r.timeIntervalSince1970 > -62_135_596_800 && r.timeIntervalSince1970 < 253_402_300_800) {
+            throw PortableError.invalid("run_at must be between years 1 and 9999")
+        }
         guard (Int(Int32.min)...Int(Int32.max)).contains(j.priority) else {
             throw PortableError.invalid("priority must fit in 32 bits")
         }
         if let k = j.idempotencyKey {
-            guard !k.isEmpty, k.utf8.count <= 255 else { throw PortableError.invalid("idempotency_key must be 1 to 255 bytes") }
+            guard !k.isEmpty, k.unicodeScalars.count <= 255, !k.contains("\u{0}") else {
+                throw PortableError.invalid("idempotency_key must be 1 to 255 characters without NUL")
+            }
         }
         return JobInsert(id: ids.next(at: clock.localNow), queue: j.queue, jobType: j.jobType, payload: payload,
                          priority: j.priority, runAt: j.runAt, delaySeconds: j.delaySeconds ?? 0,

@@ -2,7 +2,7 @@
 /// `message`; the CLI maps codes to exit codes and HTTP to status codes, each in one table.
 public struct PortableError: Error, Sendable, CustomStringConvertible, Equatable {
     public enum Code: String, Sendable, CaseIterable {
-        case badJSON, invalidArgument, unauthorized, notFound, conflict, payloadTooLarge
+        case badJSON, invalidArgument, unauthorized, notFound, methodNotAllowed, conflict, payloadTooLarge
         case enqueueRateExceeded, rateLimited, leaseLost, unavailable, busy
         case schemaTooOld, schemaTooNew, noDatabase, badURL, backend
 
@@ -13,6 +13,7 @@ public struct PortableError: Error, Sendable, CustomStringConvertible, Equatable
             case .invalidArgument: return "INVALID_ARGUMENT"
             case .unauthorized: return "UNAUTHORIZED"
             case .notFound: return "NOT_FOUND"
+            case .methodNotAllowed: return "METHOD_NOT_ALLOWED"
             case .conflict: return "CONFLICT"
             case .payloadTooLarge: return "PAYLOAD_TOO_LARGE"
             case .enqueueRateExceeded: return "ENQUEUE_RATE_EXCEEDED"

@@ -31,7 +31,8 @@ struct Portableq: AsyncParsableCommand {
             """,
         version: PortableqVersion.string,
         subcommands: [MigrateCommand.self, EnqueueCommand.self, WorkCommand.self, JobsCommand.self, DLQCommand.self,
-                      WorkersCommand.self, QueuesCommand.self, MetricsCommand.self, DemoCommand.self]
+                      WorkersCommand.self, QueuesCommand.self, MetricsCommand.self, AdminCommand.self, ServeCommand.self,
+                      DemoCommand.self]
     )
 }
 

@@ -1,0 +1,66 @@
+import ArgumentParser
+import Backends
+import Foundation
+import Logging
+import ServiceLifecycle
+
+/// `portableq admin serve` (alias `serve`): the HTTP admin API and dashboard, plus a worker with
+/// the built-in types unless `--no-worker`. It never takes an application's job types.
+struct AdminCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "admin", abstract: "The HTTP admin API and dashboard.",
+                                                    subcommands: [ServeCommand.self])
+}
+
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Serve the admin API and dashboard (and run a worker for the built-in types unless --no-worker).",
+        discussion: """
+            Binds ADMIN_ADDR (default 127.0.0.1:3003). A non-loopback address needs PORTABLEQ_API_TOKEN; with \
+            a token every endpoint but /health and the dashboard shell needs x-api-key or Authorization: Bearer.
+            """
+    )
+
+    @OptionGroup var db: DatabaseOptions
+    @Option(help: "HOST:PORT to bind (port 0 picks a free one).") var addr: String?
+    @Flag(name: .customLong("no-worker"), help: "Do not run the built-in worker.") var noWorker = false
+    @Option(name: .customLong("shutdown-seconds"), help: "Time running jobs get to finish on shutdown.") var shutdownSeconds: Double?
+    @Option(name: .customLong("log-format"), help: "text or json.") var logFormat: String?
+
+    func run() async throws {
+        var s = try db.settings()
+        if let f = logFormat {
+            guard f == "text" || f == "json" else { throw PortableError.invalid("--log-format must be text or json") }
+            s.logFormat = f
+        }
+        if let v = shutdownSeconds { s.shutdownSeconds = v }
+        let address = try AdminServer.Address.parse(addr ?? s.adminAddr)
+        if !address.isLoopback && s.apiToken == nil {
+            throw PortableError.invalid("refusing to bind \(address.host) without PORTABLEQ_API_TOKEN: a non-loopback address needs a token")
+        }
+        StderrLogHandler.bootstrap(format: s.logFormat)
+        let logger = Logger(label: "portableq.admin")
+        let driver = try Database.open(try db.url(s), settings: s, create: true)
+        // The server starts even when the database is down: requests answer 503 until it is back.
+        do {
+            let status = try await Database.prepare(driver, migrate: s.migrateOnStartup)
+            if status.state == .newerCompatible { logger.warning("the schema is newer than this binary but compatible with it") }
+        } catch let e as PortableError where e.code == .unavailable {
+            logger.warning("database unavailable at start-up; serving 503 until it is back", metadata: ["error": .string(e.message)])
+        }
+        let client = PortableClient(driver: driver, config: s.config)
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: AdminServer.application(client: client, settings: s, address: address, logger: logger)),
+        ]
+        if !noWorker {
+            var o = WorkCommand.options(s, failUnknownTypes: false, untilEmpty: false)
+            o.id = (s.workerId ?? WorkerOptions.defaultId) + ":admin"
+            let worker = Worker(client: client, options: o, logger: Logger(label: "portableq.worker"))
+            BuiltinHandlers.register(on: worker)
+            services.append(.init(service: worker))
+        }
+        let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+        await driver.close()
+    }
+}

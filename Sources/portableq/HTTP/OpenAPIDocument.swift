@@ -1,0 +1,268 @@
+import Backends
+
+/// The OpenAPI 3.1 description of exactly what `admin serve` answers. Tests validate it
+/// (openapi-spec-validator) and fuzz the live server against it (schemathesis).
+enum OpenAPIDocument {
+    // MARK: schema helpers
+
+    static func ref(_ name: String) -> JSON { .object([("$ref", .string("#/components/schemas/\(name)"))]) }
+    static func type(_ t: String, _ extra: [(String, JSON)] = []) -> JSON { .object([("type", .string(t))] + extra) }
+    static func nullable(_ t: String, _ extra: [(String, JSON)] = []) -> JSON {
+        .object([("type", .array([.string(t), .string("null")]))] + extra)
+    }
+    static let string = type("string")
+    static let integer = type("integer")
+    static let number = type("number")
+    static let boolean = type("boolean")
+    static let dateTime = type("string", [("format", .string("date-time"))])
+    static let nullableDateTime = nullable("string", [("format", .string("date-time"))])
+    static let anyValue: JSON = .object([])
+    static func array(_ items: JSON, _ extra: [(String, JSON)] = []) -> JSON {
+        .object([("type", .string("array")), ("items", items)] + extra)
+    }
+    static func object(_ props: [(String, JSON)], required: [String], additional: Bool = true) -> JSON {
+        var m: [(String, JSON)] = [("type", .string("object")), ("properties", .object(props))]
+        if !required.isEmpty { m.append(("required", .array(required.map(JSON.string)))) }
+        if !additional { m.append(("additionalProperties", .bool(false))) }
+        return .object(m)
+    }
+    /// `not: {required: [a, b]}`: the two may not both be given.
+    static func withNot(_ schema: JSON, requiredTogether: [String]) -> JSON {
+        guard case .object(var m) = schema else { return schema }
+        m.append(("not", .object([("required", .array(requiredTogether.map(JSON.string)))])))
+        return .object(m)
+    }
+
+    static func enumOf(_ values: [String]) -> JSON { type("string", [("enum", .array(values.map(JSON.string)))]) }
+    static func page(_ item: String) -> JSON {
+        object([("items", array(ref(item))), ("total", integer), ("total_capped", boolean)],
+               required: ["items", "total", "total_capped"])
+    }
+
+    static let statuses = JobStatus.allCases.map(\.rawValue)
+    static let name = type("string", [("pattern", .string("^[A-Za-z0-9_.:-]{1,128}$"))])
+
+    static var schemas: [(String, JSON)] {
+        [
+            ("Error", object([("error", object([("code", enumOf(PortableError.Code.allCases.map(\.wire))), ("message", string)],
+                                               required: ["code", "message"]))], required: ["error"])),
+            ("Job", object([
+                ("id", string), ("queue", string), ("job_type", string), ("status", enumOf(statuses)),
+                ("payload", anyValue), ("priority", integer), ("run_at", dateTime), ("attempts", integer),
+                ("max_attempts", nullable("integer")), ("timeout_seconds", nullable("integer")),
+                ("idempotency_key", nullable("string")), ("replay_of", nullable("string")), ("output", anyValue),
+                ("last_error_code", nullable("string")), ("last_error_message", nullable("string")),
+                ("dlq_reason_code", nullable("string")), ("worker_id", nullable("string")),
+                ("lease_expires_at", nullableDateTime), ("created_at", dateTime), ("started_at", nullableDateTime),
+                ("finished_at", nullableDateTime), ("archived_at", dateTime), ("run_id", string), ("step", string),
+            ], required: ["id", "queue", "job_type", "status", "payload", "priority", "run_at", "attempts", "max_attempts",
+                          "timeout_seconds", "idempotency_key", "replay_of", "output", "last_error_code", "last_error_message",
+                          "dlq_reason_code", "worker_id", "lease_expires_at", "created_at", "started_at", "finished_at"])),
+            ("JobList", page("Job")),
+            // Optional request fields accept null as "not given".
+            ("NewJob", withNot(object([
+                ("queue", nullable("string", [("pattern", .string("^[A-Za-z0-9_.:-]{1,128}$"))])), ("job_type", name),
+                ("payload_json", anyValue),
+                ("priority", nullable("integer", [("minimum", .int(Int(Int32.min))), ("maximum", .int(Int(Int32.max)))])),
+                ("max_attempts", nullable("integer", [("minimum", .int(1)), ("maximum", .int(Limits.maxAttempts))])),
+                ("timeout_seconds", nullable("integer", [("minimum", .int(1)), ("maximum", .int(Limits.timeoutSeconds))])),
+                ("run_at", nullableDateTime),
+                ("delay_seconds", nullable("number", [("minimum", .int(0)), ("maximum", .int(Int(Limits.maxDelaySeconds)))])),
+                ("idempotency_key", nullable("string", [("minLength", .int(1)), ("maxLength", .int(255))])),
+            ], required: ["job_type"]), requiredTogether: ["run_at", "delay_seconds"])),
+            ("EnqueueResult", object([("job_id", string), ("created", boolean), ("job", ref("Job"))],
+                                     required: ["job_id", "created", "job"])),
+            ("Batch", object([("jobs", array(ref("NewJob"), [("minItems", .int(1)), ("maxItems", .int(1000))]))],
+                             required: ["jobs"])),
+            ("BatchResult", object([("items", array(object([("job_id", string), ("created", boolean)],
+                                                           required: ["job_id", "created"])))], required: ["items"])),
+            ("TimelineEvent", object([
+                ("at", dateTime), ("type", enumOf(["enqueued", "leased", "succeeded", "failed", "retry_scheduled", "dead_lettered",
+                                                   "lease_expired", "lease_released", "retried", "cancelled", "replayed_as",
+                                                   "replay_of", "archived"])),
+                ("attempt", integer), ("worker_id", string), ("error_code", string), ("message", string),
+            ], required: ["at", "type"])),
+            ("Timeline", object([("job", ref("Job")), ("events", array(ref("TimelineEvent")))], required: ["job", "events"])),
+            ("Explanation", object([
+                ("job_id", string), ("status", enumOf(statuses)),
+                ("reason_code", enumOf(Explanation.Reason.allCases.map(\.rawValue))), ("message", string),
+                ("details", type("object")),
+            ], required: ["job_id", "status", "reason_code", "message", "details"])),
+            ("BulkRequest", object([
+                ("filter", .object([("type", .array([.string("object"), .string("null")])), ("properties", .object([
+                    ("queue", nullable("string", [("pattern", .string("^[A-Za-z0-9_.:-]{1,128}$"))])),
+                    ("job_type", nullable("string", [("pattern", .string("^[A-Za-z0-9_.:-]{1,128}$"))])),
+                    ("status", .object([("enum", .array(statuses.map(JSON.string) + [.null]))])),
+                    ("error_code", nullable("string")),
+                ]))])),
+                ("dry_run", nullable("boolean")), ("limit", nullable("integer", [("minimum", .int(1)), ("maximum", .int(10_000))])),
+            ], required: [])),
+            ("BulkResult", object([("matched", integer), ("changed", integer), ("ids", array(string))],
+                                  required: ["matched", "changed", "ids"])),
+            ("Deleted", object([("deleted", boolean), ("job_id", string)], required: ["deleted", "job_id"])),
+            ("Decision", object([("queue", string), ("reason_code", string), ("minute", dateTime), ("count", integer),
+                                 ("last_message", nullable("string"))], required: ["queue", "reason_code", "minute", "count"])),
+            ("DecisionList", page("Decision")),
+            ("Queue", object([("queue", string), ("runnable", integer), ("scheduled", integer), ("running", integer),
+                              ("dlq", integer), ("oldest_runnable_age_seconds", nullable("number"))],
+                             required: ["queue", "runnable", "scheduled", "running", "dlq", "oldest_runnable_age_seconds"])),
+            ("QueueList", page("Queue")),
+            ("Worker", object([("id", string), ("host", string), ("pid", integer), ("queues", .object([("type", .array([.string("array"), .string("null")])), ("items", string)])),
+                               ("job_types", .object([("type", .array([.string("array"), .string("null")])), ("items", string)])),
+                               ("concurrency", integer), ("lease_seconds", number), ("started_at", dateTime),
+                               ("last_heartbeat_at", dateTime), ("alive", boolean)],
+                              required: ["id", "host", "pid", "queues", "job_types", "concurrency", "lease_seconds",
+                                         "started_at", "last_heartbeat_at", "alive"])),
+            ("WorkerList", page("Worker")),
+            ("Percentiles", object([("p50", nullable("integer")), ("p95", nullable("integer")), ("p99", nullable("integer"))],
+                                   required: ["p50", "p95", "p99"])),
+            ("MetricFigures", object(metricFields, required: metricFields.map(\.0))),
+            ("Metrics", object([("at", dateTime), ("window_seconds", number)] + metricFields
+                               + [("queues", array(.object([("allOf", .array([ref("MetricFigures"),
+                                   object([("queue", string)], required: ["queue"])]))])))],
+                               required: ["at", "window_seconds", "queues"] + metricFields.map(\.0))),
+            ("Health", object([("status", enumOf(["ok", "unavailable"])), ("database", enumOf(["up", "down"])),
+                               ("backend", enumOf(["sqlite", "postgres"])), ("version", string), ("uptime_seconds", integer),
+                               ("schema_version", integer), ("error", string)],
+                              required: ["status", "database", "backend"])),
+        ]
+    }
+
+    static let metricFields: [(String, JSON)] = [
+        ("jobs_per_sec", number), ("attempts_per_sec", number), ("retry_rate", number), ("runnable_queue_depth", integer),
+        ("scheduled", integer), ("running", integer), ("dlq_size", integer), ("oldest_runnable_age_seconds", nullable("number")),
+        ("start_latency_ms", ref("Percentiles")), ("run_time_ms", ref("Percentiles")),
+    ]
+
+    // MARK: operations
+
+    static func jsonContent(_ schema: JSON) -> JSON {
+        .object([("application/json", .object([("schema", schema)]))])
+    }
+
+    static func response(_ description: String, _ schema: JSON?) -> JSON {
+        var m: [(String, JSON)] = [("description", .string(description))]
+        if let schema { m.append(("content", jsonContent(schema))) }
+        return .object(m)
+    }
+
+    static let errorCodes: [(String, String)] = [
+        ("400", "Malformed JSON (BAD_JSON)"), ("401", "A token is needed or wrong (UNAUTHORIZED)"),
+        ("404", "No such job or route (NOT_FOUND)"), ("409", "Not allowed in the job's status (CONFLICT)"),
+        ("413", "Payload or body over the limit (PAYLOAD_TOO_LARGE)"), ("422", "Invalid argument (INVALID_ARGUMENT)"),
+        ("429", "ENQUEUE_RATE_EXCEEDED or RATE_LIMITED; see Retry-After"),
+        ("500", "Internal error"), ("503", "The database is unavailable (UNAVAILABLE); see Retry-After"),
+    ]
+
+    static func operation(_ summary: String, tag: String, params: [JSON] = [], body: JSON? = nil,
+                          ok: [(String, String, JSON?)], security: Bool = true) -> JSON {
+        var responses: [(String, JSON)] = ok.map { ($0.0, response($0.1, $0.2)) }
+        for (code, desc) in errorCodes where !responses.contains(where: { $0.0 == code }) {
+            responses.append((code, response(desc, ref("Error"))))
+        }
+        var m: [(String, JSON)] = [("summary", .string(summary)), ("tags", .array([.string(tag)]))]
+        if !params.isEmpty { m.append(("parameters", .array(params))) }
+        if let body { m.append(("requestBody", .object([("required", .bool(true)), ("content", jsonContent(body))]))) }
+        m.append(("responses", .object(responses)))
+        if !security { m.append(("security", .array([]))) }
+        return .object(m)
+    }
+
+    static func query(_ name: String, _ schema: JSON, _ description: String) -> JSON {
+        .object([("name", .string(name)), ("in", .string("query")), ("required", .bool(false)),
+                 ("description", .string(description)), ("schema", schema)])
+    }
+    static let idParam: JSON = .object([("name", .string("id")), ("in", .string("path")), ("required", .bool(true)),
+                                        ("schema", string)])
+    static let limit = query("limit", type("integer", [("minimum", .int(1)), ("maximum", .int(1000))]), "1 to 1000")
+    static let offset = query("offset", type("integer", [("minimum", .int(0))]), "rows to skip")
+    static let listParams = [
+        query("status", enumOf(statuses), "filter by status (archived lists the archive)"),
+        query("queue", name, "filter by queue"), query("job_type", name, "filter by job type"),
+        query("error_code", string, "filter by last error code"), limit, offset,
+    ]
+
+    static var paths: [(String, JSON)] {
+        let jobOK: [(String, String, JSON?)] = [("200", "The job", ref("Job"))]
+        var p: [(String, JSON)] = [
+            ("/health", .object([("get", operation("Liveness and database reachability", tag: "system",
+                                                   ok: [("200", "The database answers", ref("Health")),
+                                                        ("503", "The database is down", ref("Health"))], security: false))])),
+            ("/jobs", .object([
+                ("get", operation("List jobs, newest first (capped total)", tag: "jobs", params: listParams,
+                                  ok: [("200", "A page of jobs", ref("JobList"))])),
+                ("post", operation("Enqueue a job (idempotent by body idempotency_key or Idempotency-Key header)", tag: "jobs",
+                                   params: [.object([("name", .string("Idempotency-Key")), ("in", .string("header")),
+                                                     ("required", .bool(false)), ("schema", string)])],
+                                   body: ref("NewJob"),
+                                   ok: [("201", "Created", ref("EnqueueResult")),
+                                        ("200", "An existing job with that idempotency key", ref("EnqueueResult"))])),
+            ])),
+            ("/jobs/batch", .object([("post", operation("Enqueue up to 1,000 jobs, taken or refused whole", tag: "jobs",
+                                                        body: ref("Batch"), ok: [("201", "Taken", ref("BatchResult"))]))])),
+            ("/jobs/{id}", .object([
+                ("parameters", .array([idParam])),
+                ("get", operation("One job (live or archived)", tag: "jobs", ok: jobOK)),
+                ("delete", operation("Delete a job that is not running, with its history", tag: "jobs",
+                                     ok: [("200", "Deleted", ref("Deleted"))])),
+            ])),
+            ("/jobs/{id}/timeline", .object([("parameters", .array([idParam])),
+                ("get", operation("The job's story, derived from job and attempt rows", tag: "jobs",
+                                  ok: [("200", "Timeline", ref("Timeline"))]))])),
+            ("/jobs/{id}/explain", .object([("parameters", .array([idParam])),
+                ("get", operation("Why the job is where it is", tag: "jobs", ok: [("200", "Explanation", ref("Explanation"))]))])),
+            ("/jobs/{id}/retry", .object([("parameters", .array([idParam])),
+                ("post", operation("Put a dlq or cancelled job back in the queue in place", tag: "jobs", ok: jobOK))])),
+            ("/jobs/{id}/replay", .object([("parameters", .array([idParam])),
+                ("post", operation("Run a finished job again as a new job (replay_of = original)", tag: "jobs",
+                                   ok: [("201", "The new job", ref("EnqueueResult"))]))])),
+            ("/jobs/{id}/cancel", .object([("parameters", .array([idParam])),
+                ("post", operation("Cancel a queued or running job", tag: "jobs", ok: jobOK))])),
+            ("/dlq", .object([("get", operation("Dead-lettered jobs, newest first", tag: "jobs",
+                                                params: [query("queue", name, "filter by queue"), limit, offset],
+                                                ok: [("200", "A page of jobs", ref("JobList"))]))])),
+            ("/ingest/decisions", .object([("get", operation("Refused enqueues per (queue, reason, minute)", tag: "guardrails",
+                                                             params: [limit, offset],
+                                                             ok: [("200", "Decisions", ref("DecisionList"))]))])),
+            ("/policy/decisions", .object([("get", operation("Queue-policy throttling per (queue, reason, minute)", tag: "guardrails",
+                                                             params: [limit, offset],
+                                                             ok: [("200", "Decisions", ref("DecisionList"))]))])),
+            ("/queues", .object([("get", operation("Queues with their depths", tag: "queues",
+                                                   ok: [("200", "Queues", ref("QueueList"))]))])),
+            ("/workers", .object([("get", operation("Registered workers", tag: "workers",
+                                                    ok: [("200", "Workers", ref("WorkerList"))]))])),
+            ("/metrics", .object([("get", operation("Cluster-wide metrics over the last 60 s", tag: "metrics",
+                                                    ok: [("200", "Metrics", ref("Metrics"))]))])),
+            ("/metrics/prom", .object([("get", .object([
+                ("summary", .string("Prometheus text exposition")), ("tags", .array([.string("metrics")])),
+                ("responses", .object([("200", .object([("description", .string("Prometheus text format 0.0.4")),
+                                                        ("content", .object([("text/plain", .object([("schema", string)]))]))]))]
+                                      + errorCodes.filter { ["401", "500", "503"].contains($0.0) }.map { ($0.0, response($0.1, ref("Error"))) })),
+            ]))])),
+            ("/openapi.json", .object([("get", operation("This document", tag: "system",
+                                                         ok: [("200", "OpenAPI 3.1", type("object"))]))])),
+        ]
+        for action in BulkAction.allCases {
+            p.append(("/jobs/bulk/\(action.rawValue)", .object([("post", operation(
+                "Bulk \(action.rawValue) of jobs matching a filter (capped; dry_run counts only)", tag: "jobs",
+                body: ref("BulkRequest"), ok: [("200", "What matched and changed", ref("BulkResult"))]))])))
+        }
+        return p
+    }
+
+    static let document: JSON = .object([
+        ("openapi", .string("3.1.0")),
+        ("info", .object([("title", .string("portableq admin API")), ("version", .string(PortableqVersion.string)),
+                          ("description", .string("Jobs, DLQ, guardrails, queues, workers and metrics of a portableq database. With API_TOKEN set, send x-api-key or Authorization: Bearer on every endpoint but /health and the dashboard."))])),
+        ("servers", .array([.object([("url", .string("/"))])])),
+        ("components", .object([
+            ("schemas", .object(schemas)),
+            ("securitySchemes", .object([
+                ("apiKey", .object([("type", .string("apiKey")), ("in", .string("header")), ("name", .string("x-api-key"))])),
+                ("bearer", .object([("type", .string("http")), ("scheme", .string("bearer"))])),
+            ])),
+        ])),
+        ("security", .array([.object([("apiKey", .array([]))]), .object([("bearer", .array([]))]), .object([])])),
+        ("paths", .object(paths)),
+    ])
+}

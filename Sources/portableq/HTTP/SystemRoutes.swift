@@ -1,0 +1,64 @@
+import Backends
+import Foundation
+import Hummingbird
+
+/// Health, queues, workers, decisions, metrics, the OpenAPI document and the dashboard.
+struct SystemRoutes {
+    let client: PortableClient
+    let startedAt: Date
+
+    func add(to router: Router<AdminContext>) {
+        router.route(.get, "/health") { _, _ in try await health() }
+        router.route(.get, "/queues") { _, _ in
+            let queues = try await client.queues()
+            let now = try await client.driver.clockNow(client.clock.now)
+            return HTTP.json(Page(items: queues, total: queues.count, totalCapped: false).json { $0.json(now: now) })
+        }
+        router.route(.get, "/workers") { _, _ in
+            let (workers, now) = try await client.workers()
+            return HTTP.json(Page(items: workers, total: workers.count, totalCapped: false).json { $0.json(now: now) })
+        }
+        router.route(.get, "/ingest/decisions") { request, _ in
+            let q = try ListQuery(request, defaultLimit: 100)
+            return HTTP.json(try await client.decisions(.ingest, limit: q.limit, offset: q.offset).json { $0.json })
+        }
+        router.route(.get, "/policy/decisions") { request, _ in
+            let q = try ListQuery(request, defaultLimit: 100)
+            return HTTP.json(try await client.decisions(.policy, limit: q.limit, offset: q.offset).json { $0.json })
+        }
+        router.route(.get, "/metrics") { _, _ in HTTP.json(try await client.metrics().json) }
+        router.route(.get, "/metrics/prom") { _, _ in
+            let counts = try await client.driver.queueCounts(now: client.clock.now)
+            let now = try await client.driver.clockNow(client.clock.now)
+            return HTTP.text(PrometheusText.render(counts: counts, now: now, process: ProcessMetrics.shared.snapshot),
+                             contentType: "text/plain; version=0.0.4; charset=utf-8")
+        }
+        router.route(.get, "/openapi.json") { _, _ in HTTP.json(OpenAPIDocument.document) }
+        router.route(.get, "/") { _, _ in HTTP.text(DashboardAssets.indexHTML, contentType: "text/html; charset=utf-8") }
+        router.route(.get, "/index.html") { _, _ in HTTP.text(DashboardAssets.indexHTML, contentType: "text/html; charset=utf-8") }
+        router.route(.get, "/assets/app.js") { _, _ in HTTP.text(DashboardAssets.appJS, contentType: "text/javascript; charset=utf-8") }
+        router.route(.get, "/assets/app.css") { _, _ in HTTP.text(DashboardAssets.appCSS, contentType: "text/css; charset=utf-8") }
+    }
+
+    /// 200 when the database answers; 503 with `Retry-After` when it does not (the server stays up).
+    func health() async throws -> Response {
+        var fields: [(String, JSON)] = [
+            ("backend", .string(client.driver.kind.rawValue)),
+            ("version", .string(PortableqVersion.string)),
+            ("uptime_seconds", .int(Int(Date().timeIntervalSince(startedAt)))),
+        ]
+        do {
+            let status = try await Database.status(client.driver)
+            fields.insert(("status", .string("ok")), at: 0)
+            fields.append(("database", .string("up")))
+            fields.append(("schema_version", .int(status.databaseVersion)))
+            return HTTP.json(.object(fields))
+        } catch {
+            let e = PortableError.wrap(error)
+            fields.insert(("status", .string("unavailable")), at: 0)
+            fields.append(("database", .string("down")))
+            fields.append(("error", .string(e.message)))
+            return HTTP.json(.object(fields), status: .serviceUnavailable, headers: [.retryAfter: "5"])
+        }
+    }
+}
