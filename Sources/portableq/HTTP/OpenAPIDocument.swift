@@ -26,10 +26,12 @@ enum OpenAPIDocument {
         if !additional { m.append(("additionalProperties", .bool(false))) }
         return .object(m)
     }
-    /// `not: {required: [a, b]}`: the two may not both be given.
+    /// The two may not both be given (non-null): `not: {required: [a, b], properties: {a: not null, b: not null}}`.
     static func withNot(_ schema: JSON, requiredTogether: [String]) -> JSON {
         guard case .object(var m) = schema else { return schema }
-        m.append(("not", .object([("required", .array(requiredTogether.map(JSON.string)))])))
+        let notNull: JSON = .object([("not", .object([("type", .string("null"))]))])
+        m.append(("not", .object([("required", .array(requiredTogether.map(JSON.string))),
+                                  ("properties", .object(requiredTogether.map { ($0, notNull) }))])))
         return .object(m)
     }
 
