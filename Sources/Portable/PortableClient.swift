@@ -147,9 +147,19 @@ public final class PortableClient: Sendable {
         async let nowTask = driver.clockNow(now)
         async let workersTask = driver.workerList()
         async let typesTask = driver.jobTypeList()
-        let (dbNow, workers, types) = try await (nowTask, workersTask, typesTask)
+        async let queueTask = driver.queuePolicyList()
+        let (dbNow, workers, types, policies) = try await (nowTask, workersTask, typesTask, queueTask)
         let policy = PolicyResolver.resolve(j, type: types.first { $0.jobType == j.jobType }, defaults: config.defaults)
-        return Explainer.explain(j, context: ExplainContext(now: dbNow, workers: workers, policy: policy))
+        var context = ExplainContext(now: dbNow, workers: workers, policy: policy)
+        if let q = policies.first(where: { $0.queue == j.queue }) {
+            context.queuePaused = q.paused
+            if let cap = q.maxRunning {
+                context.queueMaxRunning = cap
+                context.queueRunning = try await driver.jobCount(JobFilter(queue: j.queue, status: .running), cap: cap + 1)
+            }
+            if let tokens = q.tokensAvailable(at: dbNow), tokens < 1 { context.queueRateLimited = true }
+        }
+        return Explainer.explain(j, context: context)
     }
 
     // MARK: operator actions
@@ -259,7 +269,9 @@ public final class PortableClient: Sendable {
     // MARK: queues, workers, metrics
 
     public func queues() async throws -> [QueueSummary] {
-        QueueSummary.from(try await driver.queueCounts(now: now))
+        async let counts = driver.queueCounts(now: now)
+        async let policies = driver.queuePolicyList()
+        return QueueSummary.from(try await counts, policies: try await policies)
     }
 
     public func workers() async throws -> (workers: [WorkerInfo], now: Date) {

@@ -79,6 +79,48 @@ public protocol StorageDriver: Sendable {
     func decisionList(_ kind: DecisionKind, limit: Int, offset: Int) async throws -> [Decision]
     func decisionCount(_ kind: DecisionKind, cap: Int) async throws -> Int
 
+    // MARK: queue policies
+
+    func queuePolicyList() async throws -> [QueuePolicy]
+    /// Stores a queue's policy as given (pause and limits; the bucket state is kept).
+    func queuePolicySet(_ policy: QueuePolicy, now: Date?) async throws
+    /// A claim in one capped, rate-limited or paused queue, serialised per queue (an advisory
+    /// lock on Postgres, the write lock on SQLite): reads the policy, the queue's running count
+    /// and its due count (up to the limit), asks `decide` how many may start, leases that many
+    /// and stores the token bucket — all in one transaction.
+    func jobLeaseRestricted(_ request: LeaseRequest, queue: String, now: Date?,
+                            decide: @escaping @Sendable (_ policy: QueuePolicy, _ running: Int, _ due: Int, _ now: Date) -> Allowance)
+        async throws -> (jobs: [Job], allowance: Allowance)
+    /// Deletes (or with `dryRun` counts) the queue's queued jobs, due or scheduled.
+    func queuePurge(_ queue: String, dryRun: Bool) async throws -> Int
+
+    // MARK: maintenance
+
+    /// Takes or renews the named lease for `seconds` if it is free, expired or already the holder's.
+    func leaderAcquire(name: String, holder: String, seconds: Double, now: Date?) async throws -> LeaderLease
+    func leaderRelease(name: String, holder: String) async throws
+    func maintenanceRecord(_ runs: [MaintenanceRun]) async throws
+    /// Newest first.
+    func maintenanceList(limit: Int) async throws -> [MaintenanceRun]
+    /// Moves up to `limit` succeeded jobs finished before `cutoff` (and created before the
+    /// UUIDv7 `idBelow`, which bounds the scan) to the archive. Returns how many moved.
+    func jobArchiveBefore(_ cutoff: Date, idBelow: String, limit: Int, now: Date?) async throws -> Int
+    /// Deletes up to `limit` archived jobs archived before `cutoff`, with their history and keys.
+    func archiveDeleteBefore(_ cutoff: Date, limit: Int) async throws -> Int
+    /// Deletes the attempts and events of up to `limit` jobs archived before `cutoff`.
+    func historyPruneBefore(_ cutoff: Date, limit: Int, now: Date?) async throws -> Int
+    /// Deletes decisions, maintenance runs and rate buckets older than `cutoff`, and workers
+    /// whose last heartbeat is older than it. Returns rows deleted.
+    func expireBefore(_ cutoff: Date) async throws -> Int
+
+    // MARK: schedules
+
+    func scheduleUpsert(_ schedule: Schedule, now: Date?) async throws
+    func scheduleDelete(_ name: String) async throws -> Bool
+    func scheduleList() async throws -> [Schedule]
+    /// Records that slots up to `slot` were enqueued (never moves backwards).
+    func scheduleAdvance(_ name: String, to slot: Date) async throws
+
     // MARK: queues and metrics
 
     /// Live jobs (queued — due or not —, running, dlq) counted by queue and status, each status

@@ -31,7 +31,8 @@ struct Portableq: AsyncParsableCommand {
             """,
         version: PortableqVersion.string,
         subcommands: [MigrateCommand.self, EnqueueCommand.self, WorkCommand.self, JobsCommand.self, DLQCommand.self,
-                      WorkersCommand.self, QueuesCommand.self, MetricsCommand.self, AdminCommand.self, ServeCommand.self,
+                      WorkersCommand.self, QueuesCommand.self, SchedulesCommand.self, MaintainCommand.self, MetricsCommand.self,
+                      AdminCommand.self, ServeCommand.self,
                       DemoCommand.self]
     )
 }

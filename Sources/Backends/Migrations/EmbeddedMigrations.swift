@@ -224,6 +224,65 @@ CREATE TABLE enqueue_rate (
     PRIMARY KEY (queue, second)
 );
 """#),
+        Migration(version: 3, name: "policies_maintenance_schedules", sql: #"""
+-- portableq migration 3: queue policies, leader lease and maintenance runs, recurring jobs.
+-- compatible_with: 3
+-- Not compatible with older binaries: they would ignore pauses, caps and rate limits that
+-- every worker must obey, so they refuse this schema instead of running against it.
+
+-- Per-queue policies, obeyed by every worker: pause, a cluster-wide cap on running jobs, and a
+-- start-rate limit as a token bucket (tokens refilled at `max_starts_per_second`, burst
+-- max(1, ceil(rate))). `tokens`/`tokens_at` are the bucket's state as of its last use.
+CREATE TABLE queue_policies (
+    queue                 text PRIMARY KEY,
+    paused                boolean NOT NULL DEFAULT false,
+    max_running           integer CHECK (max_running >= 0),
+    max_starts_per_second double precision CHECK (max_starts_per_second > 0),
+    tokens                double precision,
+    tokens_at             timestamptz,
+    updated_at            timestamptz NOT NULL
+);
+
+-- Maintenance runs in every worker, but only the holder of this lease acts.
+CREATE TABLE leader_leases (
+    name        text PRIMARY KEY,
+    holder      text NOT NULL,
+    acquired_at timestamptz NOT NULL,
+    expires_at  timestamptz NOT NULL
+);
+
+-- Every maintenance run, with what it did and how long it took.
+CREATE TABLE maintenance_runs (
+    id          bigserial PRIMARY KEY,
+    holder      text NOT NULL,
+    task        text NOT NULL,
+    started_at  timestamptz NOT NULL,
+    finished_at timestamptz NOT NULL,
+    affected    bigint NOT NULL,
+    details     text
+);
+CREATE INDEX maintenance_runs_started_idx ON maintenance_runs (started_at);
+
+-- Recurring jobs: the leader enqueues each due slot with the idempotency key
+-- cron:<name>:<slot time>, so a leader change neither skips nor doubles a run.
+CREATE TABLE schedules (
+    name            text PRIMARY KEY,
+    cron            text NOT NULL,
+    queue           text NOT NULL,
+    job_type        text NOT NULL,
+    payload         json NOT NULL,
+    priority        integer NOT NULL DEFAULT 0,
+    max_attempts    integer,
+    timeout_seconds integer,
+    last_slot_at    timestamptz,
+    created_at      timestamptz NOT NULL,
+    updated_at      timestamptz NOT NULL
+);
+
+-- History of archived jobs is pruned once; this marks the ones done.
+ALTER TABLE jobs_archive ADD COLUMN history_pruned_at timestamptz;
+CREATE INDEX jobs_archive_prune_idx ON jobs_archive (archived_at) WHERE history_pruned_at IS NULL;
+"""#),
     ]
     static let sqlite: [Migration] = [
         Migration(version: 1, name: "jobs", sql: #"""
@@ -392,9 +451,60 @@ CREATE TABLE enqueue_rate (
     PRIMARY KEY (queue, second)
 ) WITHOUT ROWID;
 """#),
+        Migration(version: 3, name: "policies_maintenance_schedules", sql: #"""
+-- portableq migration 3: queue policies, leader lease and maintenance runs, recurring jobs.
+-- compatible_with: 3
+-- Not compatible with older binaries: they would ignore pauses, caps and rate limits that
+-- every worker must obey, so they refuse this schema instead of running against it.
+
+CREATE TABLE queue_policies (
+    queue                 TEXT PRIMARY KEY NOT NULL,
+    paused                INTEGER NOT NULL DEFAULT 0,
+    max_running           INTEGER CHECK (max_running >= 0),
+    max_starts_per_second REAL CHECK (max_starts_per_second > 0),
+    tokens                REAL,
+    tokens_at             INTEGER,
+    updated_at            INTEGER NOT NULL
+);
+
+CREATE TABLE leader_leases (
+    name        TEXT PRIMARY KEY NOT NULL,
+    holder      TEXT NOT NULL,
+    acquired_at INTEGER NOT NULL,
+    expires_at  INTEGER NOT NULL
+);
+
+CREATE TABLE maintenance_runs (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    holder      TEXT NOT NULL,
+    task        TEXT NOT NULL,
+    started_at  INTEGER NOT NULL,
+    finished_at INTEGER NOT NULL,
+    affected    INTEGER NOT NULL,
+    details     TEXT
+);
+CREATE INDEX maintenance_runs_started_idx ON maintenance_runs (started_at);
+
+CREATE TABLE schedules (
+    name            TEXT PRIMARY KEY NOT NULL,
+    cron            TEXT NOT NULL,
+    queue           TEXT NOT NULL,
+    job_type        TEXT NOT NULL,
+    payload         TEXT NOT NULL,
+    priority        INTEGER NOT NULL DEFAULT 0,
+    max_attempts    INTEGER,
+    timeout_seconds INTEGER,
+    last_slot_at    INTEGER,
+    created_at      INTEGER NOT NULL,
+    updated_at      INTEGER NOT NULL
+);
+
+ALTER TABLE jobs_archive ADD COLUMN history_pruned_at INTEGER;
+CREATE INDEX jobs_archive_prune_idx ON jobs_archive (archived_at) WHERE history_pruned_at IS NULL;
+"""#),
     ]
 
     /// File names, in order, for the test that compares them with the files on disk.
-    static let postgresFiles: [String] = ["0001_jobs.sql", "0002_decisions.sql"]
-    static let sqliteFiles: [String] = ["0001_jobs.sql", "0002_decisions.sql"]
+    static let postgresFiles: [String] = ["0001_jobs.sql", "0002_decisions.sql", "0003_policies_maintenance_schedules.sql"]
+    static let sqliteFiles: [String] = ["0001_jobs.sql", "0002_decisions.sql", "0003_policies_maintenance_schedules.sql"]
 }

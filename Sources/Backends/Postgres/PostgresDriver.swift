@@ -309,6 +309,152 @@ public final class PostgresDriver: StorageDriver {
         }
     }
 
+    // MARK: queue policies
+
+    static func policy(_ r: PGResult, _ i: Int) -> QueuePolicy {
+        QueuePolicy(queue: r.string(i, 0)!, paused: r.bool(i, 1) == true, maxRunning: r.int(i, 2),
+                    maxStartsPerSecond: r.double(i, 3), tokens: r.double(i, 4), tokensAt: r.date(i, 5))
+    }
+
+    public func queuePolicyList() async throws -> [QueuePolicy] {
+        try await with { c in
+            let r = try c.query(PostgresSQL.policyList)
+            return (0..<r.rows).map { PostgresDriver.policy(r, $0) }
+        }
+    }
+
+    public func queuePolicySet(_ p: QueuePolicy, now: Date?) async throws {
+        let params: [String?] = [PostgresDriver.ts(now), p.queue, p.paused ? "true" : "false", p.maxRunning.map(String.init),
+                                 p.maxStartsPerSecond.map { String($0) }]
+        try await with { c in _ = try c.query(PostgresSQL.policySet, params) }
+    }
+
+    public func jobLeaseRestricted(_ q: LeaseRequest, queue: String, now: Date?,
+                                   decide: @escaping @Sendable (QueuePolicy, Int, Int, Date) -> Allowance)
+        async throws -> (jobs: [Job], allowance: Allowance) {
+        let n = PostgresDriver.ts(now)
+        let claimSQL = PostgresSQL.jobLease(byQueue: true, byType: q.jobTypes != nil, unrestrictedOnly: false)
+        let dueSQL = PostgresSQL.queueDue(byType: q.jobTypes != nil)
+        let types = q.jobTypes.map { PGArray.literal($0) }
+        let (jobs, allowance): ([Job], Allowance) = try await with { c in
+            try c.transaction {
+                _ = try c.query(PostgresSQL.queueLock, [queue])
+                let dbNow = try c.query(PostgresSQL.clockNow, [n]).date(0, 0)!
+                let pr = try c.query(PostgresSQL.policyGet, [queue])
+                let policy = pr.rows > 0 ? PostgresDriver.policy(pr, 0) : QueuePolicy(queue: queue)
+                let running = try c.query(PostgresSQL.queueRunning, [queue]).int(0, 0) ?? 0
+                var dueParams: [String?] = [n, queue, String(q.limit)]
+                if let types { dueParams.append(types) }
+                let due = try c.query(dueSQL, dueParams).int(0, 0) ?? 0
+                let allowance = decide(policy, running, due, dbNow)
+                var jobs: [Job] = []
+                if allowance.count > 0 {
+                    var params: [String?] = [n, q.token, String(q.leaseSeconds), q.workerId, String(allowance.count),
+                                             PGArray.literal([queue])]
+                    if let types { params.append(types) }
+                    let r = try c.query(claimSQL, params)
+                    jobs = try (0..<r.rows).map { try PostgresDriver.job(r, $0, archived: false) }
+                }
+                if let tokens = allowance.tokensAfter {
+                    _ = try c.query(PostgresSQL.policyTokens, [queue, String(tokens), Time.format(dbNow)])
+                }
+                return (jobs, allowance)
+            }
+        }
+        return (SQLiteDriver.ordered(jobs), allowance)
+    }
+
+    public func queuePurge(_ queue: String, dryRun: Bool) async throws -> Int {
+        if dryRun { return try await with { c in try c.query(PostgresSQL.purgeCount, [queue]).int(0, 0) ?? 0 } }
+        var total = 0
+        while true {
+            let n = try await with { c in try c.query(PostgresSQL.purge, [queue]).int(0, 0) ?? 0 }
+            total += n
+            if n < 1000 { return total }
+        }
+    }
+
+    // MARK: maintenance
+
+    public func leaderAcquire(name: String, holder: String, seconds: Double, now: Date?) async throws -> LeaderLease {
+        let n = PostgresDriver.ts(now)
+        return try await with { c in
+            _ = try c.query(PostgresSQL.leaderAcquire, [n, name, holder, String(seconds)])
+            let r = try c.query(PostgresSQL.leaderGet, [name])
+            let h = r.string(0, 0)!
+            return LeaderLease(holder: h, expiresAt: r.date(0, 1)!, isMine: h == holder)
+        }
+    }
+
+    public func leaderRelease(name: String, holder: String) async throws {
+        try await with { c in _ = try c.query(PostgresSQL.leaderRelease, [name, holder]) }
+    }
+
+    public func maintenanceRecord(_ runs: [MaintenanceRun]) async throws {
+        guard !runs.isEmpty else { return }
+        let params: [String?] = [
+            PGArray.literal(runs.map(\.holder)), PGArray.literal(runs.map(\.task)),
+            PGArray.literal(runs.map { Time.format($0.startedAt) }), PGArray.literal(runs.map { Time.format($0.finishedAt) }),
+            PGArray.literal(ints: runs.map(\.affected)), PGArray.literal(runs.map(\.details)),
+        ]
+        try await with { c in _ = try c.query(PostgresSQL.maintenanceInsert, params) }
+    }
+
+    public func maintenanceList(limit: Int) async throws -> [MaintenanceRun] {
+        try await with { c in
+            let r = try c.query(PostgresSQL.maintenanceList, [String(limit)])
+            return (0..<r.rows).map { i in
+                MaintenanceRun(holder: r.string(i, 0)!, task: r.string(i, 1)!, startedAt: r.date(i, 2)!,
+                               finishedAt: r.date(i, 3)!, affected: r.int(i, 4)!, details: r.string(i, 5))
+            }
+        }
+    }
+
+    public func jobArchiveBefore(_ cutoff: Date, idBelow: String, limit: Int, now: Date?) async throws -> Int {
+        let params: [String?] = [PostgresDriver.ts(now), Time.format(cutoff), idBelow, String(limit)]
+        return try await with { c in try c.query(PostgresSQL.archiveMove, params).affectedRows }
+    }
+
+    public func archiveDeleteBefore(_ cutoff: Date, limit: Int) async throws -> Int {
+        try await with { c in try c.query(PostgresSQL.archiveDelete, [Time.format(cutoff), String(limit)]).int(0, 0) ?? 0 }
+    }
+
+    public func historyPruneBefore(_ cutoff: Date, limit: Int, now: Date?) async throws -> Int {
+        let params: [String?] = [PostgresDriver.ts(now), Time.format(cutoff), String(limit)]
+        return try await with { c in try c.query(PostgresSQL.historyPrune, params).int(0, 0) ?? 0 }
+    }
+
+    public func expireBefore(_ cutoff: Date) async throws -> Int {
+        try await with { c in try c.query(PostgresSQL.expire, [Time.format(cutoff)]).int(0, 0) ?? 0 }
+    }
+
+    // MARK: schedules
+
+    public func scheduleUpsert(_ s: Schedule, now: Date?) async throws {
+        let params: [String?] = [PostgresDriver.ts(now), s.name, s.cron, s.queue, s.jobType, s.payload, String(s.priority),
+                                 s.maxAttempts.map(String.init), s.timeoutSeconds.map(String.init), PostgresDriver.ts(s.lastSlotAt)]
+        try await with { c in _ = try c.query(PostgresSQL.scheduleUpsert, params) }
+    }
+
+    public func scheduleDelete(_ name: String) async throws -> Bool {
+        try await with { c in try c.query(PostgresSQL.scheduleDelete, [name]).affectedRows > 0 }
+    }
+
+    public func scheduleList() async throws -> [Schedule] {
+        try await with { c in
+            let r = try c.query(PostgresSQL.scheduleList)
+            return (0..<r.rows).map { i in
+                Schedule(name: r.string(i, 0)!, cron: r.string(i, 1)!, queue: r.string(i, 2)!, jobType: r.string(i, 3)!,
+                         payload: r.string(i, 4)!, priority: r.int(i, 5)!, maxAttempts: r.int(i, 6), timeoutSeconds: r.int(i, 7),
+                         lastSlotAt: r.date(i, 8), createdAt: r.date(i, 9))
+            }
+        }
+    }
+
+    public func scheduleAdvance(_ name: String, to slot: Date) async throws {
+        try await with { c in _ = try c.query(PostgresSQL.scheduleAdvance, [name, Time.format(slot)]) }
+    }
+
     // MARK: guardrails and decisions
 
     public func jobKeyLookupMany(_ keys: [(queue: String, key: String)]) async throws -> [String: String] {

@@ -74,12 +74,19 @@ enum PostgresSQL {
 
     // MARK: claim, heartbeat, ack
 
+    /// Queues whose claims go through `jobLeaseRestricted` (paused, capped or rate-limited).
+    static let restrictedQueue = """
+        NOT EXISTS (SELECT 1 FROM queue_policies p WHERE p.queue = jobs.queue
+                    AND (p.paused OR p.max_running IS NOT NULL OR p.max_starts_per_second IS NOT NULL))
+        """
+
     /// $2 token, $3 lease seconds, $4 worker, $5 limit, [$6 queues], [$6/$7 types].
-    static func jobLease(byQueue: Bool, byType: Bool) -> String {
+    static func jobLease(byQueue: Bool, byType: Bool, unrestrictedOnly: Bool = true) -> String {
         var filter = ""
         var n = 6
         if byQueue { filter += " AND queue = ANY($\(n)::text[])"; n += 1 }
         if byType { filter += " AND job_type = ANY($\(n)::text[])" }
+        if unrestrictedOnly { filter += " AND " + restrictedQueue }
         return """
             WITH picked AS (
                 SELECT id FROM jobs
@@ -267,6 +274,118 @@ enum PostgresSQL {
     static func decisionCount(_ table: String) -> String {
         "SELECT count(*) FROM (SELECT 1 FROM \(table) LIMIT $1) c"
     }
+
+    // MARK: queue policies
+
+    static let policyColumns = "queue, paused, max_running, max_starts_per_second, tokens, tokens_at"
+    static let policyList = "SELECT \(policyColumns) FROM queue_policies ORDER BY queue"
+    static let policyGet = "SELECT \(policyColumns) FROM queue_policies WHERE queue = $1"
+    static let policySet = """
+        INSERT INTO queue_policies AS p (queue, paused, max_running, max_starts_per_second, updated_at)
+        VALUES ($2, $3, $4, $5, \(now))
+        ON CONFLICT (queue) DO UPDATE SET paused = excluded.paused, max_running = excluded.max_running,
+            max_starts_per_second = excluded.max_starts_per_second, updated_at = excluded.updated_at,
+            tokens = CASE WHEN excluded.max_starts_per_second IS NULL THEN NULL ELSE p.tokens END,
+            tokens_at = CASE WHEN excluded.max_starts_per_second IS NULL THEN NULL ELSE p.tokens_at END
+        """
+    static let queueLock = "SELECT pg_advisory_xact_lock(hashtextextended('portableq.queue.' || $1, 0))"
+    static let policyTokens = "UPDATE queue_policies SET tokens = $2, tokens_at = $3 WHERE queue = $1"
+    static let queueRunning = "SELECT count(*) FROM jobs WHERE status = 'running' AND queue = $1"
+    static func queueDue(byType: Bool) -> String {
+        """
+        SELECT count(*) FROM (SELECT 1 FROM jobs WHERE status = 'queued' AND queue = $2 AND run_at <= \(now)
+            \(byType ? "AND job_type = ANY($4::text[])" : "") LIMIT $3) d
+        """
+    }
+    static let purgeCount = "SELECT count(*) FROM jobs WHERE status = 'queued' AND queue = $1"
+    static let purge = """
+        WITH d AS (
+            DELETE FROM jobs WHERE id IN (SELECT id FROM jobs WHERE status = 'queued' AND queue = $1 LIMIT 1000
+                                          FOR UPDATE SKIP LOCKED)
+            RETURNING id
+        ),
+        x1 AS (DELETE FROM attempts WHERE job_id IN (SELECT id FROM d)),
+        x2 AS (DELETE FROM job_events WHERE job_id IN (SELECT id FROM d)),
+        x3 AS (DELETE FROM job_keys WHERE job_id IN (SELECT id FROM d))
+        SELECT count(*) FROM d
+        """
+
+    // MARK: maintenance
+
+    static let leaderAcquire = """
+        INSERT INTO leader_leases AS l (name, holder, acquired_at, expires_at)
+        VALUES ($2, $3, \(now), \(now) + $4 * interval '1 second')
+        ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at,
+            acquired_at = CASE WHEN l.holder = excluded.holder THEN l.acquired_at ELSE excluded.acquired_at END
+        WHERE l.holder = excluded.holder OR l.expires_at <= \(now)
+        """
+    static let leaderGet = "SELECT holder, expires_at FROM leader_leases WHERE name = $1"
+    static let leaderRelease = "DELETE FROM leader_leases WHERE name = $1 AND holder = $2"
+    static let maintenanceInsert = """
+        INSERT INTO maintenance_runs (holder, task, started_at, finished_at, affected, details)
+        SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::timestamptz[], $5::bigint[], $6::text[])
+        """
+    static let maintenanceList = """
+        SELECT holder, task, started_at, finished_at, affected, details FROM maintenance_runs ORDER BY id DESC LIMIT $1
+        """
+    /// Bounded: at most $4 rows, and only jobs created before the UUIDv7 $3 are scanned.
+    static let archiveMove = """
+        WITH moved AS (
+            DELETE FROM jobs WHERE id IN (
+                SELECT id FROM jobs WHERE status = 'succeeded' AND id < $3::uuid AND finished_at < $2
+                ORDER BY id LIMIT $4 FOR UPDATE SKIP LOCKED)
+            RETURNING *
+        )
+        INSERT INTO jobs_archive (\(jobColumns), wait_ms, archived_at)
+        SELECT \(jobColumns), wait_ms, \(now) FROM moved
+        """
+    static let archiveDelete = """
+        WITH d AS (
+            DELETE FROM jobs_archive WHERE id IN (SELECT id FROM jobs_archive WHERE archived_at < $1 ORDER BY archived_at LIMIT $2)
+            RETURNING id
+        ),
+        x1 AS (DELETE FROM attempts WHERE job_id IN (SELECT id FROM d)),
+        x2 AS (DELETE FROM job_events WHERE job_id IN (SELECT id FROM d)),
+        x3 AS (DELETE FROM job_keys WHERE job_id IN (SELECT id FROM d))
+        SELECT count(*) FROM d
+        """
+    static let historyPrune = """
+        WITH p AS (
+            UPDATE jobs_archive SET history_pruned_at = \(now)
+            WHERE id IN (SELECT id FROM jobs_archive WHERE history_pruned_at IS NULL AND archived_at < $2
+                         ORDER BY archived_at LIMIT $3)
+            RETURNING id
+        ),
+        x1 AS (DELETE FROM attempts WHERE job_id IN (SELECT id FROM p)),
+        x2 AS (DELETE FROM job_events WHERE job_id IN (SELECT id FROM p))
+        SELECT count(*) FROM p
+        """
+    static let expire = """
+        WITH a AS (DELETE FROM ingest_decisions WHERE minute < $1 RETURNING 1),
+        b AS (DELETE FROM policy_decisions WHERE minute < $1 RETURNING 1),
+        c AS (DELETE FROM maintenance_runs WHERE started_at < $1 RETURNING 1),
+        d AS (DELETE FROM enqueue_rate WHERE second < $1 RETURNING 1),
+        e AS (DELETE FROM workers WHERE last_heartbeat_at < $1 RETURNING 1)
+        SELECT (SELECT count(*) FROM a) + (SELECT count(*) FROM b) + (SELECT count(*) FROM c)
+             + (SELECT count(*) FROM d) + (SELECT count(*) FROM e)
+        """
+
+    // MARK: schedules
+
+    static let scheduleColumns = "name, cron, queue, job_type, payload, priority, max_attempts, timeout_seconds, last_slot_at, created_at"
+    static let scheduleUpsert = """
+        INSERT INTO schedules AS s (name, cron, queue, job_type, payload, priority, max_attempts, timeout_seconds, last_slot_at,
+                                    created_at, updated_at)
+        VALUES ($2, $3, $4, $5, $6::json, $7, $8, $9, $10, \(now), \(now))
+        ON CONFLICT (name) DO UPDATE SET cron = excluded.cron, queue = excluded.queue, job_type = excluded.job_type,
+            payload = excluded.payload, priority = excluded.priority, max_attempts = excluded.max_attempts,
+            timeout_seconds = excluded.timeout_seconds, updated_at = excluded.updated_at
+        """
+    static let scheduleDelete = "DELETE FROM schedules WHERE name = $1"
+    static let scheduleList = "SELECT \(scheduleColumns) FROM schedules ORDER BY name"
+    static let scheduleAdvance = """
+        UPDATE schedules SET last_slot_at = $2 WHERE name = $1 AND (last_slot_at IS NULL OR last_slot_at < $2)
+        """
 
     // MARK: queues and metrics
 

@@ -164,11 +164,7 @@ public final class SQLiteDriver: StorageDriver {
             q.jobTypes.map { .text(JSON.array($0.map(JSON.string)).compact) } ?? .null,
         ]
         let jobs = try await write { c in try c.query(sql, params) { try SQLiteDriver.job($0) } }
-        return jobs.sorted { a, b in
-            if a.priority != b.priority { return a.priority > b.priority }
-            if a.runAt != b.runAt { return a.runAt < b.runAt }
-            return a.id < b.id
-        }
+        return SQLiteDriver.ordered(jobs)
     }
 
     public func jobLeaseExtend(_ leases: [LeaseKey], seconds: Double, now: Date?) async throws -> Set<String> {
@@ -339,6 +335,184 @@ public final class SQLiteDriver: StorageDriver {
             }
             return JobHistory(attempts: attempts, events: events, replays: replays)
         }
+    }
+
+    // MARK: queue policies
+
+    static func policy(_ r: SQLiteRow) -> QueuePolicy {
+        QueuePolicy(queue: r.string(0)!, paused: r.int(1) == 1, maxRunning: r.int(2), maxStartsPerSecond: r.double(3),
+                    tokens: r.double(4), tokensAt: r.date(5))
+    }
+
+    public func queuePolicyList() async throws -> [QueuePolicy] {
+        try await read { c in try c.query(SQLiteSQL.policyList) { SQLiteDriver.policy($0) } }
+    }
+
+    public func queuePolicySet(_ p: QueuePolicy, now: Date?) async throws {
+        let nowMs = SQLiteDriver.nowMs(now)
+        try await write { c in
+            _ = try c.run(SQLiteSQL.policySet, [.text(p.queue), .int(p.paused ? 1 : 0), .opt(p.maxRunning),
+                                                p.maxStartsPerSecond.map { .double($0) } ?? .null, .int(nowMs)])
+        }
+    }
+
+    public func jobLeaseRestricted(_ q: LeaseRequest, queue: String, now: Date?,
+                                   decide: @escaping @Sendable (QueuePolicy, Int, Int, Date) -> Allowance)
+        async throws -> (jobs: [Job], allowance: Allowance) {
+        let nowMs = SQLiteDriver.nowMs(now)
+        let types: SQLValue = q.jobTypes.map { .text(JSON.array($0.map(JSON.string)).compact) } ?? .null
+        let claimSQL = SQLiteSQL.jobLease(byQueue: true, byType: q.jobTypes != nil, unrestrictedOnly: false)
+        let dueSQL = SQLiteSQL.queueDue(byType: q.jobTypes != nil)
+        let (jobs, allowance): ([Job], Allowance) = try await write { c in
+            let policy = try c.query(SQLiteSQL.policyGet, [.text(queue)]) { SQLiteDriver.policy($0) }.first ?? QueuePolicy(queue: queue)
+            let running = Int(try c.scalarInt(SQLiteSQL.queueRunning, [.text(queue)]) ?? 0)
+            let due = Int(try c.scalarInt(dueSQL, [.text(queue), .int(nowMs), .int(Int64(q.limit)), types]) ?? 0)
+            let allowance = decide(policy, running, due, Time.date(millis: nowMs))
+            var jobs: [Job] = []
+            if allowance.count > 0 {
+                jobs = try c.query(claimSQL, [
+                    .text(q.token), .int(nowMs + Int64((q.leaseSeconds * 1000).rounded())), .text(q.workerId), .int(nowMs),
+                    .int(Int64(allowance.count)), .text(JSON.array([.string(queue)]).compact), types,
+                ]) { try SQLiteDriver.job($0) }
+            }
+            if let tokens = allowance.tokensAfter {
+                try c.run(SQLiteSQL.policyTokens, [.text(queue), .double(tokens), .int(nowMs)])
+            }
+            return (jobs, allowance)
+        }
+        return (SQLiteDriver.ordered(jobs), allowance)
+    }
+
+    static func ordered(_ jobs: [Job]) -> [Job] {
+        jobs.sorted { a, b in
+            if a.priority != b.priority { return a.priority > b.priority }
+            if a.runAt != b.runAt { return a.runAt < b.runAt }
+            return a.id < b.id
+        }
+    }
+
+    public func queuePurge(_ queue: String, dryRun: Bool) async throws -> Int {
+        if dryRun { return try await read { c in Int(try c.scalarInt(SQLiteSQL.purgeCount, [.text(queue)]) ?? 0) } }
+        var total = 0
+        while true {
+            let n: Int = try await write { c in
+                let ids = try c.query(SQLiteSQL.purgeIds, [.text(queue)]) { $0.string(0)! }
+                guard !ids.isEmpty else { return 0 }
+                let list = SQLValue.text(JSON.array(ids.map(JSON.string)).compact)
+                for h in SQLiteSQL.historyDeleteIds { try c.run(h, [list]) }
+                try c.run(SQLiteSQL.archiveRemove, [list])
+                return ids.count
+            }
+            total += n
+            if n < 1000 { return total }
+        }
+    }
+
+    // MARK: maintenance
+
+    public func leaderAcquire(name: String, holder: String, seconds: Double, now: Date?) async throws -> LeaderLease {
+        let nowMs = SQLiteDriver.nowMs(now)
+        return try await write { c in
+            try c.run(SQLiteSQL.leaderAcquire, [.text(name), .text(holder), .int(nowMs), .int(nowMs + Int64(seconds * 1000))])
+            let (h, exp) = try c.query(SQLiteSQL.leaderGet, [.text(name)]) { ($0.string(0)!, $0.date(1)!) }.first!
+            return LeaderLease(holder: h, expiresAt: exp, isMine: h == holder)
+        }
+    }
+
+    public func leaderRelease(name: String, holder: String) async throws {
+        try await write { c in _ = try c.run(SQLiteSQL.leaderRelease, [.text(name), .text(holder)]) }
+    }
+
+    public func maintenanceRecord(_ runs: [MaintenanceRun]) async throws {
+        guard !runs.isEmpty else { return }
+        try await write { c in
+            for r in runs {
+                try c.run(SQLiteSQL.maintenanceInsert, [.text(r.holder), .text(r.task), .int(Time.millis(r.startedAt)),
+                                                        .int(Time.millis(r.finishedAt)), .int(Int64(r.affected)), .opt(r.details)])
+            }
+        }
+    }
+
+    public func maintenanceList(limit: Int) async throws -> [MaintenanceRun] {
+        try await read { c in
+            try c.query(SQLiteSQL.maintenanceList, [.int(Int64(limit))]) { r in
+                MaintenanceRun(holder: r.string(0)!, task: r.string(1)!, startedAt: r.date(2)!, finishedAt: r.date(3)!,
+                               affected: r.int(4)!, details: r.string(5))
+            }
+        }
+    }
+
+    public func jobArchiveBefore(_ cutoff: Date, idBelow: String, limit: Int, now: Date?) async throws -> Int {
+        let nowMs = SQLiteDriver.nowMs(now)
+        return try await write { c in
+            let ids = try c.query(SQLiteSQL.archiveCandidates, [.int(Time.millis(cutoff)), .text(idBelow), .int(Int64(limit))]) {
+                $0.string(0)!
+            }
+            guard !ids.isEmpty else { return 0 }
+            let list = SQLValue.text(JSON.array(ids.map(JSON.string)).compact)
+            try c.run(SQLiteSQL.archiveInsert, [list, .int(nowMs)])
+            try c.run(SQLiteSQL.archiveRemove, [list])
+            return ids.count
+        }
+    }
+
+    public func archiveDeleteBefore(_ cutoff: Date, limit: Int) async throws -> Int {
+        try await write { c in
+            let ids = try c.query(SQLiteSQL.archiveExpired, [.int(Time.millis(cutoff)), .int(Int64(limit))]) { $0.string(0)! }
+            guard !ids.isEmpty else { return 0 }
+            let list = SQLValue.text(JSON.array(ids.map(JSON.string)).compact)
+            for h in SQLiteSQL.historyDeleteIds { try c.run(h, [list]) }
+            try c.run(SQLiteSQL.archiveDeleteIds, [list])
+            return ids.count
+        }
+    }
+
+    public func historyPruneBefore(_ cutoff: Date, limit: Int, now: Date?) async throws -> Int {
+        let nowMs = SQLiteDriver.nowMs(now)
+        return try await write { c in
+            let ids = try c.query(SQLiteSQL.pruneCandidates, [.int(Time.millis(cutoff)), .int(Int64(limit))]) { $0.string(0)! }
+            guard !ids.isEmpty else { return 0 }
+            let list = SQLValue.text(JSON.array(ids.map(JSON.string)).compact)
+            for h in SQLiteSQL.pruneHistory { try c.run(h, [list]) }
+            try c.run(SQLiteSQL.pruneMark, [list, .int(nowMs)])
+            return ids.count
+        }
+    }
+
+    public func expireBefore(_ cutoff: Date) async throws -> Int {
+        try await write { c in
+            try SQLiteSQL.expire.reduce(0) { n, sql in n + (try c.run(sql, [.int(Time.millis(cutoff))])) }
+        }
+    }
+
+    // MARK: schedules
+
+    public func scheduleUpsert(_ s: Schedule, now: Date?) async throws {
+        let nowMs = SQLiteDriver.nowMs(now)
+        try await write { c in
+            _ = try c.run(SQLiteSQL.scheduleUpsert, [
+                .text(s.name), .text(s.cron), .text(s.queue), .text(s.jobType), .text(s.payload), .int(Int64(s.priority)),
+                .opt(s.maxAttempts), .opt(s.timeoutSeconds), .ms(s.lastSlotAt), .int(nowMs),
+            ])
+        }
+    }
+
+    public func scheduleDelete(_ name: String) async throws -> Bool {
+        try await write { c in try c.run(SQLiteSQL.scheduleDelete, [.text(name)]) > 0 }
+    }
+
+    public func scheduleList() async throws -> [Schedule] {
+        try await read { c in
+            try c.query(SQLiteSQL.scheduleList) { r in
+                Schedule(name: r.string(0)!, cron: r.string(1)!, queue: r.string(2)!, jobType: r.string(3)!, payload: r.string(4)!,
+                         priority: r.int(5)!, maxAttempts: r.int(6), timeoutSeconds: r.int(7), lastSlotAt: r.date(8),
+                         createdAt: r.date(9))
+            }
+        }
+    }
+
+    public func scheduleAdvance(_ name: String, to slot: Date) async throws {
+        try await write { c in _ = try c.run(SQLiteSQL.scheduleAdvance, [.text(name), .int(Time.millis(slot))]) }
     }
 
     // MARK: guardrails and decisions

@@ -33,8 +33,14 @@ enum SQLiteSQL {
 
     // MARK: claim, heartbeat, ack
 
+    /// Queues whose claims go through `jobLeaseRestricted` (paused, capped or rate-limited).
+    static let restrictedQueue = """
+        NOT EXISTS (SELECT 1 FROM queue_policies p WHERE p.queue = jobs.queue
+                    AND (p.paused = 1 OR p.max_running IS NOT NULL OR p.max_starts_per_second IS NOT NULL))
+        """
+
     /// ?1 token, ?2 lease expiry, ?3 worker, ?4 now, ?5 limit, ?6 queues (JSON array), ?7 types (JSON array).
-    static func jobLease(byQueue: Bool, byType: Bool) -> String {
+    static func jobLease(byQueue: Bool, byType: Bool, unrestrictedOnly: Bool = true) -> String {
         """
         UPDATE jobs SET status = 'running', attempts = attempts + 1, lease_token = ?1, lease_expires_at = ?2,
                         worker_id = ?3, started_at = ?4, wait_ms = max(0, ?4 - run_at)
@@ -43,6 +49,7 @@ enum SQLiteSQL {
             WHERE status = 'queued' AND run_at <= ?4
               \(byQueue ? "AND queue IN (SELECT value FROM json_each(?6))" : "AND ?6 IS NULL")
               \(byType ? "AND job_type IN (SELECT value FROM json_each(?7))" : "AND ?7 IS NULL")
+              \(unrestrictedOnly ? "AND " + restrictedQueue : "")
             ORDER BY priority DESC, run_at, id
             LIMIT ?5)
         RETURNING \(jobColumns)
@@ -182,6 +189,93 @@ enum SQLiteSQL {
     static func decisionCount(_ table: String) -> String {
         "SELECT count(*) FROM (SELECT 1 FROM \(table) LIMIT ?1)"
     }
+
+    // MARK: queue policies
+
+    static let policyColumns = "queue, paused, max_running, max_starts_per_second, tokens, tokens_at"
+    static let policyList = "SELECT \(policyColumns) FROM queue_policies ORDER BY queue"
+    static let policyGet = "SELECT \(policyColumns) FROM queue_policies WHERE queue = ?1"
+    static let policySet = """
+        INSERT INTO queue_policies (queue, paused, max_running, max_starts_per_second, updated_at) VALUES (?1, ?2, ?3, ?4, ?5)
+        ON CONFLICT (queue) DO UPDATE SET paused = excluded.paused, max_running = excluded.max_running,
+            max_starts_per_second = excluded.max_starts_per_second, updated_at = excluded.updated_at,
+            tokens = CASE WHEN excluded.max_starts_per_second IS NULL THEN NULL ELSE tokens END,
+            tokens_at = CASE WHEN excluded.max_starts_per_second IS NULL THEN NULL ELSE tokens_at END
+        """
+    static let policyTokens = "UPDATE queue_policies SET tokens = ?2, tokens_at = ?3 WHERE queue = ?1"
+    static let queueRunning = "SELECT count(*) FROM jobs WHERE status = 'running' AND queue = ?1"
+    static func queueDue(byType: Bool) -> String {
+        """
+        SELECT count(*) FROM (SELECT 1 FROM jobs WHERE status = 'queued' AND queue = ?1 AND run_at <= ?2
+            \(byType ? "AND job_type IN (SELECT value FROM json_each(?4))" : "AND ?4 IS NULL") LIMIT ?3)
+        """
+    }
+    static let purgeCount = "SELECT count(*) FROM jobs WHERE status = 'queued' AND queue = ?1"
+    static let purgeIds = "SELECT id FROM jobs WHERE status = 'queued' AND queue = ?1 LIMIT 1000"
+
+    // MARK: maintenance
+
+    static let leaderAcquire = """
+        INSERT INTO leader_leases (name, holder, acquired_at, expires_at) VALUES (?1, ?2, ?3, ?4)
+        ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at,
+            acquired_at = CASE WHEN leader_leases.holder = excluded.holder THEN leader_leases.acquired_at ELSE excluded.acquired_at END
+        WHERE leader_leases.holder = excluded.holder OR leader_leases.expires_at <= ?3
+        """
+    static let leaderGet = "SELECT holder, expires_at FROM leader_leases WHERE name = ?1"
+    static let leaderRelease = "DELETE FROM leader_leases WHERE name = ?1 AND holder = ?2"
+    static let maintenanceInsert = """
+        INSERT INTO maintenance_runs (holder, task, started_at, finished_at, affected, details) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+        """
+    static let maintenanceList = """
+        SELECT holder, task, started_at, finished_at, affected, details FROM maintenance_runs ORDER BY id DESC LIMIT ?1
+        """
+    static let archiveCandidates = """
+        SELECT id FROM jobs WHERE status = 'succeeded' AND id < ?2 AND finished_at < ?1 ORDER BY id LIMIT ?3
+        """
+    static let archiveInsert = """
+        INSERT INTO jobs_archive (\(jobColumns), wait_ms, archived_at)
+        SELECT \(jobColumns), wait_ms, ?2 FROM jobs WHERE id IN (SELECT value FROM json_each(?1))
+        """
+    static let archiveRemove = "DELETE FROM jobs WHERE id IN (SELECT value FROM json_each(?1))"
+    static let archiveExpired = "SELECT id FROM jobs_archive WHERE archived_at < ?1 ORDER BY archived_at LIMIT ?2"
+    static let archiveDeleteIds = "DELETE FROM jobs_archive WHERE id IN (SELECT value FROM json_each(?1))"
+    static let historyDeleteIds = [
+        "DELETE FROM attempts WHERE job_id IN (SELECT value FROM json_each(?1))",
+        "DELETE FROM job_events WHERE job_id IN (SELECT value FROM json_each(?1))",
+        "DELETE FROM job_keys WHERE job_id IN (SELECT value FROM json_each(?1))",
+    ]
+    static let pruneCandidates = """
+        SELECT id FROM jobs_archive WHERE history_pruned_at IS NULL AND archived_at < ?1 ORDER BY archived_at LIMIT ?2
+        """
+    static let pruneHistory = [
+        "DELETE FROM attempts WHERE job_id IN (SELECT value FROM json_each(?1))",
+        "DELETE FROM job_events WHERE job_id IN (SELECT value FROM json_each(?1))",
+    ]
+    static let pruneMark = "UPDATE jobs_archive SET history_pruned_at = ?2 WHERE id IN (SELECT value FROM json_each(?1))"
+    static let expire = [
+        "DELETE FROM ingest_decisions WHERE minute < ?1",
+        "DELETE FROM policy_decisions WHERE minute < ?1",
+        "DELETE FROM maintenance_runs WHERE started_at < ?1",
+        "DELETE FROM enqueue_rate WHERE second < ?1",
+        "DELETE FROM workers WHERE last_heartbeat_at < ?1",
+    ]
+
+    // MARK: schedules
+
+    static let scheduleColumns = "name, cron, queue, job_type, payload, priority, max_attempts, timeout_seconds, last_slot_at, created_at"
+    static let scheduleUpsert = """
+        INSERT INTO schedules (name, cron, queue, job_type, payload, priority, max_attempts, timeout_seconds, last_slot_at,
+                               created_at, updated_at)
+        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)
+        ON CONFLICT (name) DO UPDATE SET cron = excluded.cron, queue = excluded.queue, job_type = excluded.job_type,
+            payload = excluded.payload, priority = excluded.priority, max_attempts = excluded.max_attempts,
+            timeout_seconds = excluded.timeout_seconds, updated_at = excluded.updated_at
+        """
+    static let scheduleDelete = "DELETE FROM schedules WHERE name = ?1"
+    static let scheduleList = "SELECT \(scheduleColumns) FROM schedules ORDER BY name"
+    static let scheduleAdvance = """
+        UPDATE schedules SET last_slot_at = ?2 WHERE name = ?1 AND (last_slot_at IS NULL OR last_slot_at < ?2)
+        """
 
     // MARK: queues and metrics
 

@@ -46,6 +46,7 @@ public struct QueueSummary: Sendable, Equatable {
     public var running = 0
     public var dlq = 0
     public var oldestRunnableAt: Date?
+    public var policy: QueuePolicy?
 
     public func json(now: Date) -> JSON {
         .object([
@@ -55,7 +56,21 @@ public struct QueueSummary: Sendable, Equatable {
             ("running", .int(running)),
             ("dlq", .int(dlq)),
             ("oldest_runnable_age_seconds", oldestRunnableAt.map { .double(max(0, now.timeIntervalSince($0))) } ?? .null),
+            ("paused", .bool(policy?.paused ?? false)),
+            ("max_running", .optionalInt(policy?.maxRunning)),
+            ("max_starts_per_second", policy?.maxStartsPerSecond.map(JSON.double) ?? .null),
         ])
+    }
+
+    /// Summaries from counts, with every queue that has a policy (even with no live jobs).
+    public static func from(_ counts: [QueueCount], policies: [QueuePolicy]) -> [QueueSummary] {
+        var by = Dictionary(from(counts).map { ($0.queue, $0) }, uniquingKeysWith: { a, _ in a })
+        for p in policies {
+            var s = by[p.queue] ?? QueueSummary(queue: p.queue)
+            s.policy = p
+            by[p.queue] = s
+        }
+        return by.values.sorted { $0.queue < $1.queue }
     }
 
     public static func from(_ counts: [QueueCount]) -> [QueueSummary] {

@@ -25,6 +25,10 @@ public struct WorkerOptions: Sendable {
     public var verboseJobLogs = false
     /// Seconds between SIGTERM and SIGKILL for `--exec` process groups.
     public var killGraceSeconds = 5.0
+    /// Maintenance this worker takes part in (leader only acts); nil: none.
+    public var maintenance: MaintenanceSettings? = MaintenanceSettings()
+    /// How long queue policies are cached between claims (claims re-check them atomically).
+    public var policyRefreshSeconds = 1.0
 
     public init(id: String = WorkerOptions.defaultId) { self.id = id }
 
@@ -72,6 +76,9 @@ public final class Worker: Service, Sendable {
         var dbDown = false
         var stats = WorkerStats()
         var startedAt = Date()
+        var policies: [QueuePolicy] = []
+        var policiesAt = Date.distantPast
+        var held: [String: DecisionTally] = [:]
     }
 
     private let state = Mutex(State())
@@ -170,7 +177,8 @@ public final class Worker: Service, Sendable {
             "backend": .string(client.driver.kind.rawValue),
         ])
         let heartbeat = Task { await self.heartbeatLoop() }
-        let reaper = Task { await self.reaperLoop() }
+        let maintainer = options.maintenance.map { Maintainer(client: client, settings: $0, holder: options.id, logger: logger) }
+        let reaper = Task { await maintainer?.run() }
         await withTaskCancellationHandler {
             await claimLoop()
         } onCancel: {
@@ -221,8 +229,11 @@ public final class Worker: Service, Sendable {
             }
             let wakeGen = client.driver.wakeups.generation
             do {
-                let jobs = try await client.lease(queues: options.queues, jobTypes: types, limit: min(batch, free),
-                                                  leaseSeconds: options.leaseSeconds, workerId: options.id)
+                let policies = try await currentPolicies()
+                let (jobs, held) = try await client.lease(queues: options.queues, jobTypes: types, limit: min(batch, free),
+                                                          leaseSeconds: options.leaseSeconds, workerId: options.id,
+                                                          policies: policies)
+                if !held.isEmpty { tally(held) }
                 markUp()
                 delay = 0.2
                 if !jobs.isEmpty { start(jobs) }
@@ -239,6 +250,30 @@ public final class Worker: Service, Sendable {
                 markDown(error)
                 await sleep(delay)
                 delay = min(delay * 2, 5)
+            }
+        }
+    }
+
+    /// Queue policies, refreshed at most every `policyRefreshSeconds` (claims in restricted
+    /// queues re-read theirs under a lock, so a stale list never over-claims).
+    private func currentPolicies() async throws -> [QueuePolicy] {
+        let cached: [QueuePolicy]? = state.withLock { s in
+            Date().timeIntervalSince(s.policiesAt) < options.policyRefreshSeconds ? s.policies : nil
+        }
+        if let cached { return cached }
+        let fresh = try await client.driver.queuePolicyList()
+        state.withLock { s in s.policies = fresh; s.policiesAt = Date() }
+        return fresh
+    }
+
+    /// Throttling seen by claims, aggregated here and written with the heartbeat: never a row per poll.
+    private func tally(_ held: [DecisionTally]) {
+        state.withLock { s in
+            for h in held {
+                let k = h.queue + "\u{0}" + h.reasonCode
+                var t = s.held[k] ?? DecisionTally(queue: h.queue, reasonCode: h.reasonCode, count: 0, message: nil)
+                t.count += h.count
+                s.held[k] = t
             }
         }
     }
@@ -296,10 +331,12 @@ public final class Worker: Service, Sendable {
 
     private func execute(_ job: Job) async {
         let reg: Registration? = state.withLock { s in
+            // A queue paused since the claim: hand the job back unstarted (re-checked before start).
+            if s.policies.contains(where: { $0.queue == job.queue && $0.paused }) { return nil }
             guard !s.stopping, s.running[job.id] != nil else { return nil }
             s.running[job.id]?.started = true
             s.running[job.id]?.startedAt = Date()
-            return s.registrations[job.jobType]
+            return s.registrations[job.jobType] ?? Worker.unknownType
         }
         guard state.withLock({ $0.running[job.id]?.started == true }) else {
             // Stopping before it started: hand it back as if never claimed.
@@ -311,7 +348,7 @@ public final class Worker: Service, Sendable {
             logger.info("job started", metadata: ["job_id": .string(job.id), "job_type": .string(job.jobType),
                                                   "attempt": .stringConvertible(job.attempts)])
         }
-        if let reg {
+        if let reg, reg.type != Worker.unknownType.type {
             let policy = PolicyResolver.resolve(job, type: reg.policy, defaults: defaults)
             if let result = await runWithTimeout(job, reg.handler, seconds: policy.timeoutSeconds) {
                 report(job, result)
@@ -322,6 +359,9 @@ public final class Worker: Service, Sendable {
         }
         finish(job, countRelease: false)
     }
+
+    /// Marks a started job whose type has no handler (`--fail-unknown-types`).
+    static let unknownType = Registration(type: "\u{0}unknown", options: HandlerOptions(), handler: { _ in nil })
 
     var defaults: PolicyDefaults {
         var d = client.config.defaults
@@ -486,6 +526,12 @@ public final class Worker: Service, Sendable {
             do {
                 let held = try await client.heartbeat(leases, leaseSeconds: options.leaseSeconds)
                 try await client.driver.workerUpsert(info, now: client.clock.now)
+                let tallies: [DecisionTally] = state.withLock { s in
+                    let t = Array(s.held.values)
+                    s.held = [:]
+                    return t
+                }
+                if !tallies.isEmpty { try await client.driver.decisionRecord(.policy, tallies, now: client.clock.now) }
                 markUp()
                 let lost = leases.filter { !held.contains($0.jobId) }
                 for l in lost { loseLease(l.jobId) }
@@ -506,19 +552,6 @@ public final class Worker: Service, Sendable {
         if let task {
             logger.info("lease lost (job cancelled or reaped): stopping its handler", metadata: ["job_id": .string(id)])
             task.cancel()
-        }
-    }
-
-    private func reaperLoop() async {
-        while !Task.isCancelled {
-            try? await Task.sleep(nanoseconds: UInt64(options.reapIntervalSeconds * 1e9))
-            if Task.isCancelled { return }
-            do {
-                let n = try await client.reap()
-                if n > 0 { logger.info("reaped expired leases", metadata: ["count": .stringConvertible(n)]) }
-            } catch {
-                markDown(error)
-            }
         }
     }
 

@@ -21,8 +21,82 @@ struct WorkersCommand: AsyncParsableCommand {
 }
 
 struct QueuesCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "queues", abstract: "Queues and their depths.",
-                                                    subcommands: [QueuesList.self], defaultSubcommand: QueuesList.self)
+    static let configuration = CommandConfiguration(commandName: "queues", abstract: "Queues, their depths and policies.",
+                                                    subcommands: [QueuesList.self, QueuesPause.self, QueuesResume.self,
+                                                                  QueuesPolicyCommand.self, QueuesPurge.self],
+                                                    defaultSubcommand: QueuesList.self)
+}
+
+struct QueuesPause: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "pause", abstract: "Stop new starts in a queue (every worker obeys).")
+    @OptionGroup var db: DatabaseOptions
+    @Argument var queue: String
+
+    func run() async throws {
+        let client = try await db.client()
+        let p = try await client.pause(queue)
+        await client.driver.close()
+        if db.json { Output.json(p.json); return }
+        Output.line("paused \(queue): running jobs finish, no new ones start (portableq queues resume \(queue))")
+    }
+}
+
+struct QueuesResume: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "resume", abstract: "Let a paused queue start jobs again.")
+    @OptionGroup var db: DatabaseOptions
+    @Argument var queue: String
+
+    func run() async throws {
+        let client = try await db.client()
+        let p = try await client.resume(queue)
+        await client.driver.close()
+        if db.json { Output.json(p.json); return }
+        Output.line("resumed \(queue)")
+    }
+}
+
+struct QueuesPolicyCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "policy",
+        abstract: "Show or set a queue's cluster-wide cap on running jobs and its start rate (none clears).")
+    @OptionGroup var db: DatabaseOptions
+    @Argument var queue: String
+    @Option(name: .customLong("max-running"), help: "N or none.") var maxRunning: String?
+    @Option(name: .customLong("max-starts-per-second"), help: "R or none.") var maxStartsPerSecond: String?
+
+    func run() async throws {
+        func parse<T>(_ s: String?, _ name: String, _ f: (String) -> T?) throws -> T?? {
+            guard let s else { return nil }
+            if s == "none" { return .some(nil) }
+            guard let v = f(s) else { throw PortableError.invalid("--\(name) must be a number or none, got \(JSON.quote(s))") }
+            return .some(v)
+        }
+        let running = try parse(maxRunning, "max-running") { Int($0) }
+        let rate = try parse(maxStartsPerSecond, "max-starts-per-second") { Double($0) }
+        let client = try await db.client()
+        let p = running == nil && rate == nil
+            ? try await client.queuePolicy(queue)
+            : try await client.setQueueLimits(queue, maxRunning: running, maxStartsPerSecond: rate)
+        await client.driver.close()
+        if db.json { Output.json(p.json); return }
+        Output.line("\(queue): \(p.paused ? "paused" : "active"), max running \(p.maxRunning.map(String.init) ?? "none"), "
+            + "max starts per second \(p.maxStartsPerSecond.map { String($0) } ?? "none")")
+    }
+}
+
+struct QueuesPurge: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "purge",
+        abstract: "Delete a queue's queued jobs (due or scheduled); running and finished jobs stay.")
+    @OptionGroup var db: DatabaseOptions
+    @Argument var queue: String
+    @Flag(name: .customLong("dry-run"), help: "Only count.") var dryRun = false
+
+    func run() async throws {
+        let client = try await db.client()
+        let n = try await client.purge(queue, dryRun: dryRun)
+        await client.driver.close()
+        if db.json { Output.json(.object([("matched", .int(n)), ("changed", .int(dryRun ? 0 : n))])); return }
+        Output.line(dryRun ? "would delete \(n) queued job(s) from \(queue) (dry run)" : "deleted \(n) queued job(s) from \(queue)")
+    }
 }
 
 struct QueuesList: AsyncParsableCommand {
@@ -38,9 +112,13 @@ struct QueuesList: AsyncParsableCommand {
             Output.json(Page(items: queues, total: queues.count, totalCapped: false).json { $0.json(now: now) })
             return
         }
-        Output.table(["QUEUE", "RUNNABLE", "SCHEDULED", "RUNNING", "DLQ", "OLDEST RUNNABLE"], queues.map { q in
-            [q.queue, "\(q.runnable)", "\(q.scheduled)", "\(q.running)", "\(q.dlq)",
-             q.oldestRunnableAt.map { "\(Int(max(0, now.timeIntervalSince($0)))) s" } ?? "-"]
+        Output.table(["QUEUE", "STATE", "RUNNABLE", "SCHEDULED", "RUNNING", "DLQ", "OLDEST RUNNABLE", "LIMITS"], queues.map { q in
+            var limits: [String] = []
+            if let m = q.policy?.maxRunning { limits.append("max running \(m)") }
+            if let r = q.policy?.maxStartsPerSecond { limits.append("\(r)/s") }
+            return [q.queue, q.policy?.paused == true ? "paused" : "active", "\(q.runnable)", "\(q.scheduled)", "\(q.running)",
+                    "\(q.dlq)", q.oldestRunnableAt.map { "\(Int(max(0, now.timeIntervalSince($0)))) s" } ?? "-",
+                    limits.isEmpty ? "-" : limits.joined(separator: ", ")]
         })
     }
 }

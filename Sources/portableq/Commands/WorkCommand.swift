@@ -121,6 +121,7 @@ struct WorkCommand: AsyncParsableCommand {
         o.failUnknownTypes = failUnknownTypes
         o.untilEmpty = untilEmpty
         o.verboseJobLogs = s.verboseJobLogs
+        o.maintenance = MaintenanceSettings(s)
         return o
     }
 

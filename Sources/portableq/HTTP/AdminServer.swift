@@ -32,6 +32,7 @@ enum AdminServer {
         if let limit = settings.httpRateLimitPerMinute { router.add(middleware: RateLimitMiddleware(limit: limit)) }
         JobRoutes(client: client).add(to: router)
         SystemRoutes(client: client, startedAt: Date()).add(to: router)
+        QueueRoutes(client: client).add(to: router)
         return router
     }
 

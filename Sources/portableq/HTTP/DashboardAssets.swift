@@ -97,7 +97,7 @@ enum DashboardAssets {
     }
   }
 
-  function add(el, children) {
+  function add(el, ...children) {
     for (const c of children.flat(Infinity)) {
       if (c === null || c === undefined || c === false) continue;
       el.append(c instanceof Node ? c : String(c));
@@ -127,12 +127,13 @@ enum DashboardAssets {
     return (Math.round(a / 8640) / 10) + " d";
   }
   function pad2(n) { return String(n).padStart(2, "0"); }
-  function fmtTime(iso) {
+  function fmtTime(iso, ms) {
     if (!iso) return dash;
     const d = new Date(iso);
     if (isNaN(d.getTime())) return String(iso);
     return d.getFullYear() + "-" + pad2(d.getMonth() + 1) + "-" + pad2(d.getDate()) + " " +
-      pad2(d.getHours()) + ":" + pad2(d.getMinutes()) + ":" + pad2(d.getSeconds());
+      pad2(d.getHours()) + ":" + pad2(d.getMinutes()) + ":" + pad2(d.getSeconds()) +
+      (ms ? "." + String(d.getMilliseconds()).padStart(3, "0") : "");
   }
   function relTime(iso) {
     if (!iso) return dash;
@@ -205,8 +206,10 @@ enum DashboardAssets {
 
   const flashEl = document.getElementById("flash");
   let flashTimer = null;
+  let flashKeep = false; // survive the next route change (the re-render or redirect an action causes)
   function flash(kind, ...content) {
     clearTimeout(flashTimer);
+    flashKeep = false;
     const msg = h("div", { class: "flash flash-" + kind, dataset: { kind } }, h("span", { class: "flash-text" }, content),
       h("button", { type: "button", class: "link flash-close", "aria-label": "Dismiss message", onclick: () => flashEl.replaceChildren() }, "×"));
     flashEl.replaceChildren(msg);
@@ -341,6 +344,7 @@ enum DashboardAssets {
 
   async function route() {
     if (current) current.dispose();
+    if (flashKeep) flashKeep = false; else { clearTimeout(flashTimer); flashEl.replaceChildren(); }
     const seq = ++routeSeq;
     const { path, params } = parseHash();
     let match = null;
@@ -382,7 +386,8 @@ enum DashboardAssets {
     document.title = (h1 ? h1.textContent + " · " : "") + "portableq";
   }
 
-  function rerender() { route(); }
+  function rerender() { flashKeep = true; route(); }
+  function navigate(hash) { flashKeep = true; location.hash = hash; }
 
   function renderError(el, e) {
     const notServed = e instanceof ApiError && e.status === 404 && /no route/i.test(e.message || "");
@@ -479,7 +484,7 @@ enum DashboardAssets {
       location.hash = hashFor("/jobs", { status: statusSel.value, queue: queueIn.value.trim(), job_type: typeIn.value.trim(), error_code: errIn.value.trim() });
     });
     statusSel.addEventListener("change", () => form.requestSubmit());
-    add(el, viewHeader("Jobs", h("button", { type: "button", id: "refresh", onclick: rerender }, "Refresh")), form);
+    add(el, viewHeader("Jobs", h("button", { type: "button", id: "refresh", onclick: () => route() }, "Refresh")), form);
 
     const q = new URLSearchParams();
     for (const [k, v] of Object.entries(f)) if (v) q.set(k, v);
@@ -527,7 +532,7 @@ enum DashboardAssets {
     replayBtn.addEventListener("click", () => runAction(replayBtn, async () => {
       const r = await api("POST", "/jobs/" + encodeURIComponent(id) + "/replay");
       flash("ok", "Replayed ", jobLink(id), " as new job ", jobLink(r.job_id), ".");
-      location.hash = "#/jobs/" + encodeURIComponent(r.job_id);
+      navigate("#/jobs/" + encodeURIComponent(r.job_id));
     }));
     cancelBtn.addEventListener("click", () => runAction(cancelBtn, async () => {
       const j = await api("POST", "/jobs/" + encodeURIComponent(id) + "/cancel");
@@ -540,7 +545,7 @@ enum DashboardAssets {
         h("a", { href: "#/jobs", class: "back" }, "← Jobs"),
         h("h1", null, "Job ", h("span", { class: "mono", id: "job-id" }, job.id), " ", badge(job.status, "big"))),
       h("div", { class: "actions", id: "job-actions" }, retryBtn, replayBtn, cancelBtn,
-        h("button", { type: "button", id: "refresh", onclick: rerender }, "Refresh")));
+        h("button", { type: "button", id: "refresh", onclick: () => route() }, "Refresh")));
     head.querySelector(".badge").id = "job-status";
 
     const explain = h("div", { class: "card explain", id: "job-explain", dataset: { reason: ex.reason_code } },
@@ -580,12 +585,12 @@ enum DashboardAssets {
     const known = new Set(["at", "type", "attempt", "worker_id", "error_code", "message"]);
     const events = tl.events || [];
     const timeline = table("timeline-table", [
-      { label: "At", cell: (e) => h("time", { datetime: e.at, title: e.at }, fmtTime(e.at)) },
+      { label: "At", class: "nowrap", cell: (e) => h("time", { datetime: e.at, title: relTime(e.at) + " · " + e.at }, fmtTime(e.at, true)) },
       { label: "Event", cell: (e) => h("span", { class: "event ev-" + e.type }, e.type) },
       { label: "Attempt", class: "num", cell: (e) => e.attempt === undefined || e.attempt === null ? "" : String(e.attempt) },
       { label: "Worker", cell: (e) => e.worker_id ? code(e.worker_id) : "" },
       { label: "Error", cell: (e) => e.error_code ? h("span", { class: "errcode" }, e.error_code) : "" },
-      { label: "Details", cell: (e) => {
+      { label: "Details", class: "details", cell: (e) => {
         const parts = [];
         if (e.message) parts.push(h("span", { class: "prewrap" }, e.message));
         for (const [k, v] of Object.entries(e)) {
@@ -649,7 +654,7 @@ enum DashboardAssets {
     }));
 
     const toHash = (o) => hashFor("/dlq", { queue, offset: o });
-    add(el, viewHeader("Dead-letter queue", retryAll, h("button", { type: "button", id: "refresh", onclick: rerender }, "Refresh")), form, confirmBox,
+    add(el, viewHeader("Dead-letter queue", retryAll, h("button", { type: "button", id: "refresh", onclick: () => route() }, "Refresh")), form, confirmBox,
       pager(data.total, data.total_capped, offset, data.items.length, toHash),
       table("dlq-table", [
         { label: "ID", class: "id", cell: (j) => jobLink(j.id) },
@@ -699,9 +704,9 @@ enum DashboardAssets {
 
     const cols = [
       { label: "Queue", cell: (q) => h("a", { href: hashFor("/jobs", { queue: q.queue }), class: "strong" }, q.queue) },
-      { label: "Runnable", class: "num", cell: (q) => h("a", { href: hashFor("/jobs", { queue: q.queue, status: "queued" }) }, fmtNum(q.runnable)) },
+      { label: "Runnable", class: "num", cell: (q) => q.runnable > 0 ? h("a", { href: hashFor("/jobs", { queue: q.queue, status: "queued" }) }, fmtNum(q.runnable)) : "0" },
       { label: "Scheduled", class: "num", cell: (q) => fmtNum(q.scheduled) },
-      { label: "Running", class: "num", cell: (q) => h("a", { href: hashFor("/jobs", { queue: q.queue, status: "running" }) }, fmtNum(q.running)) },
+      { label: "Running", class: "num", cell: (q) => q.running > 0 ? h("a", { href: hashFor("/jobs", { queue: q.queue, status: "running" }) }, fmtNum(q.running)) : "0" },
       { label: "DLQ", class: "num", cell: (q) => q.dlq > 0 ? h("a", { href: hashFor("/dlq", { queue: q.queue }), class: "dlq-count" }, fmtNum(q.dlq)) : "0" },
       { label: "Oldest runnable", class: "num", cell: (q) => fmtSeconds(q.oldest_runnable_age_seconds) },
     ];
@@ -738,7 +743,7 @@ enum DashboardAssets {
     }
     const totals = items.reduce((t, q) => ({ runnable: t.runnable + q.runnable, scheduled: t.scheduled + q.scheduled, running: t.running + q.running, dlq: t.dlq + q.dlq }),
       { runnable: 0, scheduled: 0, running: 0, dlq: 0 });
-    add(el, viewHeader("Queues", h("button", { type: "button", id: "refresh", onclick: rerender }, "Refresh")),
+    add(el, viewHeader("Queues", h("button", { type: "button", id: "refresh", onclick: () => route() }, "Refresh")),
       h("p", { class: "summary muted" }, fmtNum(items.length) + (items.length === 1 ? " queue · " : " queues · ") + fmtNum(totals.runnable) + " runnable · " +
         fmtNum(totals.scheduled) + " scheduled · " + fmtNum(totals.running) + " running · " + fmtNum(totals.dlq) + " in the DLQ"),
       editor,
@@ -794,7 +799,7 @@ enum DashboardAssets {
     if (!ctx.alive()) return;
     const list = (v) => v === null || v === undefined ? h("span", { class: "muted" }, "all") : (v.length ? v.join(", ") : h("span", { class: "muted" }, "none"));
     const alive = data.items.filter((w) => w.alive).length;
-    add(el, viewHeader("Workers", h("button", { type: "button", id: "refresh", onclick: rerender }, "Refresh")),
+    add(el, viewHeader("Workers", h("button", { type: "button", id: "refresh", onclick: () => route() }, "Refresh")),
       h("p", { class: "summary muted" }, fmtNum(alive) + " alive, " + fmtNum(data.items.length - alive) + " gone (no heartbeat for three leases)"),
       table("workers-table", [
         { label: "Worker", cell: (w) => code(w.id) },
@@ -996,7 +1001,7 @@ enum DashboardAssets {
       { label: "Last message", class: "msg", cell: (d) => d.last_message ? h("span", { title: d.last_message }, truncate(d.last_message, 120)) : "" },
     ];
     const count = (p) => "(" + (p.total_capped ? fmtNum(p.total) + "+" : fmtNum(p.total)) + ")";
-    add(el, viewHeader("Decisions", h("button", { type: "button", id: "refresh", onclick: rerender }, "Refresh")),
+    add(el, viewHeader("Decisions", h("button", { type: "button", id: "refresh", onclick: () => route() }, "Refresh")),
       h("p", { class: "muted" }, "What the guardrails refused or held back, per queue, reason and minute (newest first)."),
       h("h2", null, "Ingest: refused enqueues ", h("span", { class: "muted count" }, count(ingest))),
       table("ingest-decisions", cols, ingest.items, { caption: "Ingest decisions", empty: "No enqueue has been refused.", rowAttrs: (d) => ({ dataset: { queue: d.queue, reason: d.reason_code } }) }),
@@ -1271,11 +1276,11 @@ main:focus { outline: none; }
 .count { font-weight: 400; font-size: 13px; }
 
 /* flash */
-#flash { position: fixed; top: 56px; right: 20px; z-index: 20; max-width: min(560px, calc(100vw - 40px)); }
+#flash { max-width: 1440px; margin: 0 auto; padding: 12px 20px 0; }
+#flash:empty { display: none; }
 .flash {
   display: flex; gap: 12px; align-items: center; padding: 10px 12px; border-radius: 6px;
   background: var(--panel); border: 1px solid var(--border); border-left: 4px solid var(--ok);
-  box-shadow: 0 4px 16px rgba(0, 0, 0, 0.12);
 }
 .flash-error { border-left-color: var(--danger); }
 .flash-text { flex: 1; }
@@ -1342,8 +1347,11 @@ table.grid td.actions-cell { white-space: nowrap; }
 table.grid td.actions-cell button + button { margin-left: 4px; }
 table.grid time, table.grid td { font-variant-numeric: tabular-nums; }
 .errcode { font-family: ui-monospace, "DejaVu Sans Mono", monospace; font-size: 12px; color: var(--danger); }
-.kv { display: inline-block; margin-right: 10px; color: var(--muted); }
+.kv { color: var(--muted); }
+table.grid td.details > * + * { margin-left: 12px; }
+table.grid td.nowrap { white-space: nowrap; }
 .strong { font-weight: 600; }
+#queues-table th:first-child { width: 28%; }
 .dlq-count { color: var(--st-dlq-fg); font-weight: 600; }
 
 /* badges */

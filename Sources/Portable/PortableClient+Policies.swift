@@ -1,0 +1,104 @@
+import Foundation
+
+/// Queue policies (invariant 8): pause/resume, a cluster-wide cap on running jobs, a start-rate
+/// limit, purge — and the claim that obeys them.
+extension PortableClient {
+    public func queuePolicies() async throws -> [QueuePolicy] { try await driver.queuePolicyList() }
+
+    public func queuePolicy(_ queue: String) async throws -> QueuePolicy {
+        try Names.check(queue, "queue")
+        return try await driver.queuePolicyList().first { $0.queue == queue } ?? QueuePolicy(queue: queue)
+    }
+
+    @discardableResult
+    public func pause(_ queue: String) async throws -> QueuePolicy {
+        var p = try await queuePolicy(queue)
+        p.paused = true
+        try await driver.queuePolicySet(p, now: now)
+        return p
+    }
+
+    @discardableResult
+    public func resume(_ queue: String) async throws -> QueuePolicy {
+        var p = try await queuePolicy(queue)
+        p.paused = false
+        try await driver.queuePolicySet(p, now: now)
+        driver.wakeups.notify(queue: queue)
+        return p
+    }
+
+    /// Sets the limits: `.some(nil)` clears one, `nil` leaves it as it is.
+    @discardableResult
+    public func setQueueLimits(_ queue: String, maxRunning: Int??, maxStartsPerSecond: Double??) async throws -> QueuePolicy {
+        var p = try await queuePolicy(queue)
+        if let m = maxRunning {
+            if let v = m, v < 0 { throw PortableError.invalid("max_running must not be negative") }
+            p.maxRunning = m
+        }
+        if let r = maxStartsPerSecond {
+            if let v = r, !(v > 0 && v <= 1_000_000) { throw PortableError.invalid("max_starts_per_second must be above 0 and at most 1000000") }
+            p.maxStartsPerSecond = r
+        }
+        try await driver.queuePolicySet(p, now: now)
+        return p
+    }
+
+    /// Deletes the queue's queued jobs (due or scheduled); running and finished ones stay.
+    public func purge(_ queue: String, dryRun: Bool) async throws -> Int {
+        try Names.check(queue, "queue")
+        return try await driver.queuePurge(queue, dryRun: dryRun)
+    }
+
+    /// Leases like `lease(...)`, obeying queue policies: paused, capped and rate-limited queues
+    /// are claimed one at a time under their own lock; the rest in one statement. Returns what
+    /// the policies held back, to be recorded as policy decisions.
+    public func lease(queues: [String]?, jobTypes: [String]?, limit: Int, leaseSeconds: Double, workerId: String,
+                      policies: [QueuePolicy]) async throws -> (jobs: [Job], held: [DecisionTally]) {
+        guard limit > 0, jobTypes?.isEmpty != true, queues?.isEmpty != true else { return ([], []) }
+        var jobs: [Job] = []
+        var held: [DecisionTally] = []
+        for p in policies where (p.paused || p.isRestricted) && (queues?.contains(p.queue) ?? true) && jobs.count < limit {
+            let req = LeaseRequest(queues: [p.queue], jobTypes: jobTypes, limit: limit - jobs.count, leaseSeconds: leaseSeconds,
+                                   workerId: workerId, token: UUIDv7.randomToken(random))
+            let (got, allowance) = try await driver.jobLeaseRestricted(req, queue: p.queue, now: now) { policy, running, due, now in
+                Allowance.decide(policy: policy, running: running, wanted: min(limit, due), now: now)
+            }
+            jobs += got
+            if let reason = allowance.heldBy {
+                held.append(DecisionTally(queue: p.queue, reasonCode: reason.rawValue, count: 1, message: nil))
+            }
+        }
+        if jobs.count < limit {
+            jobs += try await lease(queues: queues, jobTypes: jobTypes, limit: limit - jobs.count, leaseSeconds: leaseSeconds,
+                                    workerId: workerId)
+        }
+        return (jobs, held)
+    }
+}
+
+/// Recurring jobs.
+extension PortableClient {
+    @discardableResult
+    public func addSchedule(_ s: Schedule) async throws -> Schedule {
+        try Names.check(s.name, "schedule name")
+        try Names.check(s.queue, "queue")
+        try Names.check(s.jobType, "job_type")
+        _ = try Cron(s.cron)
+        var clean = s
+        clean.payload = try JSON.parse(s.payload).compact
+        if clean.payload.utf8.count > config.maxPayloadBytes {
+            throw PortableError(.payloadTooLarge, "payload is \(clean.payload.utf8.count) bytes; the limit (MAX_PAYLOAD_BYTES) is \(config.maxPayloadBytes)")
+        }
+        if let m = s.maxAttempts, !(1...Limits.maxAttempts).contains(m) {
+            throw PortableError.invalid("max_attempts must be between 1 and \(Limits.maxAttempts)")
+        }
+        try await driver.scheduleUpsert(clean, now: now)
+        return try await driver.scheduleList().first { $0.name == s.name } ?? clean
+    }
+
+    public func removeSchedule(_ name: String) async throws {
+        guard try await driver.scheduleDelete(name) else { throw PortableError.notFound("no schedule \(name)") }
+    }
+
+    public func schedules() async throws -> [Schedule] { try await driver.scheduleList() }
+}

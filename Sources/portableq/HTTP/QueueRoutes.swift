@@ -1,0 +1,66 @@
+import Backends
+import Foundation
+import Hummingbird
+
+/// Queue policies, schedules and maintenance runs.
+struct QueueRoutes {
+    let client: PortableClient
+
+    func add(to router: Router<AdminContext>) {
+        router.route(.post, "/queues/:name/pause") { _, context in HTTP.json(try await client.pause(try name(context)).json) }
+        router.route(.post, "/queues/:name/resume") { _, context in HTTP.json(try await client.resume(try name(context)).json) }
+        router.route(.post, "/queues/:name/policy") { request, context in
+            let f = try Fields(try await request.jsonBody(context))
+            var running: Int?? = nil
+            var rate: Double?? = nil
+            if f.object.contains(where: { $0.0 == "max_running" }) { running = .some(try f.int("max_running")) }
+            if f.object.contains(where: { $0.0 == "max_starts_per_second" }) { rate = .some(try f.double("max_starts_per_second")) }
+            return HTTP.json(try await client.setQueueLimits(try name(context), maxRunning: running, maxStartsPerSecond: rate).json)
+        }
+        router.route(.post, "/queues/:name/purge") { request, context in
+            // The body is optional; when given it must be JSON.
+            let body = try await request.body.collect(upTo: 65_536)
+            let bytes = Array(body.readableBytesView)
+            var dryRun = false
+            if bytes.contains(where: { $0 != 0x20 && $0 != 0x0A && $0 != 0x0D && $0 != 0x09 }) {
+                dryRun = try Fields(try JSON.parse(bytes: bytes)).bool("dry_run") ?? false
+            }
+            let n = try await client.purge(try name(context), dryRun: dryRun)
+            return HTTP.json(.object([("matched", .int(n)), ("changed", .int(dryRun ? 0 : n))]))
+        }
+        router.route(.get, "/schedules") { _, _ in
+            let list = try await client.schedules()
+            let now = try await client.driver.clockNow(client.clock.now)
+            return HTTP.json(Page(items: list, total: list.count, totalCapped: false).json { $0.json(now: now) })
+        }
+        router.route(.post, "/schedules") { request, context in
+            let f = try Fields(try await request.jsonBody(context))
+            guard let n = try f.string("name"), let cron = try f.string("cron"), let type = try f.string("job_type") else {
+                throw PortableError.invalid("name, cron and job_type are required")
+            }
+            let payload = f.object.first(where: { $0.0 == "payload_json" })?.1 ?? .null
+            let s = try await client.addSchedule(Schedule(name: n, cron: cron, queue: try f.string("queue") ?? "default",
+                                                          jobType: type, payload: payload.compact, priority: try f.int("priority") ?? 0,
+                                                          maxAttempts: try f.int("max_attempts"),
+                                                          timeoutSeconds: try f.int("timeout_seconds")))
+            let now = try await client.driver.clockNow(client.clock.now)
+            return HTTP.json(s.json(now: now), status: .created)
+        }
+        router.route(.delete, "/schedules/:name") { _, context in
+            let n = try name(context)
+            try await client.removeSchedule(n)
+            return HTTP.json(.object([("deleted", .bool(true)), ("name", .string(n))]))
+        }
+        router.route(.get, "/maintenance/runs") { request, _ in
+            let q = try ListQuery(request, defaultLimit: 50)
+            let runs = try await client.driver.maintenanceList(limit: q.limit)
+            return HTTP.json(Page(items: runs, total: runs.count, totalCapped: false).json { $0.json })
+        }
+    }
+
+    func name(_ context: AdminContext) throws -> String {
+        guard let n = context.parameters.get("name") else { throw PortableError.invalid("missing name") }
+        try Names.check(n, "name")
+        return n
+    }
+}

@@ -1,0 +1,576 @@
+"""The dashboard in a real headless Chromium, against a live `portableq serve`.
+
+Environment:
+  PORTABLEQ_BIN                 the portableq binary (default: .build/debug/portableq)
+  PORTABLEQ_BROWSER_DATABASES   space-separated database URLs; a sqlite URL always (it gets a
+                                fresh temp file), a postgres URL when given (each run gets its own
+                                schema: URL?schema=dash_<random>, migrated first). Default: "sqlite".
+
+For every database the suite runs twice: without a token, and with PORTABLEQ_API_TOKEN set
+(the token form must appear, the API must answer 401 without it). Each run seeds a fresh
+database with the CLI, starts `serve --no-worker --addr 127.0.0.1:0`, and checks every page
+(no SEVERE browser-console entry), filters, pagination, the job page, DLQ retry, replay and
+bulk retry. Screenshots: test-artifacts/screenshots/<backend>-<page>[-token].png.
+"""
+import json
+import os
+import re
+import secrets
+import shutil
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+from selenium import webdriver
+from selenium.common.exceptions import TimeoutException
+from selenium.webdriver.chrome.options import Options
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import Select, WebDriverWait
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BIN = os.environ.get("PORTABLEQ_BIN") or os.path.join(ROOT, ".build", "debug", "portableq")
+SHOTS = os.path.join(ROOT, "test-artifacts", "screenshots")
+TOKEN = "s3cret-" + secrets.token_hex(4)
+WAIT = 15  # seconds for any one explicit wait
+
+# ------------------------------------------------------------------ cases
+
+
+def _cases():
+    urls = os.environ.get("PORTABLEQ_BROWSER_DATABASES", "").split() or ["sqlite"]
+    cases = []
+    for url in urls:
+        backend = "postgres" if url.startswith(("postgres:", "postgresql:")) else "sqlite"
+        for token in (False, True):
+            cases.append(pytest.param((backend, url, token), id=backend + ("-token" if token else "")))
+    return cases
+
+
+def run_cli(args, db, check=True, timeout=60, env=None):
+    r = subprocess.run([BIN] + args + ["--database", db], capture_output=True, text=True, timeout=timeout,
+                       env=dict(os.environ, **(env or {})))
+    if check and r.returncode != 0:
+        raise AssertionError(f"portableq {' '.join(args)} exited {r.returncode}:\n{r.stdout}\n{r.stderr}")
+    return r
+
+
+def enqueue(db, job_type, queue, payload=None, max_attempts=None):
+    args = ["enqueue", job_type, "--queue", queue, "--json"]
+    if payload is not None:
+        args += ["--payload", json.dumps(payload)]
+    if max_attempts is not None:
+        args += ["--max-attempts", str(max_attempts)]
+    return json.loads(run_cli(args, db).stdout)["job_id"]
+
+
+def enqueue_many(db, job_type, queue, n, parallel=4):
+    """n CLI enqueues, `parallel` processes at a time."""
+    ids = []
+    todo = list(range(n))
+    while todo:
+        chunk, todo = todo[:parallel], todo[parallel:]
+        procs = [subprocess.Popen([BIN, "enqueue", job_type, "--queue", queue, "--json", "--database", db],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in chunk]
+        for p in procs:
+            out, err = p.communicate(timeout=60)
+            assert p.returncode == 0, f"enqueue failed: {err}"
+            ids.append(json.loads(out)["job_id"])
+    return ids
+
+
+class Case:
+    def __init__(self, backend, token):
+        self.backend = backend
+        self.token = token
+        self.suffix = "-token" if token else ""
+        self.procs = []
+        self.tmp = tempfile.mkdtemp(prefix="pq-browser-")
+        self.base = None
+        self.db = None
+        self.schema = None
+        self.pg_url = None
+
+    # API over urllib, independent of the browser
+    def api(self, method, path, body=None, token="default"):
+        if token == "default":
+            token = TOKEN if self.token else None
+        headers = {"accept": "application/json"}
+        if token:
+            headers["x-api-key"] = token
+        data = None
+        if body is not None:
+            data = json.dumps(body).encode()
+            headers["content-type"] = "application/json"
+        req = urllib.request.Request(self.base + path, data=data, method=method, headers=headers)
+        try:
+            with urllib.request.urlopen(req, timeout=10) as res:
+                return res.status, json.loads(res.read() or b"null")
+        except urllib.error.HTTPError as e:
+            raw = e.read()
+            return e.code, (json.loads(raw) if raw else None)
+
+    def shot(self, driver, page):
+        os.makedirs(SHOTS, exist_ok=True)
+        driver.save_screenshot(os.path.join(SHOTS, f"{self.backend}-{page}{self.suffix}.png"))
+
+
+def start_server(case):
+    env = dict(os.environ)
+    env.pop("PORTABLEQ_API_TOKEN", None)
+    if case.token:
+        env["PORTABLEQ_API_TOKEN"] = TOKEN
+    err_path = os.path.join(case.tmp, "serve.err")
+    err = open(err_path, "w")
+    p = subprocess.Popen([BIN, "serve", "--no-worker", "--addr", "127.0.0.1:0", "--database", case.db],
+                         stdout=subprocess.DEVNULL, stderr=err, env=env)
+    case.procs.append(p)
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        m = re.search(r"listening on (http://127\.0\.0\.1:\d+)/", open(err_path).read())
+        if m:
+            return m.group(1)
+        if p.poll() is not None:
+            raise AssertionError("serve exited early:\n" + open(err_path).read())
+        time.sleep(0.05)
+    raise AssertionError("serve did not report its port:\n" + open(err_path).read())
+
+
+def seed(case):
+    db = case.db
+    s = {}
+    s["succeeded"] = [enqueue(db, "echo", "alpha", {"n": i, "text": "<b>not bold</b>"}) for i in range(2)]
+    s["succeeded"].append(enqueue(db, "echo", "beta", {"n": 9}))
+    s["dlq_alpha"] = [enqueue(db, "fail_me", "alpha", {"error_code": "BOOM", "retryable": True}, max_attempts=1) for _ in range(2)]
+    s["dlq_beta"] = [enqueue(db, "fail_me", "beta", {"error_code": "KAPUT", "retryable": True}, max_attempts=1)]
+    run_cli(["work", "--until-empty"], db, timeout=60)
+    s["queued_alpha"] = enqueue_many(db, "noop", "alpha", 3)
+    s["queued_beta"] = enqueue_many(db, "noop", "beta", 4)
+    # A refused enqueue (payload over a tiny MAX_PAYLOAD_BYTES) leaves an ingest decision.
+    r = run_cli(["enqueue", "echo", "--queue", "alpha", "--payload", json.dumps({"big": "x" * 64})], db, check=False,
+                env={"PORTABLEQ_MAX_PAYLOAD_BYTES": "16"})
+    assert r.returncode == 1 and "PAYLOAD_TOO_LARGE" in r.stderr, (r.returncode, r.stderr)
+    return s
+
+
+def seed_filler(case):
+    """50 more queued jobs in beta for pagination, in one POST /jobs/batch (50 CLI runs take seconds)."""
+    status, body = case.api("POST", "/jobs/batch", {"jobs": [{"queue": "beta", "job_type": "noop", "payload_json": {"i": i}} for i in range(50)]})
+    assert status == 201, body
+    case.seeds["queued_beta"] += [it["job_id"] for it in body["items"]]
+    case.seeds["total"] = 3 + 3 + 3 + 54
+
+
+@pytest.fixture(scope="module", params=_cases())
+def case(request):
+    backend, url, token = request.param
+    c = Case(backend, token)
+    try:
+        if backend == "sqlite":
+            c.db = "sqlite://" + os.path.join(c.tmp, "dash.db")
+        else:
+            c.schema = "dash_" + secrets.token_hex(4)
+            c.pg_url = url
+            c.db = url + ("&" if "?" in url else "?") + "schema=" + c.schema
+            run_cli(["migrate"], c.db)
+        c.seeds = seed(c)
+        # A live worker on a queue nobody uses, so the workers page has someone to show.
+        c.procs.append(subprocess.Popen([BIN, "work", "--queues", "idle", "--worker-id", "browser-test-worker", "--database", c.db],
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        c.base = start_server(c)
+        seed_filler(c)
+        yield c
+    finally:
+        for p in c.procs:
+            if p.poll() is None:
+                p.terminate()
+        for p in c.procs:
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        if c.schema and shutil.which("psql"):
+            subprocess.run(["psql", c.pg_url, "-q", "-c", f"DROP SCHEMA IF EXISTS {c.schema} CASCADE"],
+                           capture_output=True, timeout=30)
+        shutil.rmtree(c.tmp, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def driver(case):
+    opts = Options()
+    for path in ("/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"):
+        if os.path.exists(path):
+            opts.binary_location = path
+            break
+    for a in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--window-size=1400,1000",
+              "--force-device-scale-factor=1", "--user-data-dir=" + os.path.join(case.tmp, "chrome")):
+        opts.add_argument(a)
+    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    chromedriver = shutil.which("chromedriver")
+    service = Service(executable_path=chromedriver) if chromedriver else Service()
+    d = webdriver.Chrome(options=opts, service=service)
+    d.set_page_load_timeout(30)
+    try:
+        yield d
+    finally:
+        d.quit()
+
+
+# ------------------------------------------------------------------ helpers
+
+
+def severe(entries, allow_401=False):
+    bad = [e for e in entries if e.get("level") == "SEVERE"]
+    if allow_401:
+        bad = [e for e in bad if "401" not in e.get("message", "")]
+    return bad
+
+
+def assert_clean_console(driver):
+    entries = driver.get_log("browser")
+    bad = severe(entries)
+    assert not bad, "browser console errors:\n" + "\n".join(e["message"] for e in bad)
+    warnings = [e for e in entries if e.get("level") == "WARNING"]
+    assert not warnings, "browser console warnings:\n" + "\n".join(e["message"] for e in warnings)
+
+
+def wait_view(driver, view_id):
+    """Waits until #view_id has finished loading; fails with the error it shows when it did not."""
+    def settled(d):
+        els = d.find_elements(By.CSS_SELECTOR, f"#{view_id}[data-state='ready'], #{view_id}[data-state='error'], #view-error")
+        return els[0] if els else False
+    try:
+        el = WebDriverWait(driver, WAIT, poll_frequency=0.05).until(settled)
+    except TimeoutException:
+        raise AssertionError(f"#{view_id} did not load; page says: {driver.find_element(By.ID, 'app').text[:500]}")
+    if el.get_attribute("data-state") != "ready":
+        raise AssertionError(f"#{view_id} failed: {driver.find_element(By.ID, 'app').text[:500]}")
+    return el
+
+
+def goto(driver, case, path, view_id):
+    """Routes to #path (a full load the first time, a hash change after) and waits for the view."""
+    if not driver.current_url.startswith(case.base):
+        driver.get(case.base + "/#" + path)
+    else:
+        driver.execute_script(
+            "document.getElementById('app').replaceChildren();"
+            "if (location.hash === arguments[0]) window.portableq.route(); else location.hash = arguments[0];",
+            "#" + path)
+    return wait_view(driver, view_id)
+
+
+def rows(driver, table_id):
+    """The job rows of a table as dicts {id, status, queue} (one round trip)."""
+    return driver.execute_script(
+        "return [...document.querySelectorAll('#' + arguments[0] + ' tbody tr[data-job-id]')]"
+        ".map(r => ({id: r.dataset.jobId, status: r.dataset.status, queue: r.dataset.queue}));", table_id)
+
+
+def wait_for(driver, fn, what):
+    try:
+        return WebDriverWait(driver, WAIT, poll_frequency=0.05).until(lambda d: fn(d))
+    except TimeoutException:
+        raise AssertionError(f"timed out waiting for {what}; page says: {driver.find_element(By.ID, 'app').text[:400]}")
+
+
+# ------------------------------------------------------------------ tests (in order, per case)
+
+
+def test_first_load_and_token(case, driver):
+    driver.get(case.base + "/")
+    if not case.token:
+        wait_view(driver, "view-jobs")
+        assert not driver.find_element(By.ID, "token-dialog").is_displayed()
+        assert not driver.find_element(By.ID, "forget-token").is_displayed()
+        assert len(rows(driver, "jobs-table")) == 50
+        assert_clean_console(driver)
+        return
+
+    # The API refuses calls without the token; /health and the static shell stay open.
+    status, body = case.api("GET", "/jobs", token=None)
+    assert status == 401 and body["error"]["code"] == "UNAUTHORIZED", (status, body)
+    assert case.api("GET", "/jobs", token="wrong")[0] == 401
+    assert case.api("GET", "/health", token=None)[0] == 200
+    assert case.api("GET", "/jobs?limit=1")[0] == 200
+
+    dialog = WebDriverWait(driver, WAIT, poll_frequency=0.05).until(lambda d: d.find_element(By.ID, "token-dialog") if d.find_element(By.ID, "token-dialog").is_displayed() else False)
+    case.shot(driver, "login")
+    assert driver.find_elements(By.CSS_SELECTOR, "#jobs-table tbody tr[data-job-id]") == []
+    # A wrong token is refused and the form asks again.
+    inp = driver.find_element(By.ID, "token-input")
+    inp.send_keys("not-the-token")
+    driver.find_element(By.ID, "token-submit").click()
+    wait_for(driver, lambda d: d.find_element(By.ID, "token-error").is_displayed() and d.find_element(By.ID, "token-dialog").is_displayed(),
+             "the token form to say the token was refused")
+    inp = driver.find_element(By.ID, "token-input")
+    inp.send_keys(TOKEN)
+    driver.find_element(By.ID, "token-submit").click()
+    wait_view(driver, "view-jobs")
+    assert not dialog.is_displayed()
+    assert len(rows(driver, "jobs-table")) == 50
+    assert driver.find_element(By.ID, "forget-token").is_displayed()
+    assert driver.execute_script("return localStorage.getItem('portableq.apiToken')") == TOKEN
+    # Only the expected 401s were logged before the token was entered.
+    entries = driver.get_log("browser")
+    bad = severe(entries, allow_401=True)
+    assert not bad, "unexpected console errors:\n" + "\n".join(e["message"] for e in bad)
+    # Reloading keeps the token: no form, data at once.
+    driver.refresh()
+    wait_view(driver, "view-jobs")
+    assert not driver.find_element(By.ID, "token-dialog").is_displayed()
+    assert_clean_console(driver)
+
+
+def test_every_page_loads(case, driver):
+    s = case.seeds
+    view = goto(driver, case, "/jobs", "view-jobs")
+    assert driver.find_element(By.ID, "pager-info").text == f"1–50 of {s['total']}"
+    case.shot(driver, "jobs")
+
+    goto(driver, case, "/jobs/" + s["dlq_alpha"][0], "view-job")
+    assert driver.find_element(By.ID, "job-status").text == "dlq"
+    case.shot(driver, "job")
+
+    goto(driver, case, "/dlq", "view-dlq")
+    assert len(rows(driver, "dlq-table")) == 3
+    case.shot(driver, "dlq")
+
+    goto(driver, case, "/queues", "view-queues")
+    queues = {r.get_attribute("data-queue"): r.text for r in driver.find_elements(By.CSS_SELECTOR, "#queues-table tbody tr[data-queue]")}
+    assert {"alpha", "beta"} <= set(queues), queues
+    case.shot(driver, "queues")
+
+    goto(driver, case, "/workers", "view-workers")
+    wait_for(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#workers-table tr[data-worker-id='browser-test-worker'][data-alive='true']"),
+             "the idle worker to be listed as alive")
+    case.shot(driver, "workers")
+
+    view = goto(driver, case, "/metrics", "view-metrics")
+    # Live: a second sample arrives about 2 s later.
+    wait_for(driver, lambda d: int(view.get_attribute("data-samples") or 0) >= 2, "a second metrics refresh")
+    assert driver.find_element(By.CSS_SELECTOR, "[data-metric='dlq_size'] .card-value").text == "3"
+    drawn = driver.execute_script(
+        "const c = document.getElementById('metrics-chart'); const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;"
+        "let n = 0; for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++; return n;")
+    assert drawn > 500, "the throughput chart looks empty"
+    case.shot(driver, "metrics")
+
+    goto(driver, case, "/decisions", "view-decisions")
+    assert driver.find_elements(By.CSS_SELECTOR, "#ingest-decisions tr[data-queue='alpha'][data-reason='PAYLOAD_TOO_LARGE']")
+    assert driver.find_element(By.ID, "policy-decisions").is_displayed()
+    case.shot(driver, "decisions")
+
+    # Unknown pages and unknown jobs are reported in the page, not as a crash.
+    goto(driver, case, "/nowhere", "view-notfound")
+    driver.execute_script("document.getElementById('app').replaceChildren(); location.hash = '#/jobs/no-such-job';")
+    err = WebDriverWait(driver, WAIT, poll_frequency=0.05).until(lambda d: d.find_element(By.ID, "view-error") if d.find_elements(By.ID, "view-error") else False)
+    assert err.get_attribute("data-code") == "NOT_FOUND"
+    # that 404 is the one console error expected here
+    entries = [e for e in driver.get_log("browser") if not ("no-such-job" in e["message"] and "404" in e["message"])]
+    assert not severe(entries), entries
+
+
+def test_jobs_filters(case, driver):
+    s = case.seeds
+    goto(driver, case, "/jobs", "view-jobs")
+    Select(driver.find_element(By.ID, "filter-status")).select_by_value("dlq")  # submits on change
+    wait_for(driver, lambda d: "status=dlq" in d.current_url and d.find_elements(By.CSS_SELECTOR, "#view-jobs[data-state='ready']"),
+             "the dlq filter")
+    got = rows(driver, "jobs-table")
+    assert {r["status"] for r in got} == {"dlq"}
+    assert {r["id"] for r in got} == set(s["dlq_alpha"] + s["dlq_beta"])
+    assert driver.find_element(By.ID, "pager-info").text == "1–3 of 3"
+
+    # add a queue filter on top
+    q = driver.find_element(By.ID, "filter-queue")
+    q.clear()
+    q.send_keys("beta")
+    driver.find_element(By.ID, "filter-apply").click()
+    wait_for(driver, lambda d: "queue=beta" in d.current_url and d.find_elements(By.CSS_SELECTOR, "#view-jobs[data-state='ready']"),
+             "the queue filter")
+    got = rows(driver, "jobs-table")
+    assert [r["id"] for r in got] == s["dlq_beta"]
+
+    # queue only
+    Select(driver.find_element(By.ID, "filter-status")).select_by_value("")
+    wait_for(driver, lambda d: "status=" not in d.current_url and d.find_elements(By.CSS_SELECTOR, "#view-jobs[data-state='ready']"),
+             "clearing the status filter")
+    got = rows(driver, "jobs-table")
+    assert {r["queue"] for r in got} == {"beta"}
+    assert driver.find_element(By.ID, "pager-info").text == "1–50 of 56"
+
+    # error code and job type filters (via the URL, as a bookmarked view would)
+    goto(driver, case, "/jobs?error_code=BOOM", "view-jobs")
+    assert {r["id"] for r in rows(driver, "jobs-table")} == set(s["dlq_alpha"])
+    assert driver.find_element(By.ID, "filter-error-code").get_attribute("value") == "BOOM"
+    goto(driver, case, "/jobs?job_type=echo&queue=alpha", "view-jobs")
+    assert {r["id"] for r in rows(driver, "jobs-table")} == set(s["succeeded"][:2])
+
+    # an empty result is a message, not an error
+    goto(driver, case, "/jobs?queue=nobody", "view-jobs")
+    assert rows(driver, "jobs-table") == []
+    assert "No jobs match" in driver.find_element(By.ID, "jobs-table").text
+    driver.find_element(By.ID, "filter-clear").click()
+    wait_for(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#view-jobs[data-state='ready']") and len(rows(d, "jobs-table")) == 50,
+             "clearing the filters")
+    case.shot(driver, "jobs-filtered")
+    assert_clean_console(driver)
+
+
+def test_pagination(case, driver):
+    total = case.seeds["total"]
+    goto(driver, case, "/jobs", "view-jobs")
+    first = [r["id"] for r in rows(driver, "jobs-table")]
+    assert len(first) == 50
+    assert driver.find_element(By.ID, "pager-prev").get_attribute("aria-disabled") == "true"
+    driver.find_element(By.ID, "pager-next").click()
+    wait_for(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#view-jobs[data-state='ready']")
+             and d.find_element(By.ID, "pager-info").text == f"51–{total} of {total}", "page 2")
+    second = [r["id"] for r in rows(driver, "jobs-table")]
+    assert len(second) == total - 50
+    assert not set(first) & set(second)
+    assert driver.find_element(By.ID, "pager-next").get_attribute("aria-disabled") == "true"
+    driver.find_element(By.ID, "pager-prev").click()
+    wait_for(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#view-jobs[data-state='ready']")
+             and d.find_element(By.ID, "pager-info").text == f"1–50 of {total}", "back to page 1")
+    assert [r["id"] for r in rows(driver, "jobs-table")] == first
+    # the list agrees with the API, page for page
+    status, body = case.api("GET", "/jobs?limit=50&offset=50")
+    assert status == 200 and [j["id"] for j in body["items"]] == second
+    # only ever one page is asked for
+    urls = driver.execute_script("return performance.getEntriesByType('resource').map(e => e.name).filter(n => /\\/jobs\\?/.test(n));")
+    assert urls and all("limit=50" in u for u in urls), urls
+    assert_clean_console(driver)
+
+
+def test_job_page(case, driver):
+    s = case.seeds
+    # clicking a row opens the job
+    goto(driver, case, "/jobs?status=dlq&queue=alpha", "view-jobs")
+    target = s["dlq_alpha"][0]
+    row = driver.find_element(By.CSS_SELECTOR, f"#jobs-table tr[data-job-id='{target}'] td:nth-child(3)")
+    row.click()
+    wait_for(driver, lambda d: d.find_elements(By.CSS_SELECTOR, f"#view-job[data-job-id='{target}'][data-state='ready']"), "the job page")
+    assert driver.find_element(By.ID, "job-id").text == target
+    assert driver.find_element(By.ID, "job-status").text == "dlq"
+    assert driver.find_element(By.ID, "explain-reason").text == "IN_DLQ"
+    assert driver.find_element(By.ID, "explain-message").text.strip()
+    events = [r.get_attribute("data-event") for r in driver.find_elements(By.CSS_SELECTOR, "#timeline-table tbody tr[data-event]")]
+    assert events[0] == "enqueued" and "failed" in events and "dead_lettered" in events, events
+    assert "BOOM" in driver.find_element(By.ID, "timeline-table").text
+    assert json.loads(driver.find_element(By.ID, "job-payload").text) == {"error_code": "BOOM", "retryable": True}
+    assert driver.find_element(By.ID, "btn-retry").is_enabled()
+    assert driver.find_element(By.ID, "btn-replay").is_enabled()
+    assert not driver.find_element(By.ID, "btn-cancel").is_enabled()
+
+    # a succeeded job: output shown, API text rendered as text (no HTML injection)
+    goto(driver, case, "/jobs/" + s["succeeded"][0], "view-job")
+    assert driver.find_element(By.ID, "explain-reason").text == "SUCCEEDED"
+    assert json.loads(driver.find_element(By.ID, "job-output").text)["text"] == "<b>not bold</b>"
+    assert driver.find_elements(By.CSS_SELECTOR, "#job-output b") == []
+    assert not driver.find_element(By.ID, "btn-retry").is_enabled()
+
+    # a queued job: cancel is the one action; cancelling works
+    qid = s["queued_alpha"][0]
+    goto(driver, case, "/jobs/" + qid, "view-job")
+    assert driver.find_element(By.ID, "explain-reason").text in ("RUNNABLE", "NO_WORKER_FOR_TYPE")
+    assert not driver.find_element(By.ID, "btn-replay").is_enabled()
+    driver.find_element(By.ID, "btn-cancel").click()
+    wait_for(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#view-job[data-state='ready'] #job-status[data-status='cancelled']"),
+             "the job to show cancelled")
+    assert case.api("GET", "/jobs/" + qid)[1]["status"] == "cancelled"
+    assert_clean_console(driver)
+
+
+def test_dlq_retry(case, driver):
+    target = case.seeds["dlq_alpha"][1]
+    goto(driver, case, "/dlq", "view-dlq")
+    driver.find_element(By.CSS_SELECTOR, f"#dlq-table tr[data-job-id='{target}'] button[data-action='retry']").click()
+    wait_for(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#flash .flash-ok")
+             and d.find_elements(By.CSS_SELECTOR, "#view-dlq[data-state='ready']")
+             and not d.find_elements(By.CSS_SELECTOR, f"#dlq-table tr[data-job-id='{target}']"), "the retried job to leave the DLQ")
+    status, job = case.api("GET", "/jobs/" + target)
+    assert status == 200 and job["status"] == "queued", job
+    case.shot(driver, "dlq-after-retry")
+    assert_clean_console(driver)
+
+
+def test_replay(case, driver):
+    original = case.seeds["succeeded"][1]
+    goto(driver, case, "/jobs/" + original, "view-job")
+    driver.find_element(By.ID, "btn-replay").click()
+    wait_for(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#view-job[data-state='ready']")
+             and d.find_element(By.ID, "view-job").get_attribute("data-job-id") != original, "the new job's page")
+    new_id = driver.find_element(By.ID, "view-job").get_attribute("data-job-id")
+    link = driver.find_element(By.CSS_SELECTOR, "[data-field='replay_of'] a")
+    assert link.text == original
+    status, job = case.api("GET", "/jobs/" + new_id)
+    assert status == 200 and job["replay_of"] == original and job["status"] == "queued", job
+    assert "Replayed" in driver.find_element(By.ID, "flash").text
+    case.shot(driver, "job-replayed")
+
+    # replay from the DLQ page: a new job, the original stays in the DLQ
+    dlq_id = case.seeds["dlq_beta"][0]
+    goto(driver, case, "/dlq", "view-dlq")
+    driver.find_element(By.CSS_SELECTOR, f"#dlq-table tr[data-job-id='{dlq_id}'] button[data-action='replay']").click()
+    wait_for(driver, lambda d: "Replayed" in d.find_element(By.ID, "flash").text, "the replay message")
+    new_link = driver.find_elements(By.CSS_SELECTOR, "#flash a[data-job-link]")[-1].get_attribute("data-job-link")
+    assert case.api("GET", "/jobs/" + new_link)[1]["replay_of"] == dlq_id
+    assert case.api("GET", "/jobs/" + dlq_id)[1]["status"] == "dlq"
+    assert_clean_console(driver)
+
+
+def test_dlq_bulk_retry(case, driver):
+    dlq_id = case.seeds["dlq_beta"][0]
+    goto(driver, case, "/dlq?queue=beta", "view-dlq")
+    assert [r["id"] for r in rows(driver, "dlq-table")] == [dlq_id]
+    driver.find_element(By.ID, "dlq-retry-all").click()
+    yes = wait_for(driver, lambda d: d.find_element(By.ID, "dlq-confirm-yes") if d.find_elements(By.ID, "dlq-confirm-yes") else False,
+                   "the bulk confirmation")
+    assert "1 dead-lettered job" in driver.find_element(By.ID, "dlq-confirm").text
+    yes.click()
+    wait_for(driver, lambda d: "Retried 1 of 1" in d.find_element(By.ID, "flash").text
+             and d.find_elements(By.CSS_SELECTOR, "#view-dlq[data-state='ready']") and not rows(d, "dlq-table"), "the bulk retry")
+    assert case.api("GET", "/jobs/" + dlq_id)[1]["status"] == "queued"
+    assert case.api("GET", "/dlq")[1]["total"] == 1  # dlq_alpha[0] is still there
+    assert_clean_console(driver)
+
+
+def test_capped_total(case, driver):
+    """Past 10,000 jobs the server caps the count and the pager says "of 10,000+"."""
+    if case.token:
+        pytest.skip("once per backend is enough")
+    for i in range(11):
+        status, body = case.api("POST", "/jobs/batch", {"jobs": [{"queue": "bulk", "job_type": "noop"}] * 1000})
+        assert status == 201, body
+    status, body = case.api("GET", "/jobs?limit=1")
+    assert body["total_capped"] is True and body["total"] == 10000, body
+    goto(driver, case, "/jobs", "view-jobs")
+    assert driver.find_element(By.ID, "pager-info").text == "1–50 of 10,000+"
+    goto(driver, case, "/jobs?offset=9950", "view-jobs")
+    assert driver.find_element(By.ID, "pager-info").text == "9,951–10,000 of 10,000+"
+    assert driver.find_element(By.ID, "pager-next").get_attribute("aria-disabled") is None
+    driver.find_element(By.ID, "pager-next").click()
+    wait_for(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#view-jobs[data-state='ready']")
+             and d.find_element(By.ID, "pager-info").text == "10,001–10,050 of 10,000+", "the page past the cap")
+    goto(driver, case, "/queues", "view-queues")
+    case.shot(driver, "queues-big")
+    assert_clean_console(driver)
+
+
+def test_forget_token(case, driver):
+    if not case.token:
+        pytest.skip("no token on this server")
+    goto(driver, case, "/queues", "view-queues")
+    driver.find_element(By.ID, "forget-token").click()
+    WebDriverWait(driver, WAIT, poll_frequency=0.05).until(lambda d: d.find_element(By.ID, "token-dialog").is_displayed())
+    assert driver.execute_script("return localStorage.getItem('portableq.apiToken')") is None
+    driver.find_element(By.ID, "token-input").send_keys(TOKEN)
+    driver.find_element(By.ID, "token-submit").click()
+    wait_view(driver, "view-queues")
+    bad = severe(driver.get_log("browser"), allow_401=True)
+    assert not bad, bad
