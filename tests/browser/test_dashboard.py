@@ -149,6 +149,7 @@ def seed(case):
     run_cli(["work", "--until-empty"], db, timeout=60)
     s["queued_alpha"] = enqueue_many(db, "noop", "alpha", 3)
     s["queued_beta"] = enqueue_many(db, "noop", "beta", 4)
+    s["queued_gamma"] = enqueue_many(db, "noop", "gamma", 2)
     # A refused enqueue (payload over a tiny MAX_PAYLOAD_BYTES) leaves an ingest decision.
     r = run_cli(["enqueue", "echo", "--queue", "alpha", "--payload", json.dumps({"big": "x" * 64})], db, check=False,
                 env={"PORTABLEQ_MAX_PAYLOAD_BYTES": "16"})
@@ -161,7 +162,7 @@ def seed_filler(case):
     status, body = case.api("POST", "/jobs/batch", {"jobs": [{"queue": "beta", "job_type": "noop", "payload_json": {"i": i}} for i in range(50)]})
     assert status == 201, body
     case.seeds["queued_beta"] += [it["job_id"] for it in body["items"]]
-    case.seeds["total"] = 3 + 3 + 3 + 54
+    case.seeds["total"] = 3 + 3 + 3 + 54 + 2
 
 
 @pytest.fixture(scope="module", params=_cases())
@@ -559,6 +560,67 @@ def test_capped_total(case, driver):
              and d.find_element(By.ID, "pager-info").text == "10,001–10,050 of 10,000+", "the page past the cap")
     goto(driver, case, "/queues", "view-queues")
     case.shot(driver, "queues-big")
+    assert_clean_console(driver)
+
+
+def served(case, path):
+    status, doc = case.api("GET", "/openapi.json")
+    assert status == 200
+    return path in doc["paths"]
+
+
+def test_queue_actions(case, driver):
+    if not served(case, "/queues/{name}/pause"):
+        pytest.skip("this server has no queue actions yet")
+
+    def queue(name):
+        return next(q for q in case.api("GET", "/queues")[1]["items"] if q["queue"] == name)
+
+    def click_and_reload(selector, what):
+        driver.find_element(By.CSS_SELECTOR, selector).click()
+        wait_for(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#flash .flash-ok") and d.find_elements(By.CSS_SELECTOR, "#view-queues[data-state='ready']"), what)
+
+    goto(driver, case, "/queues", "view-queues")
+    click_and_reload("#queues-table tr[data-queue='gamma'] button[data-action='pause']", "pausing gamma")
+    assert queue("gamma")["paused"] is True
+    assert driver.find_element(By.CSS_SELECTOR, "#queues-table tr[data-queue='gamma']").get_attribute("data-paused") == "true"
+    click_and_reload("#queues-table tr[data-queue='gamma'] button[data-action='resume']", "resuming gamma")
+    assert queue("gamma")["paused"] is False
+
+    driver.find_element(By.CSS_SELECTOR, "#queues-table tr[data-queue='gamma'] button[data-action='policy']").click()
+    driver.find_element(By.ID, "policy-max-running").send_keys("5")
+    driver.find_element(By.ID, "policy-max-starts").send_keys("2.5")
+    case.shot(driver, "queues-limits")
+    driver.find_element(By.CSS_SELECTOR, "#policy-form button[type='submit']").click()
+    wait_for(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#flash .flash-ok") and d.find_elements(By.CSS_SELECTOR, "#view-queues[data-state='ready']"), "saving limits")
+    q = queue("gamma")
+    assert q["max_running"] == 5 and q["max_starts_per_second"] == 2.5, q
+
+    driver.find_element(By.CSS_SELECTOR, "#queues-table tr[data-queue='gamma'] button[data-action='purge']").click()
+    click_and_reload("#purge-confirm-yes", "purging gamma")
+    assert "2 jobs deleted" in driver.find_element(By.ID, "flash").text
+    assert case.api("GET", "/jobs?queue=gamma&status=queued")[1]["total"] == 0
+    case.shot(driver, "queues-after-actions")
+    assert_clean_console(driver)
+
+
+def test_schedules(case, driver):
+    if not served(case, "/schedules"):
+        pytest.skip("this server has no schedules yet")
+    status, body = case.api("POST", "/schedules", {"name": "nightly-report", "cron": "0 3 * * *", "job_type": "noop",
+                                                   "queue": "cronq", "payload_json": {"report": "daily"}})
+    assert status == 201, body
+    goto(driver, case, "/schedules", "view-schedules")
+    assert driver.find_element(By.CSS_SELECTOR, "#nav a[data-nav='schedules']").is_displayed()
+    row = driver.find_element(By.CSS_SELECTOR, "#schedules-table tr[data-name='nightly-report']")
+    assert "0 3 * * *" in row.text and "cronq" in row.text
+    case.shot(driver, "schedules")
+    if served(case, "/schedules/{name}"):
+        row.find_element(By.CSS_SELECTOR, "button[data-action='delete']").click()
+        driver.find_element(By.ID, "schedule-confirm-yes").click()
+        wait_for(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#view-schedules[data-state='ready']")
+                 and not d.find_elements(By.CSS_SELECTOR, "#schedules-table tr[data-name='nightly-report']"), "the schedule to be removed")
+        assert case.api("GET", "/schedules")[1]["items"] == []
     assert_clean_console(driver)
 
 

@@ -189,6 +189,7 @@ public final class Worker: Service, Sendable {
         reaper.cancel()
         _ = await heartbeat.value
         _ = await reaper.value
+        try? await flushTallies()
         try? await client.driver.workerDelete(options.id)
         let s = stats
         logger.info("worker stopped", metadata: [
@@ -276,6 +277,16 @@ public final class Worker: Service, Sendable {
                 s.held[k] = t
             }
         }
+    }
+
+    /// Writes the aggregated throttling tallies as policy decisions.
+    private func flushTallies() async throws {
+        let tallies: [DecisionTally] = state.withLock { s in
+            let t = Array(s.held.values)
+            s.held = [:]
+            return t
+        }
+        if !tallies.isEmpty { try await client.driver.decisionRecord(.policy, tallies, now: client.clock.now) }
     }
 
     /// Free slots and the types that may be claimed (nil: every type).
@@ -526,12 +537,7 @@ public final class Worker: Service, Sendable {
             do {
                 let held = try await client.heartbeat(leases, leaseSeconds: options.leaseSeconds)
                 try await client.driver.workerUpsert(info, now: client.clock.now)
-                let tallies: [DecisionTally] = state.withLock { s in
-                    let t = Array(s.held.values)
-                    s.held = [:]
-                    return t
-                }
-                if !tallies.isEmpty { try await client.driver.decisionRecord(.policy, tallies, now: client.clock.now) }
+                try await flushTallies()
                 markUp()
                 let lost = leases.filter { !held.contains($0.jobId) }
                 for l in lost { loseLease(l.jobId) }

@@ -747,7 +747,7 @@ enum DashboardAssets {
       h("p", { class: "summary muted" }, fmtNum(items.length) + (items.length === 1 ? " queue · " : " queues · ") + fmtNum(totals.runnable) + " runnable · " +
         fmtNum(totals.scheduled) + " scheduled · " + fmtNum(totals.running) + " running · " + fmtNum(totals.dlq) + " in the DLQ"),
       editor,
-      table("queues-table", cols, items, { caption: "Queues", empty: "No queues yet: enqueue a job.", rowAttrs: (q) => ({ dataset: { queue: q.queue } }) }));
+      table("queues-table", cols, items, { caption: "Queues", empty: "No queues yet: enqueue a job.", rowAttrs: (q) => ({ dataset: { queue: q.queue, paused: "paused" in q ? String(!!q.paused) : null } }) }));
   }
 
   function showPolicyEditor(box, q) {
@@ -1026,12 +1026,43 @@ enum DashboardAssets {
 
   async function viewSchedules(el, ctx) {
     el.id = "view-schedules";
-    add(el, viewHeader("Schedules"));
-    const data = await api("GET", "/schedules");
+    const [data, feats] = await Promise.all([api("GET", "/schedules"), features()]);
     if (!ctx.alive()) return;
     const items = data.items || [];
-    add(el, table("schedules-table", genericColumns(items, ["name", "cron", "job_type", "queue", "payload", "next_run_at", "last_run_at"]), items,
-      { caption: "Schedules", empty: "No schedules. Add one with: portableq schedules add NAME --cron … TYPE", rowAttrs: (it) => ({ dataset: { name: it.name } }) }));
+    const canDelete = feats.has("/schedules/{name}");
+    const confirmBox = h("div", { id: "schedule-confirm", class: "confirm", hidden: true });
+    const cols = [
+      { label: "Name", cell: (it) => h("strong", null, it.name) },
+      { label: "Cron", cell: (it) => code(it.cron) },
+      { label: "Queue", cell: (it) => h("a", { href: hashFor("/jobs", { queue: it.queue }) }, it.queue) },
+      { label: "Job type", cell: (it) => it.job_type },
+      { label: "Payload", class: "msg", cell: (it) => it.payload === null || it.payload === undefined ? h("span", { class: "muted" }, "null") : code(truncate(JSON.stringify(it.payload), 80)) },
+      { label: "Priority", class: "num", cell: (it) => String(it.priority ?? 0) },
+      { label: "Last slot", cell: (it) => timeEl(it.last_slot_at) },
+      { label: "Next slot", cell: (it) => timeEl(it.next_slot_at) },
+    ];
+    if (canDelete) {
+      cols.push({ label: "Actions", class: "actions-cell", cell: (it) => {
+        const b = h("button", { type: "button", class: "small danger", dataset: { action: "delete" }, "aria-label": "Remove schedule " + it.name }, "Remove…");
+        b.addEventListener("click", () => {
+          const go = h("button", { type: "button", class: "danger", id: "schedule-confirm-yes" }, "Remove");
+          const no = h("button", { type: "button" }, "Keep it");
+          confirmBox.replaceChildren(h("span", null, "Remove the schedule “" + it.name + "”? Jobs it already enqueued stay."), go, no);
+          confirmBox.hidden = false;
+          no.addEventListener("click", () => { confirmBox.hidden = true; });
+          go.addEventListener("click", () => runAction(go, async () => {
+            await api("DELETE", "/schedules/" + encodeURIComponent(it.name));
+            flash("ok", "Schedule “" + it.name + "” removed.");
+            rerender();
+          }));
+        });
+        return b;
+      } });
+    }
+    add(el, viewHeader("Schedules", h("button", { type: "button", id: "refresh", onclick: () => route() }, "Refresh")),
+      h("p", { class: "summary muted" }, "Recurring jobs: each due slot is enqueued once (idempotency key cron:<name>:<slot>). Add one with ", code("portableq schedules add NAME --cron … TYPE"), "."),
+      confirmBox,
+      table("schedules-table", cols, items, { caption: "Schedules", empty: "No schedules yet.", rowAttrs: (it) => ({ dataset: { name: it.name } }) }));
   }
 
   async function viewFlows(el, ctx) {
@@ -1360,9 +1391,9 @@ table.grid td.nowrap { white-space: nowrap; }
   background: var(--st-queued-bg); color: var(--st-queued-fg); white-space: nowrap;
 }
 .badge.big { font-size: 12.5px; padding: 2px 10px; }
-.st-queued, .st-pending, .st-created, .st-gone, .st-active { background: var(--st-queued-bg); color: var(--st-queued-fg); }
+.st-queued, .st-pending, .st-created, .st-gone { background: var(--st-queued-bg); color: var(--st-queued-fg); }
 .st-running, .st-leased, .st-started { background: var(--st-running-bg); color: var(--st-running-fg); }
-.st-succeeded, .st-alive, .st-completed { background: var(--st-succeeded-bg); color: var(--st-succeeded-fg); }
+.st-succeeded, .st-alive, .st-completed, .st-active { background: var(--st-succeeded-bg); color: var(--st-succeeded-fg); }
 .st-dlq, .st-failed, .st-dead { background: var(--st-dlq-bg); color: var(--st-dlq-fg); }
 .st-cancelled, .st-paused { background: var(--st-cancelled-bg); color: var(--st-cancelled-fg); }
 .st-archived { background: var(--st-archived-bg); color: var(--st-archived-fg); }
