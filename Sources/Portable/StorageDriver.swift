@@ -121,6 +121,13 @@ public protocol StorageDriver: Sendable {
     /// Records that slots up to `slot` were enqueued (never moves backwards).
     func scheduleAdvance(_ name: String, to slot: Date) async throws
 
+    // MARK: copy between backends
+
+    /// Rows of a table for `portableq copy`, values in `table.columns` order (job tables in id order).
+    func copyRead(_ table: CopyTable, _ scope: CopyScope) async throws -> [[CopyValue]]
+    /// Opens one transaction on the target for a whole copy.
+    func copyBegin() async throws -> any CopyTarget
+
     // MARK: queues and metrics
 
     /// Live jobs (queued — due or not —, running, dlq) counted by queue and status, each status

@@ -577,6 +577,7 @@ def test_queue_actions(case, driver):
         return next(q for q in case.api("GET", "/queues")[1]["items"] if q["queue"] == name)
 
     def click_and_reload(selector, what):
+        driver.execute_script("document.getElementById('flash').replaceChildren()")
         driver.find_element(By.CSS_SELECTOR, selector).click()
         wait_for(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#flash .flash-ok") and d.find_elements(By.CSS_SELECTOR, "#view-queues[data-state='ready']"), what)
 
@@ -591,8 +592,7 @@ def test_queue_actions(case, driver):
     driver.find_element(By.ID, "policy-max-running").send_keys("5")
     driver.find_element(By.ID, "policy-max-starts").send_keys("2.5")
     case.shot(driver, "queues-limits")
-    driver.find_element(By.CSS_SELECTOR, "#policy-form button[type='submit']").click()
-    wait_for(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#flash .flash-ok") and d.find_elements(By.CSS_SELECTOR, "#view-queues[data-state='ready']"), "saving limits")
+    click_and_reload("#policy-form button[type='submit']", "saving limits")
     q = queue("gamma")
     assert q["max_running"] == 5 and q["max_starts_per_second"] == 2.5, q
 

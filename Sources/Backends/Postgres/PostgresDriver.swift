@@ -511,6 +511,51 @@ public final class PostgresDriver: StorageDriver {
         return try await with { c in try c.query(sql, [String(cap)]).int(0, 0) ?? 0 }
     }
 
+    // MARK: copy between backends
+
+    public func copyRead(_ table: CopyTable, _ scope: CopyScope) async throws -> [[CopyValue]] {
+        let cols = table.columns
+        let select = "SELECT \(cols.map(\.name).joined(separator: ", ")) FROM \(table.rawValue)"
+        let (sql, params): (String, [String?])
+        switch scope {
+        case .page(let after, let limit, let queue):
+            sql = select + " WHERE ($1::uuid IS NULL OR id > $1::uuid) AND ($3::text IS NULL OR queue = $3) ORDER BY id LIMIT $2"
+            params = [after, String(limit), queue]
+        case .jobIds(let ids):
+            sql = select + " WHERE job_id = ANY($1::uuid[])"
+            params = [PGArray.literal(ids)]
+        case .all(let queue):
+            sql = table.hasQueue ? select + " WHERE ($1::text IS NULL OR queue = $1)" : select
+            params = table.hasQueue ? [queue] : []
+        }
+        return try await with { c in
+            let r = try c.query(sql, params)
+            return (0..<r.rows).map { i in
+                cols.enumerated().map { j, col -> CopyValue in
+                    guard let s = r.string(i, j) else { return .null }
+                    switch col.type {
+                    case .text, .uuid, .json: return .text(s)
+                    case .int: return .int(Int64(s) ?? 0)
+                    case .double: return .double(Double(s) ?? 0)
+                    case .bool: return .bool(s == "t")
+                    case .time: return Time.parse(s, requireOffset: false).map(CopyValue.time) ?? .null
+                    }
+                }
+            }
+        }
+    }
+
+    public func copyBegin() async throws -> any CopyTarget {
+        let host = try await pool.acquire()
+        do {
+            try await host.with { c in try c.exec("BEGIN") }
+        } catch {
+            pool.release(host)
+            throw error
+        }
+        return PostgresCopyTarget(host: host, pool: pool)
+    }
+
     // MARK: queues and metrics
 
     public func queueCounts(now: Date?) async throws -> [QueueCount] {
@@ -612,5 +657,64 @@ public final class PostgresDriver: StorageDriver {
             dlqReasonCode: r.string(i, 17), leaseToken: r.string(i, 18), leaseExpiresAt: r.date(i, 19),
             workerId: r.string(i, 20), createdAt: r.date(i, 21)!, startedAt: r.date(i, 22), finishedAt: r.date(i, 23),
             archivedAt: archivedAt, runId: r.string(i, 24), stepSlug: r.string(i, 25))
+    }
+}
+
+/// One transaction on a pooled connection, held for a whole copy. Rows travel as arrays.
+final class PostgresCopyTarget: CopyTarget {
+    let host: ConnectionHost<PGConnection>
+    let pool: ConnectionPool<PGConnection>
+
+    init(host: ConnectionHost<PGConnection>, pool: ConnectionPool<PGConnection>) {
+        self.host = host
+        self.pool = pool
+    }
+
+    static func cast(_ t: CopyType) -> String {
+        switch t {
+        case .text: return "text[]"
+        case .uuid: return "uuid[]"
+        case .json: return "json[]"
+        case .int: return "bigint[]"
+        case .double: return "float8[]"
+        case .bool: return "bool[]"
+        case .time: return "timestamptz[]"
+        }
+    }
+
+    func insert(_ table: CopyTable, _ rows: [[CopyValue]], skipExisting: Bool) async throws -> Int {
+        guard !rows.isEmpty else { return 0 }
+        let cols = table.columns
+        let sql = "INSERT INTO \(table.rawValue) (\(cols.map(\.name).joined(separator: ", "))) SELECT * FROM unnest("
+            + cols.enumerated().map { i, c in "$\(i + 1)::\(PostgresCopyTarget.cast(c.type))" }.joined(separator: ", ") + ")"
+            + (skipExisting ? " ON CONFLICT DO NOTHING" : "")
+        let params: [String?] = cols.indices.map { j in
+            PGArray.literal(rows.map { row -> String? in
+                switch row[j] {
+                case .null: return nil
+                case .int(let i): return String(i)
+                case .double(let d): return String(d)
+                case .text(let t): return t
+                case .bool(let b): return b ? "true" : "false"
+                case .time(let d): return Time.format(d)
+                }
+            })
+        }
+        return try await host.with { c in try c.query(sql, params).affectedRows }
+    }
+
+    func count(_ table: CopyTable, queue: String?) async throws -> Int {
+        let sql = "SELECT count(*) FROM \(table.rawValue)" + (table.hasQueue ? " WHERE ($1::text IS NULL OR queue = $1)" : "")
+        return try await host.with { c in try c.query(sql, table.hasQueue ? [queue] : []).int(0, 0) ?? 0 }
+    }
+
+    func commit() async throws {
+        defer { pool.release(host) }
+        try await host.with { c in try c.exec("COMMIT") }
+    }
+
+    func rollback() async {
+        _ = try? await host.with { c in try c.exec("ROLLBACK") }
+        pool.release(host)
     }
 }

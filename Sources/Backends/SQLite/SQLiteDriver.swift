@@ -570,6 +570,52 @@ public final class SQLiteDriver: StorageDriver {
         return try await read { c in Int(try c.scalarInt(sql, [.int(Int64(cap))]) ?? 0) }
     }
 
+    // MARK: copy between backends
+
+    public func copyRead(_ table: CopyTable, _ scope: CopyScope) async throws -> [[CopyValue]] {
+        let cols = table.columns
+        let select = "SELECT \(cols.map(\.name).joined(separator: ", ")) FROM \(table.rawValue)"
+        let (sql, params): (String, [SQLValue])
+        switch scope {
+        case .page(let after, let limit, let queue):
+            sql = select + " WHERE (?1 IS NULL OR id > ?1) AND (?3 IS NULL OR queue = ?3) ORDER BY id LIMIT ?2"
+            params = [.opt(after), .int(Int64(limit)), .opt(queue)]
+        case .jobIds(let ids):
+            sql = select + " WHERE job_id IN (SELECT value FROM json_each(?1))"
+            params = [.text(JSON.array(ids.map(JSON.string)).compact)]
+        case .all(let queue):
+            sql = table.hasQueue ? select + " WHERE (?1 IS NULL OR queue = ?1)" : select
+            params = table.hasQueue ? [.opt(queue)] : []
+        }
+        return try await read { c in
+            try c.query(sql, params) { r in
+                cols.enumerated().map { i, col -> CopyValue in
+                    let idx = Int32(i)
+                    if r.isNull(idx) { return .null }
+                    switch col.type {
+                    case .text, .uuid, .json: return .text(r.string(idx)!)
+                    case .int: return .int(r.int64(idx)!)
+                    case .double: return .double(r.double(idx)!)
+                    case .bool: return .bool(r.int64(idx)! != 0)
+                    case .time: return .time(r.date(idx)!)
+                    }
+                }
+            }
+        }
+    }
+
+    public func copyBegin() async throws -> any CopyTarget {
+        _ = try await read { _ in 0 }  // the file exists and is in WAL mode
+        let host = try await writer.acquire()
+        do {
+            try await host.with { c in try c.execute("BEGIN IMMEDIATE") }
+        } catch {
+            writer.release(host)
+            throw error
+        }
+        return SQLiteCopyTarget(host: host, pool: writer)
+    }
+
     // MARK: queues and metrics
 
     public func queueCounts(now: Date?) async throws -> [QueueCount] {
@@ -671,5 +717,52 @@ public final class SQLiteDriver: StorageDriver {
             leaseToken: r.string(18), leaseExpiresAt: r.date(19), workerId: r.string(20), createdAt: r.date(21)!,
             startedAt: r.date(22), finishedAt: r.date(23), archivedAt: archivedAt, runId: r.string(24),
             stepSlug: r.string(25))
+    }
+}
+
+/// One `BEGIN IMMEDIATE` transaction on the writer connection, held for a whole copy.
+final class SQLiteCopyTarget: CopyTarget {
+    let host: ConnectionHost<SQLiteConnection>
+    let pool: ConnectionPool<SQLiteConnection>
+
+    init(host: ConnectionHost<SQLiteConnection>, pool: ConnectionPool<SQLiteConnection>) {
+        self.host = host
+        self.pool = pool
+    }
+
+    func insert(_ table: CopyTable, _ rows: [[CopyValue]], skipExisting: Bool) async throws -> Int {
+        guard !rows.isEmpty else { return 0 }
+        let cols = table.columns.map(\.name)
+        let sql = "INSERT \(skipExisting ? "OR IGNORE " : "")INTO \(table.rawValue) (\(cols.joined(separator: ", "))) VALUES ("
+            + (1...cols.count).map { "?\($0)" }.joined(separator: ", ") + ")"
+        return try await host.with { c in
+            try rows.reduce(0) { n, row in
+                n + (try c.run(sql, row.map { v -> SQLValue in
+                    switch v {
+                    case .null: return .null
+                    case .int(let i): return .int(i)
+                    case .double(let d): return .double(d)
+                    case .text(let t): return .text(t)
+                    case .bool(let b): return .int(b ? 1 : 0)
+                    case .time(let d): return .int(Time.millis(d))
+                    }
+                }))
+            }
+        }
+    }
+
+    func count(_ table: CopyTable, queue: String?) async throws -> Int {
+        let sql = "SELECT count(*) FROM \(table.rawValue)" + (table.hasQueue ? " WHERE (?1 IS NULL OR queue = ?1)" : "")
+        return try await host.with { c in Int(try c.scalarInt(sql, table.hasQueue ? [.opt(queue)] : []) ?? 0) }
+    }
+
+    func commit() async throws {
+        defer { pool.release(host) }
+        try await host.with { c in try c.execute("COMMIT") }
+    }
+
+    func rollback() async {
+        _ = try? await host.with { c in try c.execute("ROLLBACK") }
+        pool.release(host)
     }
 }
