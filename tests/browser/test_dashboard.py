@@ -179,7 +179,7 @@ def case(request):
             run_cli(["migrate"], c.db)
         c.seeds = seed(c)
         # A live worker on a queue nobody uses, so the workers page has someone to show.
-        c.procs.append(subprocess.Popen([BIN, "work", "--queues", "idle", "--worker-id", "browser-test-worker", "--database", c.db],
+        c.procs.append(subprocess.Popen([BIN, "work", "--queues", "idle", "--worker-id", "browser-test-worker", "--shutdown-seconds", "0", "--database", c.db],
                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         c.base = start_server(c)
         seed_filler(c)
@@ -199,15 +199,17 @@ def case(request):
         shutil.rmtree(c.tmp, ignore_errors=True)
 
 
-@pytest.fixture(scope="module")
-def driver(case):
+@pytest.fixture(scope="session")
+def browser():
+    """One headless Chromium for every case (each server has its own port, so its own origin and storage)."""
+    profile = tempfile.mkdtemp(prefix="pq-chrome-")
     opts = Options()
     for path in ("/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"):
         if os.path.exists(path):
             opts.binary_location = path
             break
     for a in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--window-size=1400,1000",
-              "--force-device-scale-factor=1", "--user-data-dir=" + os.path.join(case.tmp, "chrome")):
+              "--force-device-scale-factor=1", "--user-data-dir=" + profile):
         opts.add_argument(a)
     opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     chromedriver = shutil.which("chromedriver")
@@ -218,6 +220,14 @@ def driver(case):
         yield d
     finally:
         d.quit()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def driver(case, browser):
+    browser.get("about:blank")
+    browser.get_log("browser")  # start each case with an empty console log
+    return browser
 
 
 # ------------------------------------------------------------------ helpers
