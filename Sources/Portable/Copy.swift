@@ -18,6 +18,7 @@ public enum CopyType: Sendable {
 public enum CopyTable: String, CaseIterable, Sendable {
     case jobs, jobsArchive = "jobs_archive", attempts, jobEvents = "job_events", jobKeys = "job_keys"
     case jobTypes = "job_types", queuePolicies = "queue_policies", schedules
+    case flows, flowRuns = "flow_runs", runSteps = "run_steps"
 
     static let jobColumns: [(String, CopyType)] = [
         ("id", .uuid), ("queue", .text), ("job_type", .text), ("payload", .json), ("priority", .int), ("run_at", .time),
@@ -50,6 +51,13 @@ public enum CopyTable: String, CaseIterable, Sendable {
             return [("name", .text), ("cron", .text), ("queue", .text), ("job_type", .text), ("payload", .json),
                     ("priority", .int), ("max_attempts", .int), ("timeout_seconds", .int), ("last_slot_at", .time),
                     ("created_at", .time), ("updated_at", .time)]
+        case .flows: return [("slug", .text), ("version", .int), ("definition", .json), ("created_at", .time)]
+        case .flowRuns:
+            return [("id", .uuid), ("flow_slug", .text), ("flow_version", .int), ("status", .text), ("input", .json),
+                    ("created_at", .time), ("finished_at", .time), ("failed_step", .text)]
+        case .runSteps:
+            return [("run_id", .uuid), ("step_slug", .text), ("status", .text), ("remaining_deps", .int), ("job_id", .uuid),
+                    ("output", .json), ("finished_at", .time)]
         }
     }
 
@@ -57,7 +65,12 @@ public enum CopyTable: String, CaseIterable, Sendable {
     public var isJobTable: Bool { self == .jobs || self == .jobsArchive }
     public var isChildTable: Bool { self == .attempts || self == .jobEvents || self == .jobKeys }
     /// Whether the table has a `queue` column to filter on.
-    public var hasQueue: Bool { self != .jobTypes && self != .jobEvents }
+    public var hasQueue: Bool {
+        switch self {
+        case .jobs, .jobsArchive, .attempts, .jobKeys, .queuePolicies, .schedules: return true
+        case .jobEvents, .jobTypes, .flows, .flowRuns, .runSteps: return false
+        }
+    }
 }
 
 /// Which rows to read.
@@ -115,7 +128,10 @@ public enum Copier {
         var report = CopyReport()
         let tx = try await target.copyBegin()
         do {
-            for table in [CopyTable.jobTypes, .queuePolicies, .schedules] {
+            // Workflow runs span queues: they come along with a whole-database copy only.
+            let small: [CopyTable] = queue == nil ? [.jobTypes, .queuePolicies, .schedules, .flows, .flowRuns, .runSteps]
+                                                  : [.jobTypes, .queuePolicies, .schedules, .flows]
+            for table in small {
                 let rows = try await source.copyRead(table, .all(queue: table.hasQueue ? queue : nil))
                 report.read[table, default: 0] += rows.count
                 report.inserted[table, default: 0] += try await tx.insert(table, rows, skipExisting: true)

@@ -61,7 +61,12 @@ public struct ExplainContext: Sendable {
 public enum Explainer {
     public static func explain(_ job: Job, context c: ExplainContext) -> Explanation {
         func make(_ r: Explanation.Reason, _ msg: String, _ details: [(String, JSON)] = []) -> Explanation {
-            Explanation(jobId: job.id, status: job.status, reason: r, message: msg, details: details)
+            // A workflow step says which run it belongs to.
+            guard let run = job.runId, let step = job.stepSlug else {
+                return Explanation(jobId: job.id, status: job.status, reason: r, message: msg, details: details)
+            }
+            return Explanation(jobId: job.id, status: job.status, reason: r, message: "Step \(step) of run \(run): " + msg,
+                               details: details + [("run_id", .string(run)), ("step", .string(step))])
         }
         let attemptsText = "\(job.attempts) attempt\(job.attempts == 1 ? "" : "s")"
         switch job.status {

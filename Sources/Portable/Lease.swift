@@ -43,6 +43,9 @@ public struct Completion: Sendable, Equatable {
     public var errorCode: String?
     public var errorMessage: String?
     public var next: NextState
+    /// Set for workflow step jobs: the ack advances their run in the same transaction.
+    public var runId: String?
+    public var stepSlug: String?
 
     public init(lease: LeaseKey, outcome: AttemptOutcome, output: String? = nil, errorCode: String? = nil,
                 errorMessage: String? = nil, next: NextState) {
@@ -75,6 +78,15 @@ public struct Completion: Sendable, Equatable {
     public var dlqReason: String? {
         if case .dlq(let r) = next { return r }
         return nil
+    }
+
+    /// What this completion means for the step's run, if anything.
+    public var stepOutcome: StepOutcome? {
+        switch next {
+        case .succeeded: return .succeeded(output: output)
+        case .dlq: return .failed
+        case .retry, .requeue: return nil
+        }
     }
 }
 

@@ -31,6 +31,7 @@ public final class PortableClient: Sendable {
     public let clock: any PortableClock
     public let random: any RandomSource
     public let ids: UUIDv7
+    let flowDefinitions = FlowDefinitionCache()
 
     public init(driver: any StorageDriver, config: PortableConfig = PortableConfig(),
                 clock: any PortableClock = SystemClock(), random: any RandomSource = SystemRandom()) {
@@ -195,6 +196,12 @@ public final class PortableClient: Sendable {
     /// the next heartbeat or ack (`leaseLost`) and the attempt is recorded as `CANCELLED`.
     public func cancel(_ id: String) async throws -> Job {
         let j = try await job(id)
+        // A step job is cancelled with its run (the run could not finish without it).
+        if let runId = j.runId, j.status == .queued || j.status == .running,
+           let r = try await driver.flowRunGet(runId), r.status == .running {
+            _ = try await cancelRun(runId)
+            return try await job(j.id)
+        }
         guard j.status == .queued || j.status == .running else {
             throw PortableError.conflict("job \(id) is \(j.status.rawValue); only queued or running jobs can be cancelled")
         }
@@ -249,10 +256,14 @@ public final class PortableClient: Sendable {
         guard !results.isEmpty else { return [] }
         let completions = results.map { r -> Completion in
             let policy = PolicyResolver.resolve(r.job, type: types[r.job.jobType], defaults: config.defaults)
-            return Decide.completion(for: r.job, token: r.job.leaseToken ?? "", result: r.result,
-                                     policy: policy, random: random)
+            var c = Decide.completion(for: r.job, token: r.job.leaseToken ?? "", result: r.result,
+                                      policy: policy, random: random)
+            c.runId = r.job.runId
+            c.stepSlug = r.job.stepSlug
+            return c
         }
-        return try await driver.jobCompleteMany(completions, now: now)
+        let hasSteps = completions.contains { $0.runId != nil }
+        return try await driver.jobCompleteMany(completions, now: now, flow: hasSteps ? flowHook : nil)
     }
 
     /// One pass of the reaper: expired leases are recorded as `LEASE_EXPIRED` attempts and the

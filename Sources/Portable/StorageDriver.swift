@@ -36,8 +36,10 @@ public protocol StorageDriver: Sendable {
     /// Extends the given leases; returns the job ids whose lease is still held.
     func jobLeaseExtend(_ leases: [LeaseKey], seconds: Double, now: Date?) async throws -> Set<String>
     /// Ends attempts: moves each job whose lease matches to its next state and records the
-    /// attempt, in one statement or transaction. Results are in input order.
-    func jobCompleteMany(_ completions: [Completion], now: Date?) async throws -> [AckResult]
+    /// attempt, in one statement or transaction. Results are in input order. For workflow step
+    /// jobs (`flow` given), the same transaction locks each applied step's run, asks `flow` what
+    /// follows and writes it: the next steps' jobs, step states, the run's status.
+    func jobCompleteMany(_ completions: [Completion], now: Date?, flow: FlowHook?) async throws -> [AckResult]
     /// Hands claimed jobs back to queued as if never claimed (no attempt recorded): jobs a
     /// worker prefetched but did not start. Returns how many were released.
     func jobReleaseMany(_ leases: [LeaseKey]) async throws -> Int
@@ -127,6 +129,23 @@ public protocol StorageDriver: Sendable {
     func copyRead(_ table: CopyTable, _ scope: CopyScope) async throws -> [[CopyValue]]
     /// Opens one transaction on the target for a whole copy.
     func copyBegin() async throws -> any CopyTarget
+
+    // MARK: workflows
+
+    /// Stores a definition: a new version when it differs from the latest, else the latest.
+    func flowDefine(_ definition: FlowDefinition, now: Date?) async throws -> FlowDefinition
+    /// The latest version of each flow.
+    func flowList() async throws -> [FlowDefinition]
+    /// A version (nil: the latest).
+    func flowGet(_ slug: String, version: Int?) async throws -> FlowDefinition?
+    /// Inserts the run, its steps and its root jobs in one transaction.
+    func flowRunStart(_ run: FlowRun, jobs: [JobInsert], now: Date?) async throws -> FlowRun
+    func flowRunGet(_ id: String) async throws -> FlowRun?
+    /// Newest first, without steps.
+    func flowRunList(_ flow: String?, limit: Int, offset: Int) async throws -> [FlowRun]
+    func flowRunCount(_ flow: String?, cap: Int) async throws -> Int
+    /// Marks a running run cancelled and its unfinished steps cancelled. False if not running.
+    func flowRunCancel(_ id: String, now: Date?) async throws -> Bool
 
     // MARK: queues and metrics
 

@@ -46,6 +46,9 @@ public struct Timeline: Sendable, Equatable {
         func add(_ e: TimelineEvent, _ key: Int) { keyed.append((e.at, key, e)) }
 
         var enqueuedExtra: [(String, JSON)] = [("queue", .string(job.queue))]
+        if let run = job.runId, let step = job.stepSlug {
+            enqueuedExtra += [("run_id", .string(run)), ("step", .string(step))]
+        }
         if job.runAt > job.createdAt, job.attempts == 0 || history.attempts.isEmpty {
             enqueuedExtra.append(("run_at", .string(Time.format(job.runAt))))
         }

@@ -31,7 +31,7 @@ struct Portableq: AsyncParsableCommand {
             """,
         version: PortableqVersion.string,
         subcommands: [MigrateCommand.self, EnqueueCommand.self, WorkCommand.self, JobsCommand.self, DLQCommand.self,
-                      WorkersCommand.self, QueuesCommand.self, SchedulesCommand.self, MaintainCommand.self, MetricsCommand.self,
+                      WorkersCommand.self, QueuesCommand.self, SchedulesCommand.self, FlowsCommand.self, MaintainCommand.self, MetricsCommand.self,
                       AdminCommand.self, ServeCommand.self,
                       CopyCommand.self, DemoCommand.self]
     )

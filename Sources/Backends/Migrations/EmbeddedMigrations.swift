@@ -283,6 +283,47 @@ CREATE TABLE schedules (
 ALTER TABLE jobs_archive ADD COLUMN history_pruned_at timestamptz;
 CREATE INDEX jobs_archive_prune_idx ON jobs_archive (archived_at) WHERE history_pruned_at IS NULL;
 """#),
+        Migration(version: 4, name: "flows", sql: #"""
+-- portableq migration 4: workflows (DAGs of steps).
+-- compatible_with: 3
+-- (Binaries that know migration 3 never touch these tables, and step jobs are ordinary jobs to them.)
+
+-- A flow definition, versioned: redefining a flow with other steps adds a version; runs keep theirs.
+CREATE TABLE flows (
+    slug       text NOT NULL,
+    version    integer NOT NULL,
+    definition json NOT NULL,
+    created_at timestamptz NOT NULL,
+    PRIMARY KEY (slug, version)
+);
+
+CREATE TABLE flow_runs (
+    id           uuid PRIMARY KEY,
+    flow_slug    text NOT NULL,
+    flow_version integer NOT NULL,
+    status       text NOT NULL CHECK (status IN ('running', 'succeeded', 'failed', 'cancelled')),
+    input        json NOT NULL,
+    created_at   timestamptz NOT NULL,
+    finished_at  timestamptz,
+    failed_step  text
+);
+CREATE INDEX flow_runs_slug_idx ON flow_runs (flow_slug, id DESC);
+
+-- One row per step of a run. A step's job is made in the transaction that acks its last
+-- dependency (remaining_deps reaching 0); its output is kept here for its dependents.
+CREATE TABLE run_steps (
+    run_id         uuid NOT NULL,
+    step_slug      text NOT NULL,
+    status         text NOT NULL CHECK (status IN ('waiting', 'queued', 'succeeded', 'failed', 'skipped', 'cancelled')),
+    remaining_deps integer NOT NULL,
+    job_id         uuid,
+    output         json,
+    finished_at    timestamptz,
+    PRIMARY KEY (run_id, step_slug)
+);
+
+CREATE INDEX jobs_run_idx ON jobs (run_id) WHERE run_id IS NOT NULL;
+"""#),
     ]
     static let sqlite: [Migration] = [
         Migration(version: 1, name: "jobs", sql: #"""
@@ -502,9 +543,47 @@ CREATE TABLE schedules (
 ALTER TABLE jobs_archive ADD COLUMN history_pruned_at INTEGER;
 CREATE INDEX jobs_archive_prune_idx ON jobs_archive (archived_at) WHERE history_pruned_at IS NULL;
 """#),
+        Migration(version: 4, name: "flows", sql: #"""
+-- portableq migration 4: workflows (DAGs of steps).
+-- compatible_with: 3
+-- (Binaries that know migration 3 never touch these tables, and step jobs are ordinary jobs to them.)
+
+CREATE TABLE flows (
+    slug       TEXT NOT NULL,
+    version    INTEGER NOT NULL,
+    definition TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (slug, version)
+) WITHOUT ROWID;
+
+CREATE TABLE flow_runs (
+    id           TEXT PRIMARY KEY NOT NULL,
+    flow_slug    TEXT NOT NULL,
+    flow_version INTEGER NOT NULL,
+    status       TEXT NOT NULL CHECK (status IN ('running', 'succeeded', 'failed', 'cancelled')),
+    input        TEXT NOT NULL,
+    created_at   INTEGER NOT NULL,
+    finished_at  INTEGER,
+    failed_step  TEXT
+);
+CREATE INDEX flow_runs_slug_idx ON flow_runs (flow_slug, id DESC);
+
+CREATE TABLE run_steps (
+    run_id         TEXT NOT NULL,
+    step_slug      TEXT NOT NULL,
+    status         TEXT NOT NULL CHECK (status IN ('waiting', 'queued', 'succeeded', 'failed', 'skipped', 'cancelled')),
+    remaining_deps INTEGER NOT NULL,
+    job_id         TEXT,
+    output         TEXT,
+    finished_at    INTEGER,
+    PRIMARY KEY (run_id, step_slug)
+) WITHOUT ROWID;
+
+CREATE INDEX jobs_run_idx ON jobs (run_id) WHERE run_id IS NOT NULL;
+"""#),
     ]
 
     /// File names, in order, for the test that compares them with the files on disk.
-    static let postgresFiles: [String] = ["0001_jobs.sql", "0002_decisions.sql", "0003_policies_maintenance_schedules.sql"]
-    static let sqliteFiles: [String] = ["0001_jobs.sql", "0002_decisions.sql", "0003_policies_maintenance_schedules.sql"]
+    static let postgresFiles: [String] = ["0001_jobs.sql", "0002_decisions.sql", "0003_policies_maintenance_schedules.sql", "0004_flows.sql"]
+    static let sqliteFiles: [String] = ["0001_jobs.sql", "0002_decisions.sql", "0003_policies_maintenance_schedules.sql", "0004_flows.sql"]
 }

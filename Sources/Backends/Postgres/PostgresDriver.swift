@@ -92,7 +92,17 @@ public final class PostgresDriver: StorageDriver {
     // MARK: enqueue
 
     public func jobInsertMany(_ rows: [JobInsert], now: Date?) async throws -> [JobInsertOutcome] {
-        let params: [String?] = [
+        let params = insertParams(rows, now: now)
+        let created: [Job] = try await with { c in
+            let r = try c.query(PostgresSQL.jobInsertMany, params)
+            return try (0..<r.rows).map { try PostgresDriver.job(r, $0, archived: false) }
+        }
+        return try await insertOutcomes(rows, created: created)
+    }
+
+    /// The parameters of `PostgresSQL.jobInsertMany`: one array per column.
+    func insertParams(_ rows: [JobInsert], now: Date?) -> [String?] {
+        [
             PostgresDriver.ts(now),
             PGArray.literal(rows.map(\.id)),
             PGArray.literal(rows.map(\.queue)),
@@ -110,10 +120,11 @@ public final class PostgresDriver: StorageDriver {
             PGArray.literal(rows.map(\.stepSlug)),
             url.channel,
         ]
-        let created: [Job] = try await with { c in
-            let r = try c.query(PostgresSQL.jobInsertMany, params)
-            return try (0..<r.rows).map { try PostgresDriver.job(r, $0, archived: false) }
-        }
+    }
+
+    /// Created jobs as they came back, and for taken keys the existing jobs (a second round trip
+    /// only on that path).
+    func insertOutcomes(_ rows: [JobInsert], created: [Job]) async throws -> [JobInsertOutcome] {
         if created.count == rows.count {
             return created.map { JobInsertOutcome(job: $0, created: true) }
         }
@@ -167,7 +178,7 @@ public final class PostgresDriver: StorageDriver {
         }
     }
 
-    public func jobCompleteMany(_ completions: [Completion], now: Date?) async throws -> [AckResult] {
+    public func jobCompleteMany(_ completions: [Completion], now: Date?, flow: FlowHook?) async throws -> [AckResult] {
         let params: [String?] = [
             PostgresDriver.ts(now),
             PGArray.literal(completions.map(\.lease.jobId)),
@@ -182,9 +193,21 @@ public final class PostgresDriver: StorageDriver {
             PGArray.literal(completions.map { $0.decision?.rawValue }),
             PGArray.literal(ints: completions.map { $0.outcome == .released ? 1 : 0 }),
         ]
-        let applied: Set<String> = try await with { c in
-            let r = try c.query(PostgresSQL.jobCompleteMany, params)
-            return Set((0..<r.rows).compactMap { r.string($0, 0) })
+        let steps = flow == nil ? [] : completions.filter { $0.runId != nil && $0.stepOutcome != nil }
+        let applied: Set<String> = try await with { [self] c in
+            if steps.isEmpty {
+                let r = try c.query(PostgresSQL.jobCompleteMany, params)
+                return Set((0..<r.rows).compactMap { r.string($0, 0) })
+            }
+            // Step jobs: the ack and what follows in their runs commit together.
+            return try c.transaction {
+                let r = try c.query(PostgresSQL.jobCompleteMany, params)
+                let applied = Set((0..<r.rows).compactMap { r.string($0, 0) })
+                for x in steps where applied.contains(x.lease.jobId) {
+                    try advance(c, runId: x.runId!, step: x.stepSlug!, outcome: x.stepOutcome!, flow: flow!, now: now)
+                }
+                return applied
+            }
         }
         if applied.count == completions.count { return completions.map { _ in .applied } }
         let rest = completions.filter { !applied.contains($0.lease.jobId) }
@@ -509,6 +532,134 @@ public final class PostgresDriver: StorageDriver {
     public func decisionCount(_ kind: DecisionKind, cap: Int) async throws -> Int {
         let sql = PostgresSQL.decisionCount(PostgresDriver.table(kind))
         return try await with { c in try c.query(sql, [String(cap)]).int(0, 0) ?? 0 }
+    }
+
+    // MARK: workflows
+
+    /// Advances a run after one of its steps ended, inside the ack's transaction, with the run locked.
+    func advance(_ c: PGConnection, runId: String, step: String, outcome: StepOutcome, flow: FlowHook, now: Date?) throws {
+        let n = PostgresDriver.ts(now)
+        let r = try c.query(PostgresSQL.runSnapshot, [runId])
+        guard r.rows == 1 else { return }
+        let s = try c.query(PostgresSQL.runStepList, [runId])
+        let steps = (0..<s.rows).map { PostgresDriver.runStep(s, $0) }
+        let changes = try flow.advance(FlowSnapshot(runId: runId, status: RunStatus(rawValue: r.string(0, 0)!) ?? .running,
+                                                    input: r.string(0, 1)!, definitionJSON: r.string(0, 2)!, steps: steps), step, outcome)
+        if !changes.steps.isEmpty {
+            let cs = changes.steps
+            _ = try c.query(PostgresSQL.runStepUpdate, [
+                n, runId, PGArray.literal(cs.map(\.slug)), PGArray.literal(cs.map(\.status.rawValue)),
+                PGArray.literal(ints: cs.map(\.remainingDeps)), PGArray.literal(cs.map(\.jobId)), PGArray.literal(cs.map(\.output)),
+            ])
+        }
+        if !changes.newJobs.isEmpty {
+            _ = try c.query(PostgresSQL.jobInsertMany, insertParams(changes.newJobs, now: now))
+        }
+        if !changes.cancelJobIds.isEmpty {
+            _ = try c.query(PostgresSQL.jobCancelMany, [n, PGArray.literal(changes.cancelJobIds),
+                                                        PGArray.literal(changes.cancelJobIds.map { _ in String?.none })])
+        }
+        if let rs = changes.runStatus {
+            _ = try c.query(PostgresSQL.runStatusSet, [n, runId, rs.rawValue, changes.failedStep])
+        }
+    }
+
+    static func runStep(_ r: PGResult, _ i: Int) -> RunStep {
+        RunStep(slug: r.string(i, 0)!, status: RunStepStatus(rawValue: r.string(i, 1)!) ?? .waiting, remainingDeps: r.int(i, 2)!,
+                jobId: r.string(i, 3), output: r.string(i, 4), finishedAt: r.date(i, 5))
+    }
+
+    static func definition(_ r: PGResult, _ i: Int) throws -> FlowDefinition {
+        var d = try FlowDefinition.parse(try JSON.parse(r.string(i, 2)!))
+        d.version = r.int(i, 0)
+        d.createdAt = r.date(i, 1)
+        return d
+    }
+
+    public func flowDefine(_ def: FlowDefinition, now: Date?) async throws -> FlowDefinition {
+        let text = def.json.compact
+        let n = PostgresDriver.ts(now)
+        return try await with { c in
+            try c.transaction {
+                _ = try c.query(PostgresSQL.flowLock, [def.slug])
+                let latest = try c.query(PostgresSQL.flowLatest, [def.slug])
+                if latest.rows == 1, let d = latest.string(0, 2), (try? JSON.parse(d).compact) == text {
+                    return try PostgresDriver.definition(latest, 0)
+                }
+                return try PostgresDriver.definition(try c.query(PostgresSQL.flowInsert, [n, def.slug, text]), 0)
+            }
+        }
+    }
+
+    public func flowList() async throws -> [FlowDefinition] {
+        try await with { c in
+            let r = try c.query(PostgresSQL.flowListLatest)
+            return try (0..<r.rows).map { try PostgresDriver.definition(r, $0) }
+        }
+    }
+
+    public func flowGet(_ slug: String, version: Int?) async throws -> FlowDefinition? {
+        try await with { c in
+            let r = version == nil ? try c.query(PostgresSQL.flowLatest, [slug])
+                                   : try c.query(PostgresSQL.flowGetVersion, [slug, String(version!)])
+            return r.rows == 0 ? nil : try PostgresDriver.definition(r, 0)
+        }
+    }
+
+    public func flowRunStart(_ run: FlowRun, jobs: [JobInsert], now: Date?) async throws -> FlowRun {
+        let n = PostgresDriver.ts(now)
+        let jobParams = insertParams(jobs, now: now)
+        try await with { c in
+            try c.transaction {
+                _ = try c.query(PostgresSQL.runInsert, [n, run.id, run.flowSlug, String(run.flowVersion), run.input])
+                _ = try c.query(PostgresSQL.runStepInsert, [
+                    run.id, PGArray.literal(run.steps.map(\.slug)), PGArray.literal(run.steps.map(\.status.rawValue)),
+                    PGArray.literal(ints: run.steps.map(\.remainingDeps)), PGArray.literal(run.steps.map(\.jobId)),
+                ])
+                if !jobs.isEmpty { _ = try c.query(PostgresSQL.jobInsertMany, jobParams) }
+            }
+        }
+        guard let stored = try await flowRunGet(run.id) else { throw PortableError(.backend, "run \(run.id) vanished") }
+        return stored
+    }
+
+    static func run(_ r: PGResult, _ i: Int) -> FlowRun {
+        FlowRun(id: r.string(i, 0)!, flowSlug: r.string(i, 1)!, flowVersion: r.int(i, 2)!,
+                status: RunStatus(rawValue: r.string(i, 3)!) ?? .running, input: r.string(i, 4)!, createdAt: r.date(i, 5)!,
+                finishedAt: r.date(i, 6), failedStep: r.string(i, 7), steps: [])
+    }
+
+    public func flowRunGet(_ id: String) async throws -> FlowRun? {
+        try await with { c in
+            let r = try c.query(PostgresSQL.runGet, [id])
+            guard r.rows == 1 else { return nil }
+            var run = PostgresDriver.run(r, 0)
+            let s = try c.query(PostgresSQL.runStepList, [id])
+            run.steps = (0..<s.rows).map { PostgresDriver.runStep(s, $0) }
+            return run
+        }
+    }
+
+    public func flowRunList(_ flow: String?, limit: Int, offset: Int) async throws -> [FlowRun] {
+        try await with { c in
+            let r = try c.query(PostgresSQL.runList, [flow, String(limit), String(offset)])
+            return (0..<r.rows).map { PostgresDriver.run(r, $0) }
+        }
+    }
+
+    public func flowRunCount(_ flow: String?, cap: Int) async throws -> Int {
+        try await with { c in try c.query(PostgresSQL.runCount, [flow, String(cap)]).int(0, 0) ?? 0 }
+    }
+
+    public func flowRunCancel(_ id: String, now: Date?) async throws -> Bool {
+        let n = PostgresDriver.ts(now)
+        return try await with { c in
+            try c.transaction {
+                guard try c.query(PostgresSQL.runCancel, [n, id]).affectedRows == 1 else { return false }
+                _ = try c.query(PostgresSQL.runStepsCancel, [n, id])
+                return true
+            }
+        }
     }
 
     // MARK: copy between backends

@@ -387,6 +387,57 @@ enum PostgresSQL {
         UPDATE schedules SET last_slot_at = $2 WHERE name = $1 AND (last_slot_at IS NULL OR last_slot_at < $2)
         """
 
+    // MARK: workflows
+
+    static let flowLock = "SELECT pg_advisory_xact_lock(hashtextextended('portableq.flow.' || $1, 0))"
+    static let flowLatest = "SELECT version, created_at, definition FROM flows WHERE slug = $1 ORDER BY version DESC LIMIT 1"
+    static let flowGetVersion = "SELECT version, created_at, definition FROM flows WHERE slug = $1 AND version = $2"
+    static let flowInsert = """
+        INSERT INTO flows (slug, version, definition, created_at)
+        SELECT $2, coalesce(max(version), 0) + 1, $3::json, \(now) FROM flows WHERE slug = $2
+        RETURNING version, created_at, definition
+        """
+    static let flowListLatest = """
+        SELECT DISTINCT ON (slug) version, created_at, definition FROM flows ORDER BY slug, version DESC
+        """
+    static let runInsert = """
+        INSERT INTO flow_runs (id, flow_slug, flow_version, status, input, created_at)
+        VALUES ($2, $3, $4, 'running', $5::json, \(now))
+        """
+    static let runStepInsert = """
+        INSERT INTO run_steps (run_id, step_slug, status, remaining_deps, job_id)
+        SELECT $1, s, st, r, j FROM unnest($2::text[], $3::text[], $4::int[], $5::uuid[]) AS i(s, st, r, j)
+        """
+    static let runColumns = "id, flow_slug, flow_version, status, input, created_at, finished_at, failed_step"
+    static let runGet = "SELECT \(runColumns) FROM flow_runs WHERE id = $1::uuid"
+    static let runList = """
+        SELECT \(runColumns) FROM flow_runs WHERE ($1::text IS NULL OR flow_slug = $1) ORDER BY id DESC LIMIT $2 OFFSET $3
+        """
+    static let runCount = "SELECT count(*) FROM (SELECT 1 FROM flow_runs WHERE ($1::text IS NULL OR flow_slug = $1) LIMIT $2) c"
+    static let runStepList = "SELECT step_slug, status, remaining_deps, job_id, output, finished_at FROM run_steps WHERE run_id = $1::uuid"
+    /// Locks the run: concurrent acks of two dependencies of one step take turns, so exactly one
+    /// of them sees the step's last dependency succeed.
+    static let runSnapshot = """
+        SELECT r.status, r.input, f.definition FROM flow_runs r
+        JOIN flows f ON f.slug = r.flow_slug AND f.version = r.flow_version WHERE r.id = $1::uuid
+        FOR UPDATE OF r
+        """
+    static let runStepUpdate = """
+        UPDATE run_steps rs SET status = i.st, remaining_deps = i.r, job_id = i.j, output = i.o::json,
+            finished_at = CASE WHEN i.st IN ('succeeded', 'failed') THEN \(now) ELSE rs.finished_at END
+        FROM unnest($3::text[], $4::text[], $5::int[], $6::uuid[], $7::text[]) AS i(s, st, r, j, o)
+        WHERE rs.run_id = $2::uuid AND rs.step_slug = i.s
+        """
+    static let runStatusSet = """
+        UPDATE flow_runs SET status = $3, finished_at = CASE WHEN $3 = 'running' THEN NULL ELSE \(now) END,
+            failed_step = coalesce($4, failed_step)
+        WHERE id = $2::uuid
+        """
+    static let runCancel = "UPDATE flow_runs SET status = 'cancelled', finished_at = \(now) WHERE id = $2::uuid AND status = 'running'"
+    static let runStepsCancel = """
+        UPDATE run_steps SET status = 'cancelled', finished_at = \(now) WHERE run_id = $2::uuid AND status IN ('waiting', 'queued')
+        """
+
     // MARK: queues and metrics
 
     static let queueCountsQueued = """

@@ -109,25 +109,7 @@ public final class SQLiteDriver: StorageDriver {
 
     public func jobInsertMany(_ rows: [JobInsert], now: Date?) async throws -> [JobInsertOutcome] {
         let nowMs = SQLiteDriver.nowMs(now)
-        let existingIds: [Int: String] = try await write { c in
-            var existing: [Int: String] = [:]
-            for (i, r) in rows.enumerated() {
-                if let key = r.idempotencyKey {
-                    let n = try c.run(SQLiteSQL.keyInsert, [.text(r.queue), .text(key), .text(r.id)])
-                    if n == 0 {
-                        existing[i] = try c.query(SQLiteSQL.keyLookup, [.text(r.queue), .text(key)]) { $0.string(0)! }.first
-                        continue
-                    }
-                }
-                let runAt = r.runAt.map(Time.millis) ?? nowMs + Int64((r.delaySeconds * 1000).rounded())
-                try c.run(SQLiteSQL.jobInsert, [
-                    .text(r.id), .text(r.queue), .text(r.jobType), .text(r.payload), .int(Int64(r.priority)),
-                    .int(runAt), .opt(r.maxAttempts), .opt(r.timeoutSeconds), .opt(r.backoffBaseMs),
-                    .opt(r.idempotencyKey), .opt(r.replayOf), .int(nowMs), .opt(r.runId), .opt(r.stepSlug),
-                ])
-            }
-            return existing
-        }
+        let existingIds: [Int: String] = try await write { c in try SQLiteDriver.insert(rows, c, nowMs: nowMs) }
         for q in Set(rows.enumerated().filter { existingIds[$0.offset] == nil }.map(\.element.queue)) {
             wakeups.notify(queue: q)
         }
@@ -150,6 +132,28 @@ public final class SQLiteDriver: StorageDriver {
                 replayOf: r.replayOf, createdAt: Time.date(millis: nowMs), runId: r.runId, stepSlug: r.stepSlug),
                 created: true)
         }
+    }
+
+    /// Inserts rows in the caller's transaction; returns, by index, the existing job ids of rows
+    /// whose (queue, key) was taken.
+    static func insert(_ rows: [JobInsert], _ c: SQLiteConnection, nowMs: Int64) throws -> [Int: String] {
+        var existing: [Int: String] = [:]
+        for (i, r) in rows.enumerated() {
+            if let key = r.idempotencyKey {
+                let n = try c.run(SQLiteSQL.keyInsert, [.text(r.queue), .text(key), .text(r.id)])
+                if n == 0 {
+                    existing[i] = try c.query(SQLiteSQL.keyLookup, [.text(r.queue), .text(key)]) { $0.string(0)! }.first
+                    continue
+                }
+            }
+            let runAt = r.runAt.map(Time.millis) ?? nowMs + Int64((r.delaySeconds * 1000).rounded())
+            try c.run(SQLiteSQL.jobInsert, [
+                .text(r.id), .text(r.queue), .text(r.jobType), .text(r.payload), .int(Int64(r.priority)),
+                .int(runAt), .opt(r.maxAttempts), .opt(r.timeoutSeconds), .opt(r.backoffBaseMs),
+                .opt(r.idempotencyKey), .opt(r.replayOf), .int(nowMs), .opt(r.runId), .opt(r.stepSlug),
+            ])
+        }
+        return existing
     }
 
     // MARK: claim, heartbeat, ack
@@ -178,10 +182,11 @@ public final class SQLiteDriver: StorageDriver {
         }
     }
 
-    public func jobCompleteMany(_ completions: [Completion], now: Date?) async throws -> [AckResult] {
+    public func jobCompleteMany(_ completions: [Completion], now: Date?, flow: FlowHook?) async throws -> [AckResult] {
         let nowMs = SQLiteDriver.nowMs(now)
-        return try await write { c in
-            try completions.map { x in
+        let (results, madeIn): ([AckResult], [String]) = try await write { c in
+            var madeIn: [String] = []
+            let results: [AckResult] = try completions.map { x in
                 let status = x.newStatus.rawValue
                 let runAt = nowMs + Int64((x.delaySeconds * 1000).rounded())
                 let rows = try c.query(SQLiteSQL.jobComplete, [
@@ -195,6 +200,9 @@ public final class SQLiteDriver: StorageDriver {
                         .opt(x.errorMessage), .opt(x.decision?.rawValue), x.decision == .retry ? .int(runAt) : .null,
                         .opt(x.dlqReason), .text(queue), .opt(waitMs),
                     ])
+                    if let flow, let runId = x.runId, let step = x.stepSlug, let outcome = x.stepOutcome {
+                        madeIn += try SQLiteDriver.advance(c, runId: runId, step: step, outcome: outcome, flow: flow, nowMs: nowMs)
+                    }
                     return .applied
                 }
                 let recorded = try c.query(SQLiteSQL.attemptOutcomeByToken, [.text(x.lease.jobId), .text(x.lease.token)]) {
@@ -202,7 +210,41 @@ public final class SQLiteDriver: StorageDriver {
                 }.first ?? nil
                 return recorded == x.outcome.rawValue ? .duplicate : .leaseLost
             }
+            return (results, madeIn)
         }
+        for q in Set(madeIn) { wakeups.notify(queue: q) }
+        return results
+    }
+
+    /// Advances a run after one of its steps ended, in the ack's transaction (SQLite's single
+    /// writer serialises runs). Returns the queues of the jobs it made.
+    static func advance(_ c: SQLiteConnection, runId: String, step: String, outcome: StepOutcome, flow: FlowHook,
+                        nowMs: Int64) throws -> [String] {
+        guard let (status, input, definition) = try c.query(SQLiteSQL.runSnapshot, [.text(runId)], { r in
+            (RunStatus(rawValue: r.string(0)!) ?? .running, r.string(1)!, r.string(2)!)
+        }).first else { return [] }
+        let steps = try c.query(SQLiteSQL.runStepList, [.text(runId)]) { SQLiteDriver.runStep($0) }
+        let changes = try flow.advance(FlowSnapshot(runId: runId, status: status, input: input, definitionJSON: definition,
+                                                    steps: steps), step, outcome)
+        for s in changes.steps {
+            try c.run(SQLiteSQL.runStepUpdate, [.text(runId), .text(s.slug), .text(s.status.rawValue), .int(Int64(s.remainingDeps)),
+                                                .opt(s.jobId), .opt(s.output), .int(nowMs)])
+        }
+        _ = try insert(changes.newJobs, c, nowMs: nowMs)
+        for id in changes.cancelJobIds {
+            if let attempts = try c.query(SQLiteSQL.jobCancelQueued, [.text(id), .int(nowMs)], { $0.int(0)! }).first {
+                try c.run(SQLiteSQL.eventInsert, [.text(id), .int(nowMs), .text("cancelled"), .text("its run failed"), .int(Int64(attempts))])
+            }
+        }
+        if let rs = changes.runStatus {
+            try c.run(SQLiteSQL.runStatusSet, [.text(runId), .text(rs.rawValue), rs == .running ? .null : .int(nowMs), .opt(changes.failedStep)])
+        }
+        return changes.newJobs.map(\.queue)
+    }
+
+    static func runStep(_ r: SQLiteRow) -> RunStep {
+        RunStep(slug: r.string(0)!, status: RunStepStatus(rawValue: r.string(1)!) ?? .waiting, remainingDeps: r.int(2)!,
+                jobId: r.string(3), output: r.string(4), finishedAt: r.date(5))
     }
 
     public func jobReleaseMany(_ leases: [LeaseKey]) async throws -> Int {
@@ -568,6 +610,92 @@ public final class SQLiteDriver: StorageDriver {
     public func decisionCount(_ kind: DecisionKind, cap: Int) async throws -> Int {
         let sql = SQLiteSQL.decisionCount(SQLiteDriver.table(kind))
         return try await read { c in Int(try c.scalarInt(sql, [.int(Int64(cap))]) ?? 0) }
+    }
+
+    // MARK: workflows
+
+    public func flowDefine(_ def: FlowDefinition, now: Date?) async throws -> FlowDefinition {
+        let nowMs = SQLiteDriver.nowMs(now)
+        let text = def.json.compact
+        let (version, created, stored): (Int, Int64, String) = try await write { c in
+            if let (v, at, d) = try c.query(SQLiteSQL.flowLatest, [.text(def.slug)], { ($0.int(0)!, $0.int64(1)!, $0.string(2)!) }).first,
+               d == text {
+                return (v, at, d)
+            }
+            let v = Int(try c.scalarInt(SQLiteSQL.flowNextVersion, [.text(def.slug)]) ?? 1)
+            try c.run(SQLiteSQL.flowInsert, [.text(def.slug), .int(Int64(v)), .text(text), .int(nowMs)])
+            return (v, nowMs, text)
+        }
+        var out = try FlowDefinition.parse(try JSON.parse(stored))
+        out.version = version
+        out.createdAt = Time.date(millis: created)
+        return out
+    }
+
+    static func definition(_ r: SQLiteRow) throws -> FlowDefinition {
+        var d = try FlowDefinition.parse(try JSON.parse(r.string(2)!))
+        d.version = r.int(0)
+        d.createdAt = r.date(1)
+        return d
+    }
+
+    public func flowList() async throws -> [FlowDefinition] {
+        try await read { c in try c.query(SQLiteSQL.flowListLatest) { try SQLiteDriver.definition($0) } }
+    }
+
+    public func flowGet(_ slug: String, version: Int?) async throws -> FlowDefinition? {
+        try await read { c in
+            if let version {
+                return try c.query(SQLiteSQL.flowGetVersion, [.text(slug), .int(Int64(version))]) { try SQLiteDriver.definition($0) }.first
+            }
+            return try c.query(SQLiteSQL.flowLatest, [.text(slug)]) { try SQLiteDriver.definition($0) }.first
+        }
+    }
+
+    public func flowRunStart(_ run: FlowRun, jobs: [JobInsert], now: Date?) async throws -> FlowRun {
+        let nowMs = SQLiteDriver.nowMs(now)
+        try await write { c in
+            try c.run(SQLiteSQL.runInsert, [.text(run.id), .text(run.flowSlug), .int(Int64(run.flowVersion)), .text(run.input), .int(nowMs)])
+            for s in run.steps {
+                try c.run(SQLiteSQL.runStepInsert, [.text(run.id), .text(s.slug), .text(s.status.rawValue), .int(Int64(s.remainingDeps)), .opt(s.jobId)])
+            }
+            _ = try SQLiteDriver.insert(jobs, c, nowMs: nowMs)
+        }
+        for q in Set(jobs.map(\.queue)) { wakeups.notify(queue: q) }
+        guard let stored = try await flowRunGet(run.id) else { throw PortableError(.backend, "run \(run.id) vanished") }
+        return stored
+    }
+
+    static func run(_ r: SQLiteRow) -> FlowRun {
+        FlowRun(id: r.string(0)!, flowSlug: r.string(1)!, flowVersion: r.int(2)!, status: RunStatus(rawValue: r.string(3)!) ?? .running,
+                input: r.string(4)!, createdAt: r.date(5)!, finishedAt: r.date(6), failedStep: r.string(7), steps: [])
+    }
+
+    public func flowRunGet(_ id: String) async throws -> FlowRun? {
+        try await read { c in
+            guard var run = try c.query(SQLiteSQL.runGet, [.text(id)], { SQLiteDriver.run($0) }).first else { return nil }
+            run.steps = try c.query(SQLiteSQL.runStepList, [.text(id)]) { SQLiteDriver.runStep($0) }
+            return run
+        }
+    }
+
+    public func flowRunList(_ flow: String?, limit: Int, offset: Int) async throws -> [FlowRun] {
+        try await read { c in
+            try c.query(SQLiteSQL.runList, [.opt(flow), .int(Int64(limit)), .int(Int64(offset))]) { SQLiteDriver.run($0) }
+        }
+    }
+
+    public func flowRunCount(_ flow: String?, cap: Int) async throws -> Int {
+        try await read { c in Int(try c.scalarInt(SQLiteSQL.runCount, [.opt(flow), .int(Int64(cap))]) ?? 0) }
+    }
+
+    public func flowRunCancel(_ id: String, now: Date?) async throws -> Bool {
+        let nowMs = SQLiteDriver.nowMs(now)
+        return try await write { c in
+            guard try c.run(SQLiteSQL.runCancel, [.text(id), .int(nowMs)]) == 1 else { return false }
+            try c.run(SQLiteSQL.runStepsCancel, [.text(id), .int(nowMs)])
+            return true
+        }
     }
 
     // MARK: copy between backends

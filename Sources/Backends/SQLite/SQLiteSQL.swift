@@ -277,6 +277,44 @@ enum SQLiteSQL {
         UPDATE schedules SET last_slot_at = ?2 WHERE name = ?1 AND (last_slot_at IS NULL OR last_slot_at < ?2)
         """
 
+    // MARK: workflows
+
+    static let flowLatest = "SELECT version, created_at, definition FROM flows WHERE slug = ?1 ORDER BY version DESC LIMIT 1"
+    static let flowGetVersion = "SELECT version, created_at, definition FROM flows WHERE slug = ?1 AND version = ?2"
+    static let flowNextVersion = "SELECT coalesce(max(version), 0) + 1 FROM flows WHERE slug = ?1"
+    static let flowInsert = "INSERT INTO flows (slug, version, definition, created_at) VALUES (?1, ?2, ?3, ?4)"
+    static let flowListLatest = """
+        SELECT f.version, f.created_at, f.definition FROM flows f
+        WHERE f.version = (SELECT max(version) FROM flows g WHERE g.slug = f.slug) ORDER BY f.slug
+        """
+    static let runInsert = """
+        INSERT INTO flow_runs (id, flow_slug, flow_version, status, input, created_at) VALUES (?1, ?2, ?3, 'running', ?4, ?5)
+        """
+    static let runStepInsert = """
+        INSERT INTO run_steps (run_id, step_slug, status, remaining_deps, job_id) VALUES (?1, ?2, ?3, ?4, ?5)
+        """
+    static let runColumns = "id, flow_slug, flow_version, status, input, created_at, finished_at, failed_step"
+    static let runGet = "SELECT \(runColumns) FROM flow_runs WHERE id = ?1"
+    static let runList = "SELECT \(runColumns) FROM flow_runs WHERE (?1 IS NULL OR flow_slug = ?1) ORDER BY id DESC LIMIT ?2 OFFSET ?3"
+    static let runCount = "SELECT count(*) FROM (SELECT 1 FROM flow_runs WHERE (?1 IS NULL OR flow_slug = ?1) LIMIT ?2)"
+    static let runStepList = """
+        SELECT step_slug, status, remaining_deps, job_id, output, finished_at FROM run_steps WHERE run_id = ?1 ORDER BY step_slug
+        """
+    static let runSnapshot = """
+        SELECT r.status, r.input, f.definition FROM flow_runs r
+        JOIN flows f ON f.slug = r.flow_slug AND f.version = r.flow_version WHERE r.id = ?1
+        """
+    static let runStepUpdate = """
+        UPDATE run_steps SET status = ?3, remaining_deps = ?4, job_id = ?5, output = ?6,
+            finished_at = CASE WHEN ?3 IN ('succeeded', 'failed') THEN ?7 ELSE finished_at END
+        WHERE run_id = ?1 AND step_slug = ?2
+        """
+    static let runStatusSet = "UPDATE flow_runs SET status = ?2, finished_at = ?3, failed_step = coalesce(?4, failed_step) WHERE id = ?1"
+    static let runCancel = "UPDATE flow_runs SET status = 'cancelled', finished_at = ?2 WHERE id = ?1 AND status = 'running'"
+    static let runStepsCancel = """
+        UPDATE run_steps SET status = 'cancelled', finished_at = ?2 WHERE run_id = ?1 AND status IN ('waiting', 'queued')
+        """
+
     // MARK: queues and metrics
 
     static let queueCountsQueued = """

@@ -33,6 +33,7 @@ enum AdminServer {
         JobRoutes(client: client).add(to: router)
         SystemRoutes(client: client, startedAt: Date()).add(to: router)
         QueueRoutes(client: client).add(to: router)
+        FlowRoutes(client: client).add(to: router)
         return router
     }
 

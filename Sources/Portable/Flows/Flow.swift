@@ -1,0 +1,253 @@
+import Foundation
+
+/// One step of a flow: a job type that runs once all its dependencies have succeeded.
+public struct FlowStep: Sendable, Equatable {
+    public var slug: String
+    public var jobType: String
+    public var queue: String
+    public var dependsOn: [String]
+    public var maxAttempts: Int?
+    public var baseDelaySeconds: Double?
+    public var timeoutSeconds: Int?
+
+    public init(slug: String, jobType: String? = nil, queue: String = "default", dependsOn: [String] = [],
+                maxAttempts: Int? = nil, baseDelaySeconds: Double? = nil, timeoutSeconds: Int? = nil, flow: String) {
+        self.slug = slug
+        self.jobType = jobType ?? "\(flow).\(slug)"
+        self.queue = queue
+        self.dependsOn = dependsOn
+        self.maxAttempts = maxAttempts; self.baseDelaySeconds = baseDelaySeconds; self.timeoutSeconds = timeoutSeconds
+    }
+}
+
+/// A flow definition (DESIGN.md "Workflows"): a slug, defaults, and steps with dependencies.
+public struct FlowDefinition: Sendable, Equatable {
+    public var slug: String
+    public var maxAttempts: Int?
+    public var baseDelaySeconds: Double?
+    public var timeoutSeconds: Int?
+    public var steps: [FlowStep]
+    /// Set once stored.
+    public var version: Int?
+    public var createdAt: Date?
+
+    public init(slug: String, maxAttempts: Int? = nil, baseDelaySeconds: Double? = nil, timeoutSeconds: Int? = nil,
+                steps: [FlowStep]) {
+        self.slug = slug; self.maxAttempts = maxAttempts; self.baseDelaySeconds = baseDelaySeconds
+        self.timeoutSeconds = timeoutSeconds; self.steps = steps
+    }
+
+    public static func == (a: FlowDefinition, b: FlowDefinition) -> Bool { a.json.compact == b.json.compact }
+
+    /// Parses the file form (`flows define FILE.json`, `POST /flows`) and validates it.
+    public static func parse(_ json: JSON) throws -> FlowDefinition {
+        guard case .object = json else { throw PortableError.invalid("a flow definition must be a JSON object") }
+        func int(_ v: JSON?, _ what: String) throws -> Int? {
+            guard let v, !v.isNull else { return nil }
+            guard let i = v.intValue else { throw PortableError.invalid("\(what) must be an integer") }
+            return i
+        }
+        func double(_ v: JSON?, _ what: String) throws -> Double? {
+            guard let v, !v.isNull else { return nil }
+            guard let d = v.doubleValue, d.isFinite else { throw PortableError.invalid("\(what) must be a number") }
+            return d
+        }
+        func string(_ v: JSON?, _ what: String) throws -> String? {
+            guard let v, !v.isNull else { return nil }
+            guard let s = v.stringValue else { throw PortableError.invalid("\(what) must be a string") }
+            return s
+        }
+        guard let slug = try string(json["slug"], "slug") else { throw PortableError.invalid("a flow needs a slug") }
+        guard let stepsJSON = json["steps"]?.arrayValue else { throw PortableError.invalid("a flow needs a steps array") }
+        var steps: [FlowStep] = []
+        for (i, s) in stepsJSON.enumerated() {
+            guard case .object = s else { throw PortableError.invalid("steps[\(i)] must be an object") }
+            guard let stepSlug = try string(s["slug"], "steps[\(i)].slug") else { throw PortableError.invalid("steps[\(i)] needs a slug") }
+            var deps: [String] = []
+            if let d = s["depends_on"], !d.isNull {
+                guard let arr = d.arrayValue, arr.allSatisfy({ $0.stringValue != nil }) else {
+                    throw PortableError.invalid("steps[\(i)].depends_on must be an array of step slugs")
+                }
+                deps = arr.compactMap(\.stringValue)
+            }
+            steps.append(FlowStep(slug: stepSlug, jobType: try string(s["job_type"], "steps[\(i)].job_type"),
+                                  queue: try string(s["queue"], "steps[\(i)].queue") ?? "default", dependsOn: deps,
+                                  maxAttempts: try int(s["max_attempts"], "steps[\(i)].max_attempts"),
+                                  baseDelaySeconds: try double(s["base_delay_seconds"], "steps[\(i)].base_delay_seconds"),
+                                  timeoutSeconds: try int(s["timeout_seconds"], "steps[\(i)].timeout_seconds"), flow: slug))
+        }
+        let def = FlowDefinition(slug: slug, maxAttempts: try int(json["max_attempts"], "max_attempts"),
+                                 baseDelaySeconds: try double(json["base_delay_seconds"], "base_delay_seconds"),
+                                 timeoutSeconds: try int(json["timeout_seconds"], "timeout_seconds"), steps: steps)
+        try def.validate()
+        return def
+    }
+
+    /// Refuses unknown dependencies, duplicate slugs, cycles and bad names or limits.
+    public func validate() throws {
+        try Names.check(slug, "flow slug")
+        guard !steps.isEmpty else { throw PortableError.invalid("flow \(slug) has no steps") }
+        guard steps.count <= 1000 else { throw PortableError.invalid("flow \(slug) has more than 1000 steps") }
+        var seen = Set<String>()
+        for s in steps {
+            try Names.check(s.slug, "step slug")
+            guard s.slug != "run" else { throw PortableError.invalid("\"run\" is reserved (a step's payload has the run input under it)") }
+            guard seen.insert(s.slug).inserted else { throw PortableError.invalid("flow \(slug): duplicate step \(JSON.quote(s.slug))") }
+            try Names.check(s.jobType, "job_type")
+            try Names.check(s.queue, "queue")
+            if let m = s.maxAttempts ?? maxAttempts, !(1...Limits.maxAttempts).contains(m) {
+                throw PortableError.invalid("max_attempts must be between 1 and \(Limits.maxAttempts)")
+            }
+            if let t = s.timeoutSeconds ?? timeoutSeconds, !(1...Limits.timeoutSeconds).contains(t) {
+                throw PortableError.invalid("timeout_seconds must be between 1 and \(Limits.timeoutSeconds)")
+            }
+            if let d = s.baseDelaySeconds ?? baseDelaySeconds, !(d >= 0 && d <= 86_400) {
+                throw PortableError.invalid("base_delay_seconds must be between 0 and 86400")
+            }
+        }
+        for s in steps {
+            for d in s.dependsOn where !seen.contains(d) {
+                throw PortableError.invalid("flow \(slug): step \(s.slug) depends on unknown step \(JSON.quote(d))")
+            }
+            if Set(s.dependsOn).count != s.dependsOn.count {
+                throw PortableError.invalid("flow \(slug): step \(s.slug) lists a dependency twice")
+            }
+        }
+        if let cycle = cycle() {
+            throw PortableError.invalid("flow \(slug): the dependencies form a cycle (\(cycle.joined(separator: " → ")))")
+        }
+    }
+
+    /// A cycle through the steps, if any (depth-first search).
+    func cycle() -> [String]? {
+        let deps = Dictionary(steps.map { ($0.slug, $0.dependsOn) }, uniquingKeysWith: { a, _ in a })
+        var state: [String: Int] = [:]   // 1 visiting, 2 done
+        var path: [String] = []
+        func visit(_ s: String) -> [String]? {
+            if state[s] == 2 { return nil }
+            if state[s] == 1 { return Array(path[path.firstIndex(of: s)!...]) + [s] }
+            state[s] = 1
+            path.append(s)
+            for d in deps[s] ?? [] { if let c = visit(d) { return c } }
+            path.removeLast()
+            state[s] = 2
+            return nil
+        }
+        for s in steps { if let c = visit(s.slug) { return c } }
+        return nil
+    }
+
+    public func step(_ slug: String) -> FlowStep? { steps.first { $0.slug == slug } }
+    public func dependents(of slug: String) -> [FlowStep] { steps.filter { $0.dependsOn.contains(slug) } }
+
+    /// The canonical file form (defaults spelled out), stored as the definition.
+    public var json: JSON {
+        var m: [(String, JSON)] = [("slug", .string(slug))]
+        if let maxAttempts { m.append(("max_attempts", .int(maxAttempts))) }
+        if let baseDelaySeconds { m.append(("base_delay_seconds", .double(baseDelaySeconds))) }
+        if let timeoutSeconds { m.append(("timeout_seconds", .int(timeoutSeconds))) }
+        m.append(("steps", .array(steps.map { s in
+            var o: [(String, JSON)] = [("slug", .string(s.slug)), ("job_type", .string(s.jobType)), ("queue", .string(s.queue)),
+                                       ("depends_on", .array(s.dependsOn.map(JSON.string)))]
+            if let v = s.maxAttempts { o.append(("max_attempts", .int(v))) }
+            if let v = s.baseDelaySeconds { o.append(("base_delay_seconds", .double(v))) }
+            if let v = s.timeoutSeconds { o.append(("timeout_seconds", .int(v))) }
+            return .object(o)
+        })))
+        return .object(m)
+    }
+
+    /// The API form: the definition plus its version and creation time.
+    public var apiJSON: JSON {
+        guard case .object(var m) = json else { return json }
+        m.insert(("version", .optionalInt(version)), at: 1)
+        m.append(("created_at", createdAt.map { .string(Time.format($0)) } ?? .null))
+        return .object(m)
+    }
+}
+
+public enum RunStatus: String, Sendable, CaseIterable {
+    case running, succeeded, failed, cancelled
+}
+
+public enum RunStepStatus: String, Sendable, CaseIterable {
+    /// Dependencies not yet all succeeded: no job yet.
+    case waiting
+    /// Its job exists (queued, running or being retried).
+    case queued
+    case succeeded
+    /// Its job was dead-lettered: the run failed.
+    case failed
+    /// The run failed or was cancelled before it could start.
+    case skipped
+    case cancelled
+}
+
+/// One step of one run.
+public struct RunStep: Sendable, Equatable {
+    public var slug: String
+    public var status: RunStepStatus
+    public var remainingDeps: Int
+    public var jobId: String?
+    public var output: String?
+    public var finishedAt: Date?
+    public init(slug: String, status: RunStepStatus, remainingDeps: Int, jobId: String? = nil, output: String? = nil,
+                finishedAt: Date? = nil) {
+        self.slug = slug; self.status = status; self.remainingDeps = remainingDeps; self.jobId = jobId
+        self.output = output; self.finishedAt = finishedAt
+    }
+}
+
+/// A run of a flow.
+public struct FlowRun: Sendable, Equatable {
+    public var id: String
+    public var flowSlug: String
+    public var flowVersion: Int
+    public var status: RunStatus
+    public var input: String
+    public var createdAt: Date
+    public var finishedAt: Date?
+    public var failedStep: String?
+    public var steps: [RunStep]
+
+    public init(id: String, flowSlug: String, flowVersion: Int, status: RunStatus, input: String, createdAt: Date,
+                finishedAt: Date?, failedStep: String?, steps: [RunStep]) {
+        self.id = id; self.flowSlug = flowSlug; self.flowVersion = flowVersion; self.status = status; self.input = input
+        self.createdAt = createdAt; self.finishedAt = finishedAt; self.failedStep = failedStep; self.steps = steps
+    }
+
+    /// The summary form for lists.
+    public var summaryJSON: JSON {
+        .object([("id", .string(id)), ("flow", .string(flowSlug)), ("version", .int(flowVersion)), ("status", .string(status.rawValue)),
+                 ("created_at", .string(Time.format(createdAt))), ("finished_at", finishedAt.map { .string(Time.format($0)) } ?? .null),
+                 ("failed_step", .optional(failedStep))])
+    }
+
+    /// `GET /runs/:id`: the run, each step's state, output and timings, and why a step waits.
+    public func json(definition: FlowDefinition?, jobs: [String: Job]) -> JSON {
+        guard case .object(var m) = summaryJSON else { return summaryJSON }
+        m.insert(("input", .raw(input)), at: 4)
+        m.append(("steps", .array(steps.map { st in
+            let def = definition?.step(st.slug)
+            let job = st.jobId.flatMap { jobs[$0] }
+            let waitingFor = (def?.dependsOn ?? []).filter { d in steps.first { $0.slug == d }?.status != .succeeded }
+            var o: [(String, JSON)] = [
+                ("slug", .string(st.slug)), ("status", .string(st.status.rawValue)),
+                ("job_type", .optional(def?.jobType)), ("queue", .optional(def?.queue)),
+                ("depends_on", .array((def?.dependsOn ?? []).map(JSON.string))),
+                ("waiting_for", .array((st.status == .waiting ? waitingFor : []).map(JSON.string))),
+                ("job_id", .optional(st.jobId)), ("job_status", .optional(job?.status.rawValue)),
+                ("attempts", .int(job?.attempts ?? 0)), ("output", .optionalRaw(st.output)),
+                ("last_error_code", .optional(job?.lastErrorCode)),
+                ("started_at", job?.startedAt.map { .string(Time.format($0)) } ?? .null),
+                ("finished_at", st.finishedAt.map { .string(Time.format($0)) } ?? .null),
+            ]
+            if st.status == .waiting {
+                o.append(("reason_code", .string(Explanation.Reason.waitingForDependencies.rawValue)))
+                o.append(("message", .string("Waiting for \(waitingFor.joined(separator: ", ")) to succeed.")))
+            }
+            return .object(o)
+        })))
+        return .object(m)
+    }
+}

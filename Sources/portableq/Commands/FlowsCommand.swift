@@ -1,0 +1,122 @@
+import ArgumentParser
+import Backends
+import Foundation
+
+struct FlowsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "flows", abstract: "Workflows: DAGs of steps.",
+                                                    subcommands: [FlowsDefine.self, FlowsList.self, FlowsStart.self, FlowsShow.self,
+                                                                  FlowsCancel.self, FlowsRuns.self])
+}
+
+struct FlowsDefine: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "define",
+        abstract: "Define (or redefine, as a new version) a flow from a JSON file.",
+        discussion: """
+            {"slug","max_attempts"?,"base_delay_seconds"?,"timeout_seconds"?,"steps":[{"slug","job_type"?,"queue"?,\
+            "depends_on":[...],"max_attempts"?,"base_delay_seconds"?,"timeout_seconds"?}]} — a step's job type defaults \
+            to <flow slug>.<step slug>. Cycles, unknown dependencies and duplicate slugs are refused; nothing is stored then.
+            """)
+    @OptionGroup var db: DatabaseOptions
+    @Argument(help: "FILE.json, or - for stdin.") var file: String
+
+    func run() async throws {
+        let text: String
+        if file == "-" {
+            text = String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
+        } else {
+            guard let data = FileManager.default.contents(atPath: file) else { throw PortableError.invalid("cannot read \(file)") }
+            text = String(decoding: data, as: UTF8.self)
+        }
+        let def = try FlowDefinition.parse(try JSON.parse(text))
+        let client = try await db.client()
+        let stored = try await client.defineFlow(def)
+        await client.driver.close()
+        if db.json { Output.json(stored.apiJSON); return }
+        Output.line("flow \(stored.slug) version \(stored.version ?? 1): \(stored.steps.count) steps (\(stored.steps.map(\.slug).joined(separator: ", ")))")
+    }
+}
+
+struct FlowsList: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "list", abstract: "Flows (latest versions).")
+    @OptionGroup var db: DatabaseOptions
+
+    func run() async throws {
+        let client = try await db.client(write: false)
+        let flows = try await client.flows()
+        await client.driver.close()
+        if db.json { Output.json(Page(items: flows, total: flows.count, totalCapped: false).json { $0.apiJSON }); return }
+        Output.table(["FLOW", "VERSION", "STEPS"], flows.map { f in
+            [f.slug, "\(f.version ?? 1)", f.steps.map { $0.dependsOn.isEmpty ? $0.slug : "\($0.slug)←\($0.dependsOn.joined(separator: "+"))" }
+                .joined(separator: " ")]
+        })
+    }
+}
+
+struct FlowsStart: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "start", abstract: "Start a run of a flow.")
+    @OptionGroup var db: DatabaseOptions
+    @Argument var slug: String
+    @Option(help: "JSON input, @file or -.") var input: String = "null"
+
+    func run() async throws {
+        let body = try PayloadInput.read(input)
+        let client = try await db.client()
+        let run = try await client.startFlow(slug, inputJSON: body)
+        let json = try await client.runJSON(run.id)
+        await client.driver.close()
+        if db.json { Output.json(json); return }
+        Output.line("started run \(run.id) of \(slug) v\(run.flowVersion)")
+    }
+}
+
+struct FlowsShow: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "show", abstract: "A run: its steps, their states, outputs and timings.")
+    @OptionGroup var db: DatabaseOptions
+    @Argument var runId: String
+
+    func run() async throws {
+        let client = try await db.client(write: false)
+        let json = try await client.runJSON(runId)
+        await client.driver.close()
+        if db.json { Output.json(json); return }
+        Output.line("run \(runId)  \(json["flow"]?.stringValue ?? "") v\(json["version"]?.intValue ?? 0)  \(json["status"]?.stringValue ?? "")")
+        Output.table(["STEP", "STATUS", "DEPENDS ON", "JOB", "ATT", "OUTPUT / WHY"], (json["steps"]?.arrayValue ?? []).map { s in
+            let why = s["status"]?.stringValue == "waiting" ? (s["message"]?.stringValue ?? "") : (s["output"].map { $0.compact } ?? "")
+            return [s["slug"]?.stringValue ?? "", s["status"]?.stringValue ?? "",
+                    (s["depends_on"]?.arrayValue ?? []).compactMap(\.stringValue).joined(separator: ","),
+                    s["job_id"]?.stringValue ?? "-", "\(s["attempts"]?.intValue ?? 0)", String(why.prefix(60))]
+        })
+    }
+}
+
+struct FlowsCancel: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "cancel", abstract: "Cancel a running run (its step jobs too).")
+    @OptionGroup var db: DatabaseOptions
+    @Argument var runId: String
+
+    func run() async throws {
+        let client = try await db.client()
+        let run = try await client.cancelRun(runId)
+        let json = try await client.runJSON(run.id)
+        await client.driver.close()
+        if db.json { Output.json(json); return }
+        Output.line("cancelled run \(run.id)")
+    }
+}
+
+struct FlowsRuns: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "runs", abstract: "Runs, newest first.")
+    @OptionGroup var db: DatabaseOptions
+    @Option(help: "Only runs of this flow.") var flow: String?
+    @Option(help: "1…1000.") var limit: Int = 50
+
+    func run() async throws {
+        let client = try await db.client(write: false)
+        let page = try await client.runs(flow: flow, limit: limit)
+        await client.driver.close()
+        if db.json { Output.json(page.json { $0.summaryJSON }); return }
+        Output.table(["RUN", "FLOW", "STATUS", "CREATED", "FINISHED"], page.items.map { r in
+            [r.id, "\(r.flowSlug) v\(r.flowVersion)", r.status.rawValue, Time.format(r.createdAt), r.finishedAt.map(Time.format) ?? "-"]
+        })
+    }
+}
