@@ -90,3 +90,12 @@ public enum Database {
         return PortableClient(driver: driver, config: s.config, clock: clock, random: random)
     }
 }
+
+/// How a claim selects queues: all, one (an equality the claim index serves in order), or several.
+enum QueueMode: Equatable {
+    case any, one, many
+    init(_ queues: [String]?) {
+        guard let queues else { self = .any; return }
+        self = queues.count == 1 ? .one : .many
+    }
+}

@@ -42,9 +42,16 @@ public protocol RandomSource: Sendable {
 public struct SystemRandom: RandomSource {
     public init() {}
     public func unit() -> Double { Double.random(in: 0..<1) }
+    /// Eight bytes per draw: one getrandom(2) call each, not one per byte.
     public func bytes(_ n: Int) -> [UInt8] {
         var g = SystemRandomNumberGenerator()
-        return (0..<n).map { _ in UInt8.random(in: 0...255, using: &g) }
+        var out = [UInt8]()
+        out.reserveCapacity(n)
+        while out.count < n {
+            var v = g.next()
+            for _ in 0..<8 where out.count < n { out.append(UInt8(truncatingIfNeeded: v)); v >>= 8 }
+        }
+        return out
     }
 }
 

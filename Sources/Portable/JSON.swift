@@ -353,3 +353,149 @@ struct JSONParser {
         return v
     }
 }
+
+extension JSON {
+    /// Validates JSON text and returns it compact, without building a tree: the hot path of
+    /// enqueue. Text that is already compact (what encoders produce) comes back as is.
+    public static func minify(_ text: String) throws -> String {
+        var v = JSONValidator(bytes: Array(text.utf8))
+        try v.validateDocument()
+        if !v.sawWhitespace { return text }
+        // Copy everything but whitespace outside strings.
+        var out = [UInt8]()
+        out.reserveCapacity(v.bytes.count)
+        var inString = false, escaped = false
+        for b in v.bytes {
+            if inString {
+                out.append(b)
+                if escaped { escaped = false } else if b == 0x5C { escaped = true } else if b == 0x22 { inString = false }
+            } else if b == 0x22 {
+                inString = true
+                out.append(b)
+            } else if b != 0x20 && b != 0x09 && b != 0x0A && b != 0x0D {
+                out.append(b)
+            }
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+}
+
+/// The grammar of `JSONParser` without the values: same errors, no allocations per node.
+struct JSONValidator {
+    let bytes: [UInt8]
+    var i = 0
+    var depth = 0
+    var sawWhitespace = false
+
+    init(bytes: [UInt8]) { self.bytes = bytes }
+
+    func fail(_ what: String) -> PortableError { PortableError(.badJSON, "malformed JSON at byte \(i): \(what)") }
+
+    mutating func skipWhitespace() {
+        while i < bytes.count, bytes[i] == 0x20 || bytes[i] == 0x09 || bytes[i] == 0x0A || bytes[i] == 0x0D {
+            sawWhitespace = true
+            i += 1
+        }
+    }
+
+    mutating func validateDocument() throws {
+        skipWhitespace()
+        try value()
+        skipWhitespace()
+        if i != bytes.count { throw fail("unexpected text after the JSON value") }
+    }
+
+    mutating func value() throws {
+        guard i < bytes.count else { throw fail("unexpected end of input") }
+        switch bytes[i] {
+        case UInt8(ascii: "{"): try container(close: UInt8(ascii: "}"), keyed: true)
+        case UInt8(ascii: "["): try container(close: UInt8(ascii: "]"), keyed: false)
+        case UInt8(ascii: "\""): try string()
+        case UInt8(ascii: "t"): try word("true")
+        case UInt8(ascii: "f"): try word("false")
+        case UInt8(ascii: "n"): try word("null")
+        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): try number()
+        default: throw fail("unexpected character")
+        }
+    }
+
+    mutating func word(_ w: String) throws {
+        for c in w.utf8 {
+            guard i < bytes.count, bytes[i] == c else { throw fail("unexpected character") }
+            i += 1
+        }
+    }
+
+    mutating func container(close: UInt8, keyed: Bool) throws {
+        depth += 1
+        defer { depth -= 1 }
+        if depth > JSONParser.maxDepth { throw fail("nesting deeper than \(JSONParser.maxDepth)") }
+        i += 1
+        skipWhitespace()
+        if i < bytes.count, bytes[i] == close { i += 1; return }
+        while true {
+            skipWhitespace()
+            if keyed {
+                guard i < bytes.count, bytes[i] == UInt8(ascii: "\"") else { throw fail("expected a string key") }
+                try string()
+                skipWhitespace()
+                guard i < bytes.count, bytes[i] == UInt8(ascii: ":") else { throw fail("expected ':'") }
+                i += 1
+                skipWhitespace()
+            }
+            try value()
+            skipWhitespace()
+            guard i < bytes.count else { throw fail("unexpected end of input") }
+            if bytes[i] == UInt8(ascii: ",") { i += 1; continue }
+            if bytes[i] == close { i += 1; return }
+            throw fail(keyed ? "expected ',' or '}'" : "expected ',' or ']'")
+        }
+    }
+
+    mutating func number() throws {
+        func digit(_ b: UInt8) -> Bool { b >= 0x30 && b <= 0x39 }
+        if bytes[i] == UInt8(ascii: "-") { i += 1 }
+        guard i < bytes.count else { throw fail("bad number") }
+        if bytes[i] == UInt8(ascii: "0") { i += 1 } else if digit(bytes[i]) {
+            while i < bytes.count, digit(bytes[i]) { i += 1 }
+        } else { throw fail("bad number") }
+        if i < bytes.count, bytes[i] == UInt8(ascii: ".") {
+            i += 1
+            guard i < bytes.count, digit(bytes[i]) else { throw fail("bad number") }
+            while i < bytes.count, digit(bytes[i]) { i += 1 }
+        }
+        if i < bytes.count, bytes[i] == UInt8(ascii: "e") || bytes[i] == UInt8(ascii: "E") {
+            i += 1
+            if i < bytes.count, bytes[i] == UInt8(ascii: "+") || bytes[i] == UInt8(ascii: "-") { i += 1 }
+            guard i < bytes.count, digit(bytes[i]) else { throw fail("bad number") }
+            while i < bytes.count, digit(bytes[i]) { i += 1 }
+        }
+    }
+
+    /// Strings: escapes checked (surrogates paired), no raw control characters, valid UTF-8.
+    mutating func string() throws {
+        i += 1
+        let start = i
+        var plain = true
+        while i < bytes.count {
+            let b = bytes[i]
+            if b == UInt8(ascii: "\"") {
+                if plain, String(validating: bytes[start..<i], as: UTF8.self) == nil { throw fail("invalid UTF-8") }
+                i += 1
+                return
+            }
+            if b < 0x20 { throw fail("control character in string") }
+            if b == UInt8(ascii: "\\") {
+                plain = false
+                // Escapes and UTF-8 are checked by the full parser on this rare path.
+                var p = JSONParser(bytes: bytes)
+                p.i = start - 1
+                _ = try p.parseString()
+                i = p.i
+                return
+            }
+            i += 1
+        }
+        throw fail("unterminated string")
+    }
+}

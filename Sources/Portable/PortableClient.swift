@@ -78,7 +78,7 @@ public final class PortableClient: Sendable {
                        sizeChecked: (() -> Void)? = nil) throws -> JobInsert {
         try Names.check(j.queue, "queue")
         try Names.check(j.jobType, "job_type")
-        let payload = try JSON.parse(j.payload).compact
+        let payload = try JSON.minify(j.payload)
         if payload.utf8.count > config.maxPayloadBytes {
             guard let sizeChecked else {
                 throw PortableError(.payloadTooLarge,
@@ -264,6 +264,24 @@ public final class PortableClient: Sendable {
         }
         let hasSteps = completions.contains { $0.runId != nil }
         return try await driver.jobCompleteMany(completions, now: now, flow: hasSteps ? flowHook : nil)
+    }
+
+    /// Acks a batch and claims the next in one round trip (policy-free queues; step jobs and
+    /// restricted queues fall back to `complete` then `lease`).
+    public func completeAndLease(_ results: [(job: Job, result: AttemptResult)], types: [String: JobTypePolicy],
+                                 queues: [String]?, jobTypes: [String]?, limit: Int, leaseSeconds: Double,
+                                 workerId: String) async throws -> (acks: [AckResult], jobs: [Job]) {
+        if results.isEmpty || results.contains(where: { $0.job.runId != nil }) || limit <= 0 {
+            let acks = try await complete(results, types: types)
+            return (acks, try await lease(queues: queues, jobTypes: jobTypes, limit: limit, leaseSeconds: leaseSeconds, workerId: workerId))
+        }
+        let completions = results.map { r -> Completion in
+            let policy = PolicyResolver.resolve(r.job, type: types[r.job.jobType], defaults: config.defaults)
+            return Decide.completion(for: r.job, token: r.job.leaseToken ?? "", result: r.result, policy: policy, random: random)
+        }
+        let req = LeaseRequest(queues: queues, jobTypes: jobTypes, limit: limit, leaseSeconds: leaseSeconds,
+                               workerId: workerId, token: UUIDv7.randomToken(random))
+        return try await driver.jobCompleteAndLease(completions, lease: req, now: now)
     }
 
     /// One pass of the reaper: expired leases are recorded as `LEASE_EXPIRED` attempts and the

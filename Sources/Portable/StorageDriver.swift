@@ -43,6 +43,10 @@ public protocol StorageDriver: Sendable {
     /// Hands claimed jobs back to queued as if never claimed (no attempt recorded): jobs a
     /// worker prefetched but did not start. Returns how many were released.
     func jobReleaseMany(_ leases: [LeaseKey]) async throws -> Int
+    /// `jobCompleteMany` then `jobLease`, in one round trip and one commit where the driver can
+    /// (the hot path of a busy worker: each turn acks the last batch and claims the next).
+    /// Not for step jobs (their acks go through `jobCompleteMany` with the flow hook).
+    func jobCompleteAndLease(_ completions: [Completion], lease: LeaseRequest, now: Date?) async throws -> (acks: [AckResult], jobs: [Job])
     /// Running jobs whose lease has expired, oldest first.
     func jobLeaseExpiredList(limit: Int, now: Date?) async throws -> [Job]
 
@@ -95,6 +99,9 @@ public protocol StorageDriver: Sendable {
         async throws -> (jobs: [Job], allowance: Allowance)
     /// Deletes (or with `dryRun` counts) the queue's queued jobs, due or scheduled.
     func queuePurge(_ queue: String, dryRun: Bool) async throws -> Int
+    /// Deletes every job of the queue, whatever its status (archive too), with history and keys
+    /// (`portableq bench` cleans up its own queue).
+    func queueDeleteAll(_ queue: String) async throws -> Int
 
     // MARK: maintenance
 

@@ -33,7 +33,7 @@ struct Portableq: AsyncParsableCommand {
         subcommands: [MigrateCommand.self, EnqueueCommand.self, WorkCommand.self, JobsCommand.self, DLQCommand.self,
                       WorkersCommand.self, QueuesCommand.self, SchedulesCommand.self, FlowsCommand.self, MaintainCommand.self, MetricsCommand.self,
                       AdminCommand.self, ServeCommand.self,
-                      CopyCommand.self, DemoCommand.self]
+                      CopyCommand.self, BenchCommand.self, DemoCommand.self]
     )
 }
 

@@ -324,6 +324,20 @@ CREATE TABLE run_steps (
 
 CREATE INDEX jobs_run_idx ON jobs (run_id) WHERE run_id IS NOT NULL;
 """#),
+        Migration(version: 5, name: "lean_job_indexes", sql: #"""
+-- portableq migration 5: leaner job indexes.
+-- compatible_with: 3
+-- (Only indexes change: binaries that know migrations 3 and 4 work as before.)
+--
+-- jobs_status_idx (status, id) took an entry removed and one added at every status change —
+-- three times in each job's life. Lists now use partial indexes that a job enters and leaves
+-- once: queued (enqueue → claim), and the rarer dlq and cancelled. Succeeded jobs are listed
+-- newest first by walking the primary key; running ones through jobs_lease_idx.
+DROP INDEX jobs_status_idx;
+CREATE INDEX jobs_queued_idx ON jobs (id) WHERE status = 'queued';
+CREATE INDEX jobs_dlq_idx ON jobs (id) WHERE status = 'dlq';
+CREATE INDEX jobs_cancelled_idx ON jobs (id) WHERE status = 'cancelled';
+"""#),
     ]
     static let sqlite: [Migration] = [
         Migration(version: 1, name: "jobs", sql: #"""
@@ -581,9 +595,23 @@ CREATE TABLE run_steps (
 
 CREATE INDEX jobs_run_idx ON jobs (run_id) WHERE run_id IS NOT NULL;
 """#),
+        Migration(version: 5, name: "lean_job_indexes", sql: #"""
+-- portableq migration 5: leaner job indexes.
+-- compatible_with: 3
+-- (Only indexes change: binaries that know migrations 3 and 4 work as before.)
+--
+-- jobs_status_idx (status, id) took an entry removed and one added at every status change —
+-- three times in each job's life. Lists now use partial indexes that a job enters and leaves
+-- once: queued (enqueue → claim), and the rarer dlq and cancelled. Succeeded jobs are listed
+-- newest first by walking the primary key; running ones through jobs_lease_idx.
+DROP INDEX jobs_status_idx;
+CREATE INDEX jobs_queued_idx ON jobs (id) WHERE status = 'queued';
+CREATE INDEX jobs_dlq_idx ON jobs (id) WHERE status = 'dlq';
+CREATE INDEX jobs_cancelled_idx ON jobs (id) WHERE status = 'cancelled';
+"""#),
     ]
 
     /// File names, in order, for the test that compares them with the files on disk.
-    static let postgresFiles: [String] = ["0001_jobs.sql", "0002_decisions.sql", "0003_policies_maintenance_schedules.sql", "0004_flows.sql"]
-    static let sqliteFiles: [String] = ["0001_jobs.sql", "0002_decisions.sql", "0003_policies_maintenance_schedules.sql", "0004_flows.sql"]
+    static let postgresFiles: [String] = ["0001_jobs.sql", "0002_decisions.sql", "0003_policies_maintenance_schedules.sql", "0004_flows.sql", "0005_lean_job_indexes.sql"]
+    static let sqliteFiles: [String] = ["0001_jobs.sql", "0002_decisions.sql", "0003_policies_maintenance_schedules.sql", "0004_flows.sql", "0005_lean_job_indexes.sql"]
 }

@@ -93,9 +93,20 @@ public final class PostgresDriver: StorageDriver {
 
     public func jobInsertMany(_ rows: [JobInsert], now: Date?) async throws -> [JobInsertOutcome] {
         let params = insertParams(rows, now: now)
-        let created: [Job] = try await with { c in
+        // Only id and the database's times come back; the rest is what was sent.
+        let times: [String: (Date, Date)] = try await with { c in
             let r = try c.query(PostgresSQL.jobInsertMany, params)
-            return try (0..<r.rows).map { try PostgresDriver.job(r, $0, archived: false) }
+            var m: [String: (Date, Date)] = [:]
+            m.reserveCapacity(r.rows)
+            for i in 0..<r.rows { m[r.string(i, 0)!] = (r.date(i, 1)!, r.date(i, 2)!) }
+            return m
+        }
+        let created = rows.compactMap { row -> Job? in
+            guard let (runAt, createdAt) = times[row.id] else { return nil }
+            return Job(id: row.id, queue: row.queue, jobType: row.jobType, payload: row.payload, priority: row.priority,
+                       runAt: runAt, status: .queued, maxAttempts: row.maxAttempts, timeoutSeconds: row.timeoutSeconds,
+                       backoffBaseMs: row.backoffBaseMs, idempotencyKey: row.idempotencyKey, replayOf: row.replayOf,
+                       createdAt: createdAt, runId: row.runId, stepSlug: row.stepSlug)
         }
         return try await insertOutcomes(rows, created: created)
     }
@@ -153,9 +164,10 @@ public final class PostgresDriver: StorageDriver {
     // MARK: claim, heartbeat, ack
 
     public func jobLease(_ q: LeaseRequest, now: Date?) async throws -> [Job] {
-        let sql = PostgresSQL.jobLease(byQueue: q.queues != nil, byType: q.jobTypes != nil)
+        let mode = QueueMode(q.queues)
+        let sql = PostgresSQL.jobLease(queues: mode, byType: q.jobTypes != nil)
         var params: [String?] = [PostgresDriver.ts(now), q.token, String(q.leaseSeconds), q.workerId, String(q.limit)]
-        if let qs = q.queues { params.append(PGArray.literal(qs)) }
+        if let qs = q.queues { params.append(mode == .one ? qs[0] : PGArray.literal(qs)) }
         if let ts = q.jobTypes { params.append(PGArray.literal(ts)) }
         let p = params
         let jobs = try await with { c in
@@ -178,8 +190,34 @@ public final class PostgresDriver: StorageDriver {
         }
     }
 
-    public func jobCompleteMany(_ completions: [Completion], now: Date?, flow: FlowHook?) async throws -> [AckResult] {
-        let params: [String?] = [
+    public func jobCompleteAndLease(_ completions: [Completion], lease q: LeaseRequest, now: Date?)
+        async throws -> (acks: [AckResult], jobs: [Job]) {
+        let mode = QueueMode(q.queues)
+        let sql = PostgresSQL.jobCompleteAndLease(queues: mode, byType: q.jobTypes != nil)
+        var params = completeParams(completions, now: now)
+        params += [q.token, String(q.leaseSeconds), q.workerId, String(q.limit)]
+        if let qs = q.queues { params.append(mode == .one ? qs[0] : PGArray.literal(qs)) }
+        if let ts = q.jobTypes { params.append(PGArray.literal(ts)) }
+        let p = params
+        let (applied, jobs): (Set<String>, [Job]) = try await with { c in
+            let r = try c.query(sql, p)
+            var applied = Set<String>()
+            var jobs: [Job] = []
+            for i in 0..<r.rows {
+                if r.bool(i, 0) == true {
+                    applied.insert(r.string(i, 1)!)
+                } else {
+                    jobs.append(try PostgresDriver.job(r, i, archived: false, base: 1))
+                }
+            }
+            return (applied, jobs)
+        }
+        return (try await ackResults(completions, applied: applied), SQLiteDriver.ordered(jobs))
+    }
+
+    /// The ack's parameters: $1 now, then one array per field.
+    func completeParams(_ completions: [Completion], now: Date?) -> [String?] {
+        [
             PostgresDriver.ts(now),
             PGArray.literal(completions.map(\.lease.jobId)),
             PGArray.literal(completions.map(\.lease.token)),
@@ -193,6 +231,27 @@ public final class PostgresDriver: StorageDriver {
             PGArray.literal(completions.map { $0.decision?.rawValue }),
             PGArray.literal(ints: completions.map { $0.outcome == .released ? 1 : 0 }),
         ]
+    }
+
+    /// Per completion: applied, or (looked up only on that rare path) duplicate or lease lost.
+    func ackResults(_ completions: [Completion], applied: Set<String>) async throws -> [AckResult] {
+        if applied.count == completions.count { return completions.map { _ in .applied } }
+        let rest = completions.filter { !applied.contains($0.lease.jobId) }
+        let recorded: [String: String] = try await with { c in
+            let r = try c.query(PostgresSQL.attemptOutcomeByToken, [PGArray.literal(rest.map(\.lease.jobId)),
+                                                                     PGArray.literal(rest.map(\.lease.token))])
+            var m: [String: String] = [:]
+            for i in 0..<r.rows { m[r.string(i, 0)!] = r.string(i, 1)! }
+            return m
+        }
+        return completions.map { x in
+            if applied.contains(x.lease.jobId) { return .applied }
+            return recorded[x.lease.jobId] == x.outcome.rawValue ? .duplicate : .leaseLost
+        }
+    }
+
+    public func jobCompleteMany(_ completions: [Completion], now: Date?, flow: FlowHook?) async throws -> [AckResult] {
+        let params = completeParams(completions, now: now)
         let steps = flow == nil ? [] : completions.filter { $0.runId != nil && $0.stepOutcome != nil }
         let applied: Set<String> = try await with { [self] c in
             if steps.isEmpty {
@@ -209,19 +268,7 @@ public final class PostgresDriver: StorageDriver {
                 return applied
             }
         }
-        if applied.count == completions.count { return completions.map { _ in .applied } }
-        let rest = completions.filter { !applied.contains($0.lease.jobId) }
-        let recorded: [String: String] = try await with { c in
-            let r = try c.query(PostgresSQL.attemptOutcomeByToken, [PGArray.literal(rest.map(\.lease.jobId)),
-                                                                     PGArray.literal(rest.map(\.lease.token))])
-            var m: [String: String] = [:]
-            for i in 0..<r.rows { m[r.string(i, 0)!] = r.string(i, 1)! }
-            return m
-        }
-        return completions.map { x in
-            if applied.contains(x.lease.jobId) { return .applied }
-            return recorded[x.lease.jobId] == x.outcome.rawValue ? .duplicate : .leaseLost
-        }
+        return try await ackResults(completions, applied: applied)
     }
 
     public func jobReleaseMany(_ leases: [LeaseKey]) async throws -> Int {
@@ -356,7 +403,7 @@ public final class PostgresDriver: StorageDriver {
                                    decide: @escaping @Sendable (QueuePolicy, Int, Int, Date) -> Allowance)
         async throws -> (jobs: [Job], allowance: Allowance) {
         let n = PostgresDriver.ts(now)
-        let claimSQL = PostgresSQL.jobLease(byQueue: true, byType: q.jobTypes != nil, unrestrictedOnly: false)
+        let claimSQL = PostgresSQL.jobLease(queues: .one, byType: q.jobTypes != nil, unrestrictedOnly: false)
         let dueSQL = PostgresSQL.queueDue(byType: q.jobTypes != nil)
         let types = q.jobTypes.map { PGArray.literal($0) }
         let (jobs, allowance): ([Job], Allowance) = try await with { c in
@@ -372,8 +419,7 @@ public final class PostgresDriver: StorageDriver {
                 let allowance = decide(policy, running, due, dbNow)
                 var jobs: [Job] = []
                 if allowance.count > 0 {
-                    var params: [String?] = [n, q.token, String(q.leaseSeconds), q.workerId, String(allowance.count),
-                                             PGArray.literal([queue])]
+                    var params: [String?] = [n, q.token, String(q.leaseSeconds), q.workerId, String(allowance.count), queue]
                     if let types { params.append(types) }
                     let r = try c.query(claimSQL, params)
                     jobs = try (0..<r.rows).map { try PostgresDriver.job(r, $0, archived: false) }
@@ -394,6 +440,15 @@ public final class PostgresDriver: StorageDriver {
             let n = try await with { c in try c.query(PostgresSQL.purge, [queue]).int(0, 0) ?? 0 }
             total += n
             if n < 1000 { return total }
+        }
+    }
+
+    public func queueDeleteAll(_ queue: String) async throws -> Int {
+        var total = 0
+        while true {
+            let n = try await with { c in try c.query(PostgresSQL.queueDeleteAll, [queue]).int(0, 0) ?? 0 }
+            total += n
+            if n == 0 { return total }
         }
     }
 
@@ -793,21 +848,23 @@ public final class PostgresDriver: StorageDriver {
 
     // MARK: rows
 
-    /// Columns in `PostgresSQL.jobColumns` order, then archived_at when `archived` is true.
-    static func job(_ r: PGResult, _ i: Int, archived: Bool) throws -> Job {
-        guard let status = JobStatus(rawValue: r.string(i, 6) ?? "") else {
-            throw PortableError(.backend, "job \(r.string(i, 0) ?? "?") has unknown status \(r.string(i, 6) ?? "null")")
+    /// Columns in `PostgresSQL.jobColumns` order starting at column `base`, then archived_at
+    /// when `archived` is true.
+    static func job(_ r: PGResult, _ i: Int, archived: Bool, base b: Int = 0) throws -> Job {
+        guard let status = JobStatus(rawValue: r.string(i, b + 6) ?? "") else {
+            throw PortableError(.backend, "job \(r.string(i, b) ?? "?") has unknown status \(r.string(i, b + 6) ?? "null")")
         }
-        let archivedAt = archived ? r.date(i, 26) : nil
+        let archivedAt = archived ? r.date(i, b + 26) : nil
         return Job(
-            id: r.string(i, 0)!, queue: r.string(i, 1)!, jobType: r.string(i, 2)!, payload: r.string(i, 3)!,
-            priority: r.int(i, 4)!, runAt: r.date(i, 5)!, status: archivedAt != nil ? .archived : status,
-            attempts: r.int(i, 7)!, attemptBase: r.int(i, 8)!, maxAttempts: r.int(i, 9), timeoutSeconds: r.int(i, 10),
-            backoffBaseMs: r.int(i, 11), idempotencyKey: r.string(i, 12), replayOf: r.string(i, 13),
-            output: r.string(i, 14), lastErrorCode: r.string(i, 15), lastErrorMessage: r.string(i, 16),
-            dlqReasonCode: r.string(i, 17), leaseToken: r.string(i, 18), leaseExpiresAt: r.date(i, 19),
-            workerId: r.string(i, 20), createdAt: r.date(i, 21)!, startedAt: r.date(i, 22), finishedAt: r.date(i, 23),
-            archivedAt: archivedAt, runId: r.string(i, 24), stepSlug: r.string(i, 25))
+            id: r.string(i, b)!, queue: r.string(i, b + 1)!, jobType: r.string(i, b + 2)!, payload: r.string(i, b + 3)!,
+            priority: r.int(i, b + 4)!, runAt: r.date(i, b + 5)!, status: archivedAt != nil ? .archived : status,
+            attempts: r.int(i, b + 7)!, attemptBase: r.int(i, b + 8)!, maxAttempts: r.int(i, b + 9),
+            timeoutSeconds: r.int(i, b + 10), backoffBaseMs: r.int(i, b + 11), idempotencyKey: r.string(i, b + 12),
+            replayOf: r.string(i, b + 13), output: r.string(i, b + 14), lastErrorCode: r.string(i, b + 15),
+            lastErrorMessage: r.string(i, b + 16), dlqReasonCode: r.string(i, b + 17), leaseToken: r.string(i, b + 18),
+            leaseExpiresAt: r.date(i, b + 19), workerId: r.string(i, b + 20), createdAt: r.date(i, b + 21)!,
+            startedAt: r.date(i, b + 22), finishedAt: r.date(i, b + 23), archivedAt: archivedAt, runId: r.string(i, b + 24),
+            stepSlug: r.string(i, b + 25))
     }
 }
 

@@ -59,12 +59,12 @@ enum PostgresSQL {
             FROM i
             WHERE i.idempotency_key IS NULL OR i.id IN (SELECT job_id FROM k)
             ORDER BY i.ord
-            RETURNING \(jobColumns)
+            RETURNING id, queue, run_at, created_at
         ),
         n AS (
             SELECT count(pg_notify($16, q)) AS notified FROM (SELECT DISTINCT queue AS q FROM ins) d
         )
-        SELECT ins.*, n.notified FROM ins LEFT JOIN n ON true
+        SELECT ins.id, ins.run_at, ins.created_at, n.notified FROM ins LEFT JOIN n ON true
         """
     static let keyLookup = """
         SELECT k.queue, k.idempotency_key, k.job_id FROM job_keys k
@@ -81,10 +81,15 @@ enum PostgresSQL {
         """
 
     /// $2 token, $3 lease seconds, $4 worker, $5 limit, [$6 queues], [$6/$7 types].
-    static func jobLease(byQueue: Bool, byType: Bool, unrestrictedOnly: Bool = true) -> String {
+    /// With one queue, `queue = $6` walks `jobs_claim_idx` in order (no sort).
+    static func jobLease(queues: QueueMode, byType: Bool, unrestrictedOnly: Bool = true) -> String {
         var filter = ""
         var n = 6
-        if byQueue { filter += " AND queue = ANY($\(n)::text[])"; n += 1 }
+        switch queues {
+        case .any: break
+        case .one: filter += " AND queue = $\(n)"; n += 1
+        case .many: filter += " AND queue = ANY($\(n)::text[])"; n += 1
+        }
         if byType { filter += " AND job_type = ANY($\(n)::text[])" }
         if unrestrictedOnly { filter += " AND " + restrictedQueue }
         return """
@@ -111,7 +116,10 @@ enum PostgresSQL {
         """
 
     /// Moves each job whose lease matches and records its attempt, in one statement.
-    static let jobCompleteMany = """
+    static let jobCompleteMany = completeCTEs + "\nSELECT job_id FROM a"
+
+    /// The ack's CTEs (`i`, `u`, `a`), shared by `jobCompleteMany` and `jobCompleteAndLease`.
+    static let completeCTEs = """
         WITH i AS (
             SELECT * FROM unnest($2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
                                  $9::float8[], $10::text[], $11::text[], $12::int[])
@@ -142,8 +150,46 @@ enum PostgresSQL {
             FROM u
             RETURNING job_id
         )
-        SELECT job_id FROM a
         """
+
+    /// The ack and the next claim in one statement: one round trip and one commit per worker
+    /// turn. $1…$12 are the ack's; then $13 token, $14 lease seconds, $15 worker, $16 limit,
+    /// [$17 queue(s)], [types]. Rows: (true, acked job id, nulls…) or (false, claimed job…).
+    /// The claim sees the statement's snapshot, so the jobs being acked are not re-claimed.
+    static func jobCompleteAndLease(queues: QueueMode, byType: Bool) -> String {
+        var filter = ""
+        var n = 17
+        switch queues {
+        case .any: break
+        case .one: filter += " AND queue = $\(n)"; n += 1
+        case .many: filter += " AND queue = ANY($\(n)::text[])"; n += 1
+        }
+        if byType { filter += " AND job_type = ANY($\(n)::text[])" }
+        filter += " AND " + restrictedQueue
+        let nulls = "NULL::text, NULL::text, NULL::json, NULL::int, NULL::timestamptz, NULL::text, NULL::int, NULL::int, "
+            + "NULL::int, NULL::int, NULL::int, NULL::text, NULL::uuid, NULL::json, NULL::text, NULL::text, NULL::text, "
+            + "NULL::uuid, NULL::timestamptz, NULL::text, NULL::timestamptz, NULL::timestamptz, NULL::timestamptz, NULL::uuid, NULL::text"
+        return completeCTEs + """
+            ,
+            picked AS (
+                SELECT id FROM jobs
+                WHERE status = 'queued' AND run_at <= \(now)\(filter)
+                ORDER BY priority DESC, run_at, id
+                LIMIT $16
+                FOR UPDATE SKIP LOCKED
+            ),
+            c AS (
+                UPDATE jobs j SET status = 'running', attempts = j.attempts + 1, lease_token = $13::uuid,
+                                  lease_expires_at = \(now) + $14 * interval '1 second', worker_id = $15, started_at = \(now),
+                                  wait_ms = greatest(0, (extract(epoch FROM \(now) - j.run_at) * 1000)::integer)
+                FROM picked WHERE j.id = picked.id
+                RETURNING \(prefixed("j"))
+            )
+            SELECT true AS acked, job_id, \(nulls) FROM a
+            UNION ALL
+            SELECT false, c.* FROM c
+            """
+    }
 
     /// Hands claimed jobs back as if the claim never happened (no attempt).
     static let jobReleaseMany = """
@@ -308,6 +354,18 @@ enum PostgresSQL {
         x2 AS (DELETE FROM job_events WHERE job_id IN (SELECT id FROM d)),
         x3 AS (DELETE FROM job_keys WHERE job_id IN (SELECT id FROM d))
         SELECT count(*) FROM d
+        """
+
+    static let queueDeleteAll = """
+        WITH d AS (
+            DELETE FROM jobs WHERE id IN (SELECT id FROM jobs WHERE queue = $1 LIMIT 5000) RETURNING id
+        ),
+        da AS (DELETE FROM jobs_archive WHERE id IN (SELECT id FROM jobs_archive WHERE queue = $1 LIMIT 5000) RETURNING id),
+        ids AS (SELECT id FROM d UNION ALL SELECT id FROM da),
+        x1 AS (DELETE FROM attempts WHERE job_id IN (SELECT id FROM ids)),
+        x2 AS (DELETE FROM job_events WHERE job_id IN (SELECT id FROM ids)),
+        x3 AS (DELETE FROM job_keys WHERE job_id IN (SELECT id FROM ids))
+        SELECT count(*) FROM ids
         """
 
     // MARK: maintenance

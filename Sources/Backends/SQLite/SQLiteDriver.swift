@@ -159,16 +159,33 @@ public final class SQLiteDriver: StorageDriver {
     // MARK: claim, heartbeat, ack
 
     public func jobLease(_ q: LeaseRequest, now: Date?) async throws -> [Job] {
-        let nowMs = SQLiteDriver.nowMs(now)
-        let sql = SQLiteSQL.jobLease(byQueue: q.queues != nil, byType: q.jobTypes != nil)
-        let params: [SQLValue] = [
+        let claim = SQLiteDriver.leaseStatement(q, nowMs: SQLiteDriver.nowMs(now))
+        let jobs = try await write { c in try c.query(claim.sql, claim.params) { try SQLiteDriver.job($0) } }
+        return SQLiteDriver.ordered(jobs)
+    }
+
+    static func leaseStatement(_ q: LeaseRequest, nowMs: Int64) -> (sql: String, params: [SQLValue]) {
+        let mode = QueueMode(q.queues)
+        return (SQLiteSQL.jobLease(queues: mode, byType: q.jobTypes != nil), [
             .text(q.token), .int(nowMs + Int64((q.leaseSeconds * 1000).rounded())), .text(q.workerId), .int(nowMs),
             .int(Int64(q.limit)),
-            q.queues.map { .text(JSON.array($0.map(JSON.string)).compact) } ?? .null,
+            mode == .one ? .text(q.queues![0]) : q.queues.map { .text(JSON.array($0.map(JSON.string)).compact) } ?? .null,
             q.jobTypes.map { .text(JSON.array($0.map(JSON.string)).compact) } ?? .null,
-        ]
-        let jobs = try await write { c in try c.query(sql, params) { try SQLiteDriver.job($0) } }
-        return SQLiteDriver.ordered(jobs)
+        ])
+    }
+
+    /// The ack and the next claim in one write transaction (one commit, one fsync).
+    public func jobCompleteAndLease(_ completions: [Completion], lease q: LeaseRequest, now: Date?)
+        async throws -> (acks: [AckResult], jobs: [Job]) {
+        let nowMs = SQLiteDriver.nowMs(now)
+        let claim = SQLiteDriver.leaseStatement(q, nowMs: nowMs)
+        let (acks, jobs): ([AckResult], [Job]) = try await write { c in
+            var ignored: [String] = []
+            let acks = try completions.map { try SQLiteDriver.complete($0, c, nowMs: nowMs, flow: nil, madeIn: &ignored) }
+            let jobs = try c.query(claim.sql, claim.params) { try SQLiteDriver.job($0) }
+            return (acks, jobs)
+        }
+        return (acks, SQLiteDriver.ordered(jobs))
     }
 
     public func jobLeaseExtend(_ leases: [LeaseKey], seconds: Double, now: Date?) async throws -> Set<String> {
@@ -186,34 +203,37 @@ public final class SQLiteDriver: StorageDriver {
         let nowMs = SQLiteDriver.nowMs(now)
         let (results, madeIn): ([AckResult], [String]) = try await write { c in
             var madeIn: [String] = []
-            let results: [AckResult] = try completions.map { x in
-                let status = x.newStatus.rawValue
-                let runAt = nowMs + Int64((x.delaySeconds * 1000).rounded())
-                let rows = try c.query(SQLiteSQL.jobComplete, [
-                    .text(status), .opt(x.output), .int(nowMs), .int(runAt), .opt(x.errorCode), .opt(x.errorMessage),
-                    .opt(x.dlqReason), .int(x.outcome == .released ? 1 : 0), .text(x.lease.jobId), .text(x.lease.token),
-                ]) { r in (r.int(0)!, r.string(1), r.int64(2), r.string(3)!, r.int(4)) }
-                if let (attempt, worker, started, queue, waitMs) = rows.first {
-                    try c.run(SQLiteSQL.attemptInsert, [
-                        .text(x.lease.jobId), .int(Int64(attempt)), .text(x.lease.token), .opt(worker),
-                        .int(started ?? nowMs), .int(nowMs), .text(x.outcome.rawValue), .opt(x.errorCode),
-                        .opt(x.errorMessage), .opt(x.decision?.rawValue), x.decision == .retry ? .int(runAt) : .null,
-                        .opt(x.dlqReason), .text(queue), .opt(waitMs),
-                    ])
-                    if let flow, let runId = x.runId, let step = x.stepSlug, let outcome = x.stepOutcome {
-                        madeIn += try SQLiteDriver.advance(c, runId: runId, step: step, outcome: outcome, flow: flow, nowMs: nowMs)
-                    }
-                    return .applied
-                }
-                let recorded = try c.query(SQLiteSQL.attemptOutcomeByToken, [.text(x.lease.jobId), .text(x.lease.token)]) {
-                    $0.string(0)
-                }.first ?? nil
-                return recorded == x.outcome.rawValue ? .duplicate : .leaseLost
-            }
+            let results = try completions.map { try SQLiteDriver.complete($0, c, nowMs: nowMs, flow: flow, madeIn: &madeIn) }
             return (results, madeIn)
         }
         for q in Set(madeIn) { wakeups.notify(queue: q) }
         return results
+    }
+
+    /// One completion in the caller's transaction: the conditional update, the attempt row, and
+    /// for a step job the advance of its run.
+    static func complete(_ x: Completion, _ c: SQLiteConnection, nowMs: Int64, flow: FlowHook?, madeIn: inout [String]) throws -> AckResult {
+        let runAt = nowMs + Int64((x.delaySeconds * 1000).rounded())
+        let rows = try c.query(SQLiteSQL.jobComplete, [
+            .text(x.newStatus.rawValue), .opt(x.output), .int(nowMs), .int(runAt), .opt(x.errorCode), .opt(x.errorMessage),
+            .opt(x.dlqReason), .int(x.outcome == .released ? 1 : 0), .text(x.lease.jobId), .text(x.lease.token),
+        ]) { r in (r.int(0)!, r.string(1), r.int64(2), r.string(3)!, r.int(4)) }
+        if let (attempt, worker, started, queue, waitMs) = rows.first {
+            try c.run(SQLiteSQL.attemptInsert, [
+                .text(x.lease.jobId), .int(Int64(attempt)), .text(x.lease.token), .opt(worker),
+                .int(started ?? nowMs), .int(nowMs), .text(x.outcome.rawValue), .opt(x.errorCode),
+                .opt(x.errorMessage), .opt(x.decision?.rawValue), x.decision == .retry ? .int(runAt) : .null,
+                .opt(x.dlqReason), .text(queue), .opt(waitMs),
+            ])
+            if let flow, let runId = x.runId, let step = x.stepSlug, let outcome = x.stepOutcome {
+                madeIn += try SQLiteDriver.advance(c, runId: runId, step: step, outcome: outcome, flow: flow, nowMs: nowMs)
+            }
+            return .applied
+        }
+        let recorded = try c.query(SQLiteSQL.attemptOutcomeByToken, [.text(x.lease.jobId), .text(x.lease.token)]) {
+            $0.string(0)
+        }.first ?? nil
+        return recorded == x.outcome.rawValue ? .duplicate : .leaseLost
     }
 
     /// Advances a run after one of its steps ended, in the ack's transaction (SQLite's single
@@ -403,7 +423,7 @@ public final class SQLiteDriver: StorageDriver {
         async throws -> (jobs: [Job], allowance: Allowance) {
         let nowMs = SQLiteDriver.nowMs(now)
         let types: SQLValue = q.jobTypes.map { .text(JSON.array($0.map(JSON.string)).compact) } ?? .null
-        let claimSQL = SQLiteSQL.jobLease(byQueue: true, byType: q.jobTypes != nil, unrestrictedOnly: false)
+        let claimSQL = SQLiteSQL.jobLease(queues: .one, byType: q.jobTypes != nil, unrestrictedOnly: false)
         let dueSQL = SQLiteSQL.queueDue(byType: q.jobTypes != nil)
         let (jobs, allowance): ([Job], Allowance) = try await write { c in
             let policy = try c.query(SQLiteSQL.policyGet, [.text(queue)]) { SQLiteDriver.policy($0) }.first ?? QueuePolicy(queue: queue)
@@ -414,7 +434,7 @@ public final class SQLiteDriver: StorageDriver {
             if allowance.count > 0 {
                 jobs = try c.query(claimSQL, [
                     .text(q.token), .int(nowMs + Int64((q.leaseSeconds * 1000).rounded())), .text(q.workerId), .int(nowMs),
-                    .int(Int64(allowance.count)), .text(JSON.array([.string(queue)]).compact), types,
+                    .int(Int64(allowance.count)), .text(queue), types,
                 ]) { try SQLiteDriver.job($0) }
             }
             if let tokens = allowance.tokensAfter {
@@ -447,6 +467,23 @@ public final class SQLiteDriver: StorageDriver {
             }
             total += n
             if n < 1000 { return total }
+        }
+    }
+
+    public func queueDeleteAll(_ queue: String) async throws -> Int {
+        var total = 0
+        while true {
+            let n: Int = try await write { c in
+                let ids = try c.query(SQLiteSQL.queueAllIds, [.text(queue)]) { $0.string(0)! }
+                guard !ids.isEmpty else { return 0 }
+                let list = SQLValue.text(JSON.array(ids.map(JSON.string)).compact)
+                for h in SQLiteSQL.historyDeleteIds { try c.run(h, [list]) }
+                try c.run(SQLiteSQL.archiveRemove, [list])
+                try c.run(SQLiteSQL.archiveDeleteIds, [list])
+                return ids.count
+            }
+            total += n
+            if n == 0 { return total }
         }
     }
 

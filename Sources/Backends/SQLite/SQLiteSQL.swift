@@ -40,14 +40,22 @@ enum SQLiteSQL {
         """
 
     /// ?1 token, ?2 lease expiry, ?3 worker, ?4 now, ?5 limit, ?6 queues (JSON array), ?7 types (JSON array).
-    static func jobLease(byQueue: Bool, byType: Bool, unrestrictedOnly: Bool = true) -> String {
-        """
+    /// With one queue, `queue = ?6` lets the claim walk `jobs_claim_idx` in order (no sort);
+    /// several queues are a JSON array.
+    static func jobLease(queues: QueueMode, byType: Bool, unrestrictedOnly: Bool = true) -> String {
+        let queueFilter: String
+        switch queues {
+        case .any: queueFilter = "AND ?6 IS NULL"
+        case .one: queueFilter = "AND queue = ?6"
+        case .many: queueFilter = "AND queue IN (SELECT value FROM json_each(?6))"
+        }
+        return """
         UPDATE jobs SET status = 'running', attempts = attempts + 1, lease_token = ?1, lease_expires_at = ?2,
                         worker_id = ?3, started_at = ?4, wait_ms = max(0, ?4 - run_at)
         WHERE id IN (
             SELECT id FROM jobs
             WHERE status = 'queued' AND run_at <= ?4
-              \(byQueue ? "AND queue IN (SELECT value FROM json_each(?6))" : "AND ?6 IS NULL")
+              \(queueFilter)
               \(byType ? "AND job_type IN (SELECT value FROM json_each(?7))" : "AND ?7 IS NULL")
               \(unrestrictedOnly ? "AND " + restrictedQueue : "")
             ORDER BY priority DESC, run_at, id
@@ -212,6 +220,9 @@ enum SQLiteSQL {
     }
     static let purgeCount = "SELECT count(*) FROM jobs WHERE status = 'queued' AND queue = ?1"
     static let purgeIds = "SELECT id FROM jobs WHERE status = 'queued' AND queue = ?1 LIMIT 1000"
+    static let queueAllIds = """
+        SELECT id FROM jobs WHERE queue = ?1 UNION ALL SELECT id FROM jobs_archive WHERE queue = ?1 LIMIT 5000
+        """
 
     // MARK: maintenance
 

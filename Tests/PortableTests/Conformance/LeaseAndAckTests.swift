@@ -165,3 +165,28 @@ import Testing
         }
     }
 }
+
+extension LeaseAndAckTests {
+    @Test(arguments: TestBackend.enabled)
+    func ackAndNextClaimInOneRoundTrip(_ backend: TestBackend) async throws {
+        try await withDB(backend) { db in
+            _ = try await db.client.enqueueMany((0..<5).map { _ in NewJob(jobType: "t") })
+            let first = try await db.client.lease(queues: ["default"], jobTypes: ["t"], limit: 2, leaseSeconds: 30, workerId: "w")
+            var stale = first[1]
+            stale.leaseToken = UUIDv7.randomToken(SystemRandom())
+            let (acks, next) = try await db.client.completeAndLease([(first[0], .success(output: "1")), (stale, .success(output: nil))],
+                                                                    types: [:], queues: ["default"], jobTypes: ["t"], limit: 10,
+                                                                    leaseSeconds: 30, workerId: "w")
+            #expect(acks == [.applied, .leaseLost])
+            #expect(next.count == 3, "the acked and the still-running job are not claimed again")
+            #expect(Set(next.map(\.id)).isDisjoint(with: first.map(\.id)))
+            #expect(try await db.client.job(first[0].id).status == .succeeded)
+            #expect(try await db.driver.jobHistory(first[0].id).attempts.count == 1)
+            let (again, none) = try await db.client.completeAndLease(next.map { ($0, .failure(code: "X", message: nil, retryable: true)) },
+                                                                     types: [:], queues: ["default"], jobTypes: ["t"], limit: 10,
+                                                                     leaseSeconds: 30, workerId: "w")
+            #expect(again == [.applied, .applied, .applied])
+            #expect(none.isEmpty, "retries are scheduled ahead, not due in the same statement")
+        }
+    }
+}

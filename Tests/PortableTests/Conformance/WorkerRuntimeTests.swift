@@ -125,7 +125,8 @@ import Testing
             try await task.value
             lat.sort()
             print("WAKEUP \(db.driver.kind.rawValue) in-process: enqueue-to-start p50 \(String(format: "%.1f", lat[5])) ms, max \(String(format: "%.1f", lat[9])) ms (poll 30 s)")
-            #expect(lat[9] < 3000, "woken, not polled: \(lat)")
+            // Loose on purpose (a loaded CI box): well under the 30 s poll means it was woken.
+            #expect(lat[9] < 15_000, "woken, not polled: \(lat)")
         }
     }
 }

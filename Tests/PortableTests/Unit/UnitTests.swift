@@ -87,3 +87,26 @@ import Testing
         #expect(Migrator.refusal(s, where: "x")?.code == .schemaTooNew)
     }
 }
+
+@Suite struct MinifyTests {
+    @Test(arguments: [
+        #"{"a":1}"#, #" { "a" : [ 1 , 2.5e3 , "x y\n" ] , "b" : null } "#, "true", " 12 ", #""\u00e9\"""#,
+        #"[{"k":"v \" , ]"},{}]"#, "[]", "{}",
+    ])
+    func minifyKeepsTheValueAndDropsWhitespace(_ text: String) throws {
+        let m = try JSON.minify(text)
+        #expect(try JSON.parse(m) == JSON.parse(text), "the same value (escapes stay as written)")
+        #expect(try JSON.minify(m) == m)
+        #expect(m.utf8.count <= text.utf8.count)
+    }
+
+    @Test(arguments: ["", "{", "[1,]", "{\"a\" 1}", "01", "1.", "\"\\x\"", "tru", "\"\u{01}\"", "[1] [2]", "\"\\ud800\"", "{\"a\":}"])
+    func minifyRefusesWhatParseRefuses(_ text: String) {
+        #expect(throws: PortableError.self) { try JSON.minify(text) }
+    }
+
+    @Test func compactTextComesBackAsIs() throws {
+        let text = #"{"already":"compact","n":[1,2,3]}"#
+        #expect(try JSON.minify(text) == text)
+    }
+}
