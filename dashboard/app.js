@@ -85,7 +85,7 @@
     const t = new Date(iso).getTime();
     if (isNaN(t)) return String(iso);
     const diff = (t - Date.now()) / 1000;
-    if (Math.abs(diff) < 1.5) return "now";
+    if (Math.abs(diff) < 1.5) return diff <= 0 ? "just now" : "now";
     return diff < 0 ? fmtSeconds(-diff) + " ago" : "in " + fmtSeconds(diff);
   }
   /** A <time> showing a relative time (or the absolute one), the other in its tooltip. */
@@ -98,6 +98,10 @@
     return h("span", { class: "badge st-" + String(status).toLowerCase() + (extraClass ? " " + extraClass : ""), dataset: { status } }, status);
   }
   function code(text) { return h("code", null, text); }
+  /** Text in which `backticked` parts become <code> (as text nodes: nothing is parsed as HTML). */
+  function withCode(text) {
+    return String(text ?? "").split("`").map((part, i) => (i % 2 === 1 ? code(part) : part));
+  }
   function jobLink(id, label) { return h("a", { href: "#/jobs/" + encodeURIComponent(id), class: "mono", dataset: { jobLink: id } }, label || id); }
   function prettyJSON(v) {
     if (v === undefined) return "";
@@ -364,9 +368,9 @@
 
   // ---------------------------------------------------------------- jobs
 
-  function pager(total, capped, offset, count, toHash) {
+  function pager(total, capped, offset, count, toHash, noun) {
     const info = count === 0
-      ? (offset > 0 ? "No rows at offset " + fmtNum(offset) : "No jobs")
+      ? (offset > 0 ? "No rows at offset " + fmtNum(offset) : "No " + (noun || "jobs"))
       : fmtNum(offset + 1) + "–" + fmtNum(offset + count) + " of " + (capped ? fmtNum(total) + "+" : fmtNum(total));
     const hasNext = capped ? count === PAGE_SIZE : offset + count < total;
     const prev = h("a", { class: "button", id: "pager-prev", role: "button", href: toHash(Math.max(0, offset - PAGE_SIZE)), "aria-disabled": offset === 0 ? "true" : null, rel: "prev" }, "← Prev");
@@ -391,8 +395,11 @@
 
   function whenCell(j) {
     if (j.status === "queued") {
-      const due = new Date(j.run_at).getTime() <= Date.now();
-      return h("span", { title: fmtTime(j.run_at) }, due ? "due " + relTime(j.run_at) : "runs " + relTime(j.run_at));
+      const wait = (Date.now() - new Date(j.run_at).getTime()) / 1000;
+      const text = wait >= 1.5 ? "waiting " + fmtSeconds(wait)
+        : wait >= -1.5 ? "due now"
+        : (j.attempts > 0 ? "retry in " : "scheduled in ") + fmtSeconds(-wait);
+      return h("span", { title: "run at " + fmtTime(j.run_at) }, text);
     }
     if (j.status === "running") return h("span", { title: fmtTime(j.started_at) }, "started " + relTime(j.started_at));
     if (j.finished_at) return h("span", { title: fmtTime(j.finished_at) }, "finished " + relTime(j.finished_at));
@@ -496,7 +503,7 @@
     const explain = h("div", { class: "card explain", id: "job-explain", dataset: { reason: ex.reason_code } },
       h("h2", null, "Why is it here?"),
       h("p", null, h("span", { class: "badge reason r-" + String(ex.reason_code).toLowerCase(), id: "explain-reason" }, ex.reason_code), " ",
-        h("span", { id: "explain-message" }, ex.message)),
+        h("span", { id: "explain-message" }, withCode(ex.message))),
       ex.details && Object.keys(ex.details).length
         ? definitionList("explain-details", Object.entries(ex.details).map(([k, v]) => [k, typeof v === "string" ? v : prettyJSON(v)]))
         : null);
@@ -786,14 +793,14 @@
       valueEls[key] = h("div", { class: "card-value" }, dash);
       cards.append(h("div", { class: "card metric" + (key.endsWith("_ms") ? " wide" : ""), dataset: { metric: key } }, h("div", { class: "card-label" }, label), valueEls[key]));
     }
-    const canvas = h("canvas", { id: "metrics-chart", role: "img", "aria-label": "Throughput over the last five minutes" });
+    const canvas = h("canvas", { id: "metrics-chart", role: "img", "aria-label": "Throughput over the last minutes (jobs and attempts per second)" });
     const chartText = h("span", { class: "sr-only", id: "metrics-chart-text" });
     const status = h("span", { id: "metrics-updated", class: "muted" }, "");
     const queueBox = h("div", { id: "metrics-queues-box" });
     add(el, viewHeader("Metrics", status), cards,
       h("div", { class: "card chart-card" },
         h("div", { class: "chart-head" }, h("h2", null, "Throughput"),
-          h("span", { class: "legend" }, h("span", { class: "swatch s-jobs" }), "jobs finished / s ", h("span", { class: "swatch s-attempts" }), "attempts / s")),
+          h("span", { class: "legend" }, h("span", { class: "swatch s-jobs" }), "jobs / s ", h("span", { class: "swatch s-attempts" }), "attempts / s")),
         canvas, chartText),
       h("h2", null, "Per queue"), queueBox);
 
@@ -850,12 +857,17 @@
     return v || fallback;
   }
 
-  function niceCeil(v) {
-    if (v <= 0) return 1;
-    const p = Math.pow(10, Math.floor(Math.log10(v)));
-    for (const m of [1, 2, 2.5, 5, 10]) if (m * p >= v) return m * p;
+  /** A round step so that 4 steps cover v (0.05, 0.1, 0.2, 0.5, 1, 2, 5, ...). */
+  function niceStep(v) {
+    const raw = Math.max(v, 1e-9) / 4;
+    const p = Math.pow(10, Math.floor(Math.log10(raw)));
+    for (const m of [1, 2, 5, 10]) if (m * p >= raw) return m * p;
     return 10 * p;
   }
+  function fmtTick(v) { return v >= 1000 ? numberFormat.format(Math.round(v)) : String(Math.round(v * 1000) / 1000); }
+  // The chart's time window grows with the data it has: 1, 2, then 5 minutes (then it scrolls).
+  const CHART_WINDOWS = [[60000, 10000], [120000, 30000], [CHART_WINDOW_MS, 60000]];
+  function fmtAgo(ms) { return ms === 0 ? "now" : ms < 60000 ? "−" + ms / 1000 + " s" : "−" + ms / 60000 + " min"; }
 
   /** Draws jobs/s and attempts/s over the last five minutes on the canvas, by hand. */
   function drawChart(canvas, points) {
@@ -879,10 +891,13 @@
     const padL = 44, padR = 12, padT = 10, padB = 24;
     const w = cssW - padL - padR, hh = cssH - padT - padB;
     const now = Date.now();
-    const t0 = now - CHART_WINDOW_MS;
+    const span = points.length ? now - points[0].t : 0;
+    const [windowMs, tickMs] = CHART_WINDOWS.find(([wms]) => wms >= span) || CHART_WINDOWS[CHART_WINDOWS.length - 1];
+    const t0 = now - windowMs;
     const visible = points.filter((p) => p.t >= t0 - 5000);
-    const maxV = niceCeil(Math.max(0, ...visible.map((p) => Math.max(p.jobs, p.attempts))) * 1.1);
-    const x = (t) => padL + ((t - t0) / CHART_WINDOW_MS) * w;
+    const step = niceStep(Math.max(0, ...visible.map((p) => Math.max(p.jobs, p.attempts))) * 1.05);
+    const maxV = step * 4;
+    const x = (t) => padL + ((t - t0) / windowMs) * w;
     const y = (v) => padT + hh - (v / maxV) * hh;
 
     g.font = font;
@@ -895,14 +910,14 @@
       g.strokeStyle = grid;
       g.beginPath(); g.moveTo(padL, yy); g.lineTo(padL + w, yy); g.stroke();
       g.fillStyle = fg;
-      g.fillText(v >= 10 ? String(Math.round(v)) : String(Math.round(v * 100) / 100), padL - 6, yy);
+      g.fillText(fmtTick(v), padL - 6, yy);
     }
     g.textAlign = "center";
     g.textBaseline = "top";
-    for (let m = 5; m >= 0; m--) {
-      const xx = x(now - m * 60000);
+    for (let ago = windowMs; ago >= 0; ago -= tickMs) {
+      const xx = x(now - ago);
       g.fillStyle = fg;
-      g.fillText(m === 0 ? "now" : "−" + m + " min", Math.min(Math.max(xx, padL + 14), padL + w - 12), padT + hh + 6);
+      g.fillText(fmtAgo(ago), Math.min(Math.max(xx, padL + 14), padL + w - 12), padT + hh + 6);
     }
     if (visible.length === 0) {
       g.textBaseline = "middle";
@@ -1012,47 +1027,102 @@
 
   async function viewFlows(el, ctx) {
     el.id = "view-flows";
+    const flow = ctx.params.get("flow") || "";
+    const offset = Math.max(0, parseInt(ctx.params.get("offset") || "0", 10) || 0);
     const runIn = h("input", { id: "run-id", name: "run", placeholder: "run id", autocomplete: "off", spellcheck: "false" });
-    const form = h("form", { class: "filters", id: "run-open" }, filterField("run-id", "Open a workflow run", runIn),
+    const form = h("form", { class: "filters", id: "run-open" }, filterField("run-id", "Open a run by id", runIn),
       h("div", { class: "filter filter-buttons" }, h("button", { type: "submit", class: "primary" }, "Open")));
     form.addEventListener("submit", (ev) => { ev.preventDefault(); if (runIn.value.trim()) location.hash = "#/runs/" + encodeURIComponent(runIn.value.trim()); });
-    add(el, viewHeader("Flows"), form);
-    const data = await api("GET", "/flows");
+    add(el, viewHeader("Flows", h("button", { type: "button", id: "refresh", onclick: () => route() }, "Refresh")));
+
+    const feats = await features();
+    const q = new URLSearchParams({ limit: String(PAGE_SIZE), offset: String(offset) });
+    if (flow) q.set("flow", flow);
+    const [flows, runs] = await Promise.all([
+      api("GET", "/flows"),
+      feats.has("/runs") ? api("GET", "/runs?" + q.toString()) : Promise.resolve(null),
+    ]);
     if (!ctx.alive()) return;
-    const items = data.items || [];
-    const cols = genericColumns(items, ["slug", "version", "steps", "created_at"]);
-    add(el, table("flows-table", cols, items, { caption: "Flows", empty: "No flows defined.", rowAttrs: (it) => ({ dataset: { slug: it.slug } }) }));
+    const stepList = (f) => (f.steps || []).map((st) => stepName(st) + (stepDeps(st).length ? " ← " + stepDeps(st).join(", ") : "")).join(" · ");
+    add(el,
+      table("flows-table", [
+        { label: "Flow", cell: (f) => h("a", { href: hashFor("/flows", { flow: f.slug }), class: "strong" }, f.slug) },
+        { label: "Version", class: "num", cell: (f) => String(f.version ?? "") },
+        { label: "Steps", class: "msg", cell: (f) => h("span", { title: stepList(f) }, fmtNum((f.steps || []).length) + ": " + truncate(stepList(f), 110)) },
+        { label: "Defined", cell: (f) => timeEl(f.created_at) },
+      ], flows.items || [], { caption: "Flows", empty: "No flows defined yet: portableq flows define FILE.json", rowAttrs: (f) => ({ dataset: { slug: f.slug } }) }));
+    if (!runs) { add(el, form); return; }
+    form.classList.add("inline");
+    const toHash = (o) => hashFor("/flows", { flow, offset: o });
+    add(el,
+      h("div", { class: "view-head runs-head" }, h("h2", null, "Runs" + (flow ? " of “" + flow + "”" : "")),
+        h("div", { class: "view-head-extra" }, flow ? h("a", { href: "#/flows", class: "button", id: "runs-all" }, "All flows") : null, form)),
+      pager(runs.total, runs.total_capped, offset, runs.items.length, toHash, "runs"),
+      table("runs-table", [
+        { label: "Run", class: "id", cell: (r) => h("a", { href: "#/runs/" + encodeURIComponent(r.id), class: "mono" }, r.id) },
+        { label: "Flow", cell: (r) => r.flow },
+        { label: "Version", class: "num", cell: (r) => String(r.version ?? "") },
+        { label: "Status", cell: (r) => badge(r.status) },
+        { label: "Failed step", cell: (r) => r.failed_step ? code(r.failed_step) : "" },
+        { label: "Started", cell: (r) => timeEl(r.created_at) },
+        { label: "Finished", cell: (r) => timeEl(r.finished_at) },
+      ], runs.items, {
+        caption: "Runs", empty: "No runs yet.",
+        rowAttrs: (r) => ({ dataset: { runId: r.id, status: r.status } }),
+        onRowClick: (r) => { location.hash = "#/runs/" + encodeURIComponent(r.id); },
+      }));
   }
 
   function stepName(st) { return String(st.slug ?? st.step ?? st.name ?? st.id ?? "?"); }
-  function stepState(st) { return String(st.status ?? st.state ?? "pending"); }
+  function stepState(st) { return String(st.status ?? st.state ?? "waiting"); }
+  /** The colour of a step: its own state, or "running" while its job runs. */
+  function stepColour(st) { return st.job_status === "running" ? "running" : stepState(st); }
   function stepDeps(st) { return Array.isArray(st.depends_on) ? st.depends_on.map(String) : []; }
 
   async function viewRun(el, ctx, id) {
     el.id = "view-run";
     el.dataset.runId = id;
-    const run = await api("GET", "/runs/" + encodeURIComponent(id));
+    const [run, feats] = await Promise.all([api("GET", "/runs/" + encodeURIComponent(id)), features()]);
     if (!ctx.alive()) return;
     const steps = Array.isArray(run.steps) ? run.steps
       : run.steps && typeof run.steps === "object" ? Object.entries(run.steps).map(([k, v]) => Object.assign({ slug: k }, v)) : [];
+    const actions = [h("button", { type: "button", id: "refresh", onclick: () => route() }, "Refresh")];
+    if (feats.has("/runs/{id}/cancel")) {
+      const cancel = h("button", { type: "button", id: "btn-cancel-run", class: "danger", disabled: run.status !== "running" }, "Cancel run");
+      cancel.addEventListener("click", () => runAction(cancel, async () => {
+        const r = await api("POST", "/runs/" + encodeURIComponent(id) + "/cancel");
+        flash("ok", "Run ", code(r.id || id), " is ", badge(r.status || "cancelled"), ".");
+        rerender();
+      }));
+      actions.unshift(cancel);
+    }
+    const flowName = run.flow || run.flow_slug || run.slug;
     add(el,
-      h("div", { class: "view-head" }, h("div", null, h("a", { href: "#/flows", class: "back" }, "← Flows"),
-        h("h1", null, "Run ", h("span", { class: "mono" }, run.id || id), " ", run.status ? badge(run.status, "big") : null))),
-      definitionList("run-fields", [
-        ["Flow", run.flow || run.flow_slug || run.slug ? code(String(run.flow || run.flow_slug || run.slug)) : null],
-        ["Version", run.version !== undefined ? String(run.version) : (run.flow_version !== undefined ? String(run.flow_version) : null)],
-        ["Created", run.created_at ? timeEl(run.created_at, true) : null],
+      h("div", { class: "view-head" },
+        h("div", null, h("a", { href: "#/flows", class: "back" }, "← Flows"),
+          h("h1", null, "Run ", h("span", { class: "mono", id: "run-id-title" }, run.id || id), " ", run.status ? badge(run.status, "big") : null)),
+        h("div", { class: "actions" }, actions)),
+      h("div", { class: "card" }, definitionList("run-fields", [
+        ["Flow", flowName ? h("a", { href: hashFor("/flows", { flow: flowName }) }, String(flowName)) : null],
+        ["Version", run.version !== undefined ? String(run.version) : null],
+        ["Started", run.created_at ? timeEl(run.created_at, true) : null],
         ["Finished", run.finished_at ? timeEl(run.finished_at, true) : null],
-      ]),
+        ["Failed step", run.failed_step ? code(run.failed_step) : null],
+      ].filter((r) => r[1] !== null || r[0] === "Flow"))),
       h("div", { class: "card" }, h("h2", null, "Steps"), runGraph(steps)),
       table("run-steps", [
         { label: "Step", cell: (st) => code(stepName(st)) },
         { label: "State", cell: (st) => badge(stepState(st)) },
+        { label: "Job", cell: (st) => st.job_id ? [jobLink(String(st.job_id)), st.job_status ? [" ", badge(st.job_status)] : null] : "" },
+        { label: "Attempts", class: "num", cell: (st) => st.attempts === undefined ? "" : String(st.attempts) },
         { label: "Depends on", cell: (st) => stepDeps(st).join(", ") },
-        { label: "Job", cell: (st) => st.job_id ? jobLink(String(st.job_id)) : "" },
+        { label: "Waiting for", cell: (st) => Array.isArray(st.waiting_for) ? st.waiting_for.join(", ") : "" },
+        { label: "Why", class: "msg", cell: (st) => [st.last_error_code ? [h("span", { class: "errcode" }, st.last_error_code), " "] : null,
+          st.message ? h("span", { title: st.reason_code || "" }, withCode(st.message)) : (st.reason_code || "")] },
       ], steps, { caption: "Steps", empty: "This run has no steps.", rowAttrs: (st) => ({ dataset: { step: stepName(st), state: stepState(st) } }) }),
-      "input" in run ? h("div", { class: "card" }, h("h2", null, "Input"), h("pre", { class: "json" }, prettyJSON(run.input))) : null,
-      "output" in run ? h("div", { class: "card" }, h("h2", null, "Output"), h("pre", { class: "json" }, prettyJSON(run.output))) : null);
+      h("div", { class: "job-grid" },
+        h("div", { class: "card" }, h("h2", null, "Input"), h("pre", { class: "json", id: "run-input" }, prettyJSON(run.input ?? null))),
+        "output" in run ? h("div", { class: "card" }, h("h2", null, "Output"), h("pre", { class: "json" }, prettyJSON(run.output))) : null));
   }
 
   /** The steps as a left-to-right graph (columns = dependency depth), boxes coloured by state. */
@@ -1092,7 +1162,7 @@
     for (const st of steps) {
       const p = pos.get(stepName(st));
       const state = stepState(st);
-      const g = s("g", { class: "node st-" + state.toLowerCase(), transform: "translate(" + p.x + "," + p.y + ")", dataset: { step: stepName(st), state } },
+      const g = s("g", { class: "node st-" + stepColour(st).toLowerCase(), transform: "translate(" + p.x + "," + p.y + ")", dataset: { step: stepName(st), state } },
         s("title", null, stepName(st) + ": " + state),
         s("rect", { width: BW, height: BH, rx: "6" }),
         s("text", { x: BW / 2, y: 16, "text-anchor": "middle", class: "node-name" }, truncate(stepName(st), 20)),

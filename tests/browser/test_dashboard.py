@@ -6,11 +6,16 @@ Environment:
                                 fresh temp file), a postgres URL when given (each run gets its own
                                 schema: URL?schema=dash_<random>, migrated first). Default: "sqlite".
 
-For every database the suite runs twice: without a token, and with PORTABLEQ_API_TOKEN set
-(the token form must appear, the API must answer 401 without it). Each run seeds a fresh
-database with the CLI, starts `serve --no-worker --addr 127.0.0.1:0`, and checks every page
-(no SEVERE browser-console entry), filters, pagination, the job page, DLQ retry, replay and
-bulk retry. Screenshots: test-artifacts/screenshots/<backend>-<page>[-token].png.
+For every database the suite runs twice: without a token, and with PORTABLEQ_API_TOKEN set (the
+token form must appear, a wrong token is refused, the right one loads data, the API answers 401
+without it). Each run seeds a fresh database with the CLI (succeeded, dead-lettered and queued jobs
+in several queues, a refused enqueue), starts `serve --no-worker --addr 127.0.0.1:0` and a worker
+on an unused queue, then checks: every page loads with no SEVERE/WARNING browser-console entry;
+filters; pagination (one page per request) and the capped "10,000+" total; the job page (explain,
+timeline, actions); DLQ retry, replay and bulk retry (verified through the API); queue actions,
+schedules and flow runs when the server serves them; the workflow graph. Purely client-side checks
+run once per backend, not again in the token run.
+Screenshots: test-artifacts/screenshots/<backend>-<page>[-token].png.
 """
 import json
 import os
@@ -25,7 +30,7 @@ import urllib.request
 
 import pytest
 from selenium import webdriver
-from selenium.common.exceptions import TimeoutException
+from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
@@ -248,13 +253,18 @@ def assert_clean_console(driver):
     assert not warnings, "browser console warnings:\n" + "\n".join(e["message"] for e in warnings)
 
 
+def waiter(driver):
+    """An explicit wait that polls often and retries when the view re-rendered under it."""
+    return WebDriverWait(driver, WAIT, poll_frequency=0.05, ignored_exceptions=(StaleElementReferenceException,))
+
+
 def wait_view(driver, view_id):
     """Waits until #view_id has finished loading; fails with the error it shows when it did not."""
     def settled(d):
         els = d.find_elements(By.CSS_SELECTOR, f"#{view_id}[data-state='ready'], #{view_id}[data-state='error'], #view-error")
         return els[0] if els else False
     try:
-        el = WebDriverWait(driver, WAIT, poll_frequency=0.05).until(settled)
+        el = waiter(driver).until(settled)
     except TimeoutException:
         raise AssertionError(f"#{view_id} did not load; page says: {driver.find_element(By.ID, 'app').text[:500]}")
     if el.get_attribute("data-state") != "ready":
@@ -283,7 +293,7 @@ def rows(driver, table_id):
 
 def wait_for(driver, fn, what):
     try:
-        return WebDriverWait(driver, WAIT, poll_frequency=0.05).until(lambda d: fn(d))
+        return waiter(driver).until(lambda d: fn(d))
     except TimeoutException:
         raise AssertionError(f"timed out waiting for {what}; page says: {driver.find_element(By.ID, 'app').text[:400]}")
 
@@ -308,7 +318,7 @@ def test_first_load_and_token(case, driver):
     assert case.api("GET", "/health", token=None)[0] == 200
     assert case.api("GET", "/jobs?limit=1")[0] == 200
 
-    dialog = WebDriverWait(driver, WAIT, poll_frequency=0.05).until(lambda d: d.find_element(By.ID, "token-dialog") if d.find_element(By.ID, "token-dialog").is_displayed() else False)
+    dialog = waiter(driver).until(lambda d: d.find_element(By.ID, "token-dialog") if d.find_element(By.ID, "token-dialog").is_displayed() else False)
     case.shot(driver, "login")
     assert driver.find_elements(By.CSS_SELECTOR, "#jobs-table tbody tr[data-job-id]") == []
     # A wrong token is refused and the form asks again.
@@ -361,8 +371,8 @@ def test_every_page_loads(case, driver):
     case.shot(driver, "workers")
 
     view = goto(driver, case, "/metrics", "view-metrics")
-    # Live: a second sample arrives about 2 s later.
-    wait_for(driver, lambda d: int(view.get_attribute("data-samples") or 0) >= 2, "a second metrics refresh")
+    if not case.token:  # live: a second sample arrives about 2 s later (checked once per backend)
+        wait_for(driver, lambda d: int(view.get_attribute("data-samples") or 0) >= 2, "a second metrics refresh")
     assert driver.find_element(By.CSS_SELECTOR, "[data-metric='dlq_size'] .card-value").text == "3"
     drawn = driver.execute_script(
         "const c = document.getElementById('metrics-chart'); const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;"
@@ -378,7 +388,7 @@ def test_every_page_loads(case, driver):
     # Unknown pages and unknown jobs are reported in the page, not as a crash.
     goto(driver, case, "/nowhere", "view-notfound")
     driver.execute_script("document.getElementById('app').replaceChildren(); location.hash = '#/jobs/no-such-job';")
-    err = WebDriverWait(driver, WAIT, poll_frequency=0.05).until(lambda d: d.find_element(By.ID, "view-error") if d.find_elements(By.ID, "view-error") else False)
+    err = waiter(driver).until(lambda d: d.find_element(By.ID, "view-error") if d.find_elements(By.ID, "view-error") else False)
     assert err.get_attribute("data-code") == "NOT_FOUND"
     # that 404 is the one console error expected here
     entries = [e for e in driver.get_log("browser") if not ("no-such-job" in e["message"] and "404" in e["message"])]
@@ -386,6 +396,8 @@ def test_every_page_loads(case, driver):
 
 
 def test_jobs_filters(case, driver):
+    if case.token:
+        pytest.skip("client-side only; the token run covers GET /jobs in test_every_page_loads")
     s = case.seeds
     goto(driver, case, "/jobs", "view-jobs")
     Select(driver.find_element(By.ID, "filter-status")).select_by_value("dlq")  # submits on change
@@ -433,6 +445,8 @@ def test_jobs_filters(case, driver):
 
 
 def test_pagination(case, driver):
+    if case.token:
+        pytest.skip("client-side only; the token run covers GET /jobs in test_every_page_loads")
     total = case.seeds["total"]
     goto(driver, case, "/jobs", "view-jobs")
     first = [r["id"] for r in rows(driver, "jobs-table")]
@@ -634,12 +648,81 @@ def test_schedules(case, driver):
     assert_clean_console(driver)
 
 
+FAKE_RUN = {
+    "id": "run-123", "flow": "etl", "version": 2, "status": "failed", "created_at": "2026-01-01T00:00:00Z",
+    "input": {"day": "2026-01-01"},
+    "steps": [
+        {"slug": "extract", "status": "succeeded", "depends_on": [], "job_id": "j1"},
+        {"slug": "transform_a", "status": "succeeded", "depends_on": ["extract"], "job_id": "j2"},
+        {"slug": "transform_b", "status": "queued", "job_status": "running", "depends_on": ["extract"], "job_id": "j3"},
+        {"slug": "validate", "status": "failed", "depends_on": ["transform_a"], "job_id": "j4", "last_error_code": "BAD_ROW"},
+        {"slug": "load", "status": "skipped", "depends_on": ["transform_a", "transform_b", "validate"]},
+    ],
+}
+
+
+def test_run_graph(case, driver):
+    """The workflow-run view draws steps as a graph coloured by state. GET /runs/:id answers from a
+    stubbed fetch here, so the drawing is checked whether or not this server serves runs yet."""
+    if case.token:
+        pytest.skip("client-side drawing: once per backend is enough")
+    goto(driver, case, "/jobs", "view-jobs")
+    driver.get_log("browser")
+    driver.execute_script(
+        "const run = arguments[0]; const real = window.fetch;"
+        "window.fetch = (url, init) => String(url).startsWith('/runs/')"
+        "  ? Promise.resolve(new Response(JSON.stringify(run), {status: 200, headers: {'content-type': 'application/json'}}))"
+        "  : real(url, init);", FAKE_RUN)
+    driver.execute_script("document.getElementById('app').replaceChildren(); location.hash = '#/runs/run-123';")
+    wait_view(driver, "view-run")
+    nodes = driver.execute_script(
+        "return [...document.querySelectorAll('#run-graph g.node')].map(g => [g.dataset.step, g.dataset.state, g.getAttribute('class'),"
+        " getComputedStyle(g.querySelector('rect')).fill]);")
+    assert [n[0] for n in nodes] == ["extract", "transform_a", "transform_b", "validate", "load"]
+    fills = {n[0]: n[3] for n in nodes}
+    assert "st-failed" in nodes[3][2] and "st-running" in nodes[2][2]
+    assert len({fills["validate"], fills["extract"], fills["transform_b"], fills["load"]}) == 4, fills
+    assert len(driver.find_elements(By.CSS_SELECTOR, "#run-graph path.edge")) == 6
+    case.shot(driver, "run")
+    assert_clean_console(driver)
+    driver.get("about:blank")  # drop the stub
+
+
+def test_flows_and_run(case, driver):
+    """A real flow run on the server: listed under Flows, drawn as a graph, cancellable."""
+    if not (served(case, "/flows") and served(case, "/runs/{id}") and served(case, "/flows/{slug}/runs")):
+        pytest.skip("this server has no flows yet")
+    status, body = case.api("POST", "/flows", {"slug": "etl", "steps": [
+        {"slug": "extract", "job_type": "echo", "queue": "flowq"},
+        {"slug": "clean", "job_type": "echo", "queue": "flowq", "depends_on": ["extract"]},
+        {"slug": "load", "job_type": "noop", "queue": "flowq", "depends_on": ["extract", "clean"]},
+    ]})
+    assert status == 201, body
+    status, run = case.api("POST", "/flows/etl/runs", {"input": {"day": "2026-01-01"}})
+    assert status == 201, run
+    goto(driver, case, "/flows", "view-flows")
+    assert driver.find_elements(By.CSS_SELECTOR, "#flows-table tr[data-slug='etl']")
+    case.shot(driver, "flows")
+    driver.find_element(By.CSS_SELECTOR, f"#runs-table tr[data-run-id='{run['id']}'] td:nth-child(2)").click()
+    wait_for(driver, lambda d: d.find_elements(By.CSS_SELECTOR, f"#view-run[data-run-id='{run['id']}'][data-state='ready']"), "the run page")
+    states = driver.execute_script("return Object.fromEntries([...document.querySelectorAll('#run-graph g.node')].map(g => [g.dataset.step, g.dataset.state]));")
+    assert states == {"extract": "queued", "clean": "waiting", "load": "waiting"}, states
+    assert len(driver.find_elements(By.CSS_SELECTOR, "#run-graph path.edge")) == 3
+    assert json.loads(driver.find_element(By.ID, "run-input").text) == {"day": "2026-01-01"}
+    case.shot(driver, "run-live")
+    if served(case, "/runs/{id}/cancel"):
+        driver.find_element(By.ID, "btn-cancel-run").click()
+        wait_for(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#view-run[data-state='ready'] h1 .badge[data-status='cancelled']"), "the run to show cancelled")
+        assert case.api("GET", "/runs/" + run["id"])[1]["status"] == "cancelled"
+    assert_clean_console(driver)
+
+
 def test_forget_token(case, driver):
     if not case.token:
         pytest.skip("no token on this server")
     goto(driver, case, "/queues", "view-queues")
     driver.find_element(By.ID, "forget-token").click()
-    WebDriverWait(driver, WAIT, poll_frequency=0.05).until(lambda d: d.find_element(By.ID, "token-dialog").is_displayed())
+    waiter(driver).until(lambda d: d.find_element(By.ID, "token-dialog").is_displayed())
     assert driver.execute_script("return localStorage.getItem('portableq.apiToken')") is None
     driver.find_element(By.ID, "token-input").send_keys(TOKEN)
     driver.find_element(By.ID, "token-submit").click()

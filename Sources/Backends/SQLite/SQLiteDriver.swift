@@ -11,6 +11,7 @@ public final class SQLiteDriver: StorageDriver {
     public let location: String
     let writer: ConnectionPool<SQLiteConnection>
     let readers: ConnectionPool<SQLiteConnection>
+    let groupCommit: GroupCommit
     private let created = Mutex(false)
     public let wakeups = JobWakeups()
 
@@ -34,6 +35,7 @@ public final class SQLiteDriver: StorageDriver {
                            isBroken: { _ in false }, close: { _ in })
         }
         writer = writerPool
+        groupCommit = GroupCommit(pool: writerPool)
         if o.memory {
             // A private in-memory database exists only on its connection: read through the writer.
             readers = writerPool
@@ -51,9 +53,9 @@ public final class SQLiteDriver: StorageDriver {
         }
     }
 
-    /// A write transaction on the writer's thread.
+    /// A write transaction on the writer's thread, group-committed with any that arrive meanwhile.
     func write<T: Sendable>(_ body: @escaping @Sendable (SQLiteConnection) throws -> T) async throws -> T {
-        try await writer.with { c in try c.transaction { try body(c) } }
+        try await groupCommit.run(body)
     }
 
     func read<T: Sendable>(_ body: @escaping @Sendable (SQLiteConnection) throws -> T) async throws -> T {

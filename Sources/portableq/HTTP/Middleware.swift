@@ -21,7 +21,8 @@ struct ErrorMiddleware: RouterMiddleware {
             return HTTP.error(e)
         } catch let e as HTTPError where e.status.code == 404 || e.status.code == 405 {
             // A known path with another method is 405 with Allow; anything else 404.
-            if let allowed = RouteTable.methods(for: request.uri.path), !allowed.isEmpty {
+            if let allowed = RouteTable.methods(for: request.uri.path), !allowed.isEmpty,
+               !allowed.contains(request.method.rawValue) {
                 var r = HTTP.error(PortableError(.methodNotAllowed, "\(request.method) is not allowed on \(request.uri.path); use \(allowed.joined(separator: ", "))"))
                 r.headers[.allow] = allowed.joined(separator: ", ")
                 return r
@@ -134,7 +135,9 @@ enum RouteTable {
         // The most specific patterns win: /jobs/batch is not /jobs/:id.
         let literals = { (r: (pattern: [String], method: String)) in r.pattern.filter { !$0.hasPrefix(":") }.count }
         guard let best = matching.map(literals).max() else { return nil }
-        return Array(Set(matching.filter { literals($0) == best }.map(\.method))).sorted()
+        var methods = Set(matching.filter { literals($0) == best }.map(\.method))
+        if methods.contains("GET") { methods.insert("HEAD") }
+        return methods.sorted()
     }
 }
 
@@ -144,5 +147,13 @@ extension Router where Context == AdminContext {
                _ handler: @Sendable @escaping (Request, AdminContext) async throws -> Response) {
         RouteTable.register(method.rawValue, path)
         on(RouterPath(path), method: method, use: handler)
+        if method == .get {
+            // HEAD is GET without the body.
+            on(RouterPath(path), method: .head) { request, context in
+                var r = try await handler(request, context)
+                r.body = .init()
+                return r
+            }
+        }
     }
 }

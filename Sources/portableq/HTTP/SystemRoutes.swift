@@ -37,8 +37,11 @@ struct SystemRoutes {
         router.route(.get, "/") { _, _ in HTTP.text(DashboardAssets.indexHTML, contentType: "text/html; charset=utf-8") }
         router.route(.get, "/index.html") { _, _ in HTTP.text(DashboardAssets.indexHTML, contentType: "text/html; charset=utf-8") }
         router.route(.get, "/assets/app.js") { _, _ in HTTP.text(DashboardAssets.appJS, contentType: "text/javascript; charset=utf-8") }
+        router.route(.get, "/favicon.ico") { _, _ in HTTP.text(SystemRoutes.favicon, contentType: "image/svg+xml") }
         router.route(.get, "/assets/app.css") { _, _ in HTTP.text(DashboardAssets.appCSS, contentType: "text/css; charset=utf-8") }
     }
+
+    static let favicon = ##"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><rect width="16" height="16" rx="3" fill="#1d2433"/><path d="M4 5h8M4 8h8M4 11h5" stroke="#7cc4ff" stroke-width="1.6"/></svg>"##
 
     /// 200 when the database answers; 503 with `Retry-After` when it does not (the server stays up).
     func health() async throws -> Response {
