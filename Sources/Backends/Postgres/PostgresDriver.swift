@@ -164,12 +164,7 @@ public final class PostgresDriver: StorageDriver {
     // MARK: claim, heartbeat, ack
 
     public func jobLease(_ q: LeaseRequest, now: Date?) async throws -> [Job] {
-        let mode = QueueMode(q.queues)
-        let sql = PostgresSQL.jobLease(queues: mode, byType: q.jobTypes != nil)
-        var params: [String?] = [PostgresDriver.ts(now), q.token, String(q.leaseSeconds), q.workerId, String(q.limit)]
-        if let qs = q.queues { params.append(mode == .one ? qs[0] : PGArray.literal(qs)) }
-        if let ts = q.jobTypes { params.append(PGArray.literal(ts)) }
-        let p = params
+        let (sql, p) = PostgresDriver.leaseStatement(q, now: now)
         let jobs = try await with { c in
             let r = try c.query(sql, p)
             return try (0..<r.rows).map { try PostgresDriver.job(r, $0, archived: false) }
@@ -192,13 +187,7 @@ public final class PostgresDriver: StorageDriver {
 
     public func jobCompleteAndLease(_ completions: [Completion], lease q: LeaseRequest, now: Date?)
         async throws -> (acks: [AckResult], jobs: [Job]) {
-        let mode = QueueMode(q.queues)
-        let sql = PostgresSQL.jobCompleteAndLease(queues: mode, byType: q.jobTypes != nil)
-        var params = completeParams(completions, now: now)
-        params += [q.token, String(q.leaseSeconds), q.workerId, String(q.limit)]
-        if let qs = q.queues { params.append(mode == .one ? qs[0] : PGArray.literal(qs)) }
-        if let ts = q.jobTypes { params.append(PGArray.literal(ts)) }
-        let p = params
+        let (sql, p) = completeAndLeaseStatement(completions, lease: q, now: now)
         let (applied, jobs): (Set<String>, [Job]) = try await with { c in
             let r = try c.query(sql, p)
             var applied = Set<String>()
@@ -213,6 +202,26 @@ public final class PostgresDriver: StorageDriver {
             return (applied, jobs)
         }
         return (try await ackResults(completions, applied: applied), SQLiteDriver.ordered(jobs))
+    }
+
+    /// The claim's SQL and parameters (also what the query-plan guard test explains).
+    static func leaseStatement(_ q: LeaseRequest, now: Date?) -> (sql: String, params: [String?]) {
+        let mode = QueueMode(q.queues)
+        var params: [String?] = [PostgresDriver.ts(now), q.token, String(q.leaseSeconds), q.workerId, String(q.limit)]
+        if let qs = q.queues { params.append(mode == .one ? qs[0] : PGArray.literal(qs)) }
+        if let ts = q.jobTypes { params.append(PGArray.literal(ts)) }
+        return (PostgresSQL.jobLease(queues: mode, byType: q.jobTypes != nil), params)
+    }
+
+    /// The ack-and-claim statement's SQL and parameters.
+    func completeAndLeaseStatement(_ completions: [Completion], lease q: LeaseRequest, now: Date?)
+        -> (sql: String, params: [String?]) {
+        let mode = QueueMode(q.queues)
+        var params = completeParams(completions, now: now)
+        params += [q.token, String(q.leaseSeconds), q.workerId, String(q.limit)]
+        if let qs = q.queues { params.append(mode == .one ? qs[0] : PGArray.literal(qs)) }
+        if let ts = q.jobTypes { params.append(PGArray.literal(ts)) }
+        return (PostgresSQL.jobCompleteAndLease(queues: mode, byType: q.jobTypes != nil), params)
     }
 
     /// The ack's parameters: $1 now, then one array per field.
@@ -333,7 +342,9 @@ public final class PostgresDriver: StorageDriver {
             parts.append("\(column) = $\(params.count)\(cast)")
         }
         let archive = f.status == .archived
-        if let s = f.status, !archive { add("status", s.rawValue) }
+        // The status is written into the SQL (one prepared statement per status) so that even a
+        // generic plan can use the partial index of that status (jobs_queued_idx, ...).
+        if let s = f.status, !archive { parts.append("status = '\(s.rawValue)'") }
         if let q = f.queue { add("queue", q) }
         if let t = f.jobType { add("job_type", t) }
         if let e = f.errorCode { add("last_error_code", e) }

@@ -357,13 +357,19 @@ public final class SQLiteDriver: StorageDriver {
     static func filterSQL(_ f: JobFilter) -> (archive: Bool, where: String, params: [SQLValue]) {
         var parts: [String] = []
         let archive = f.status == .archived
-        if f.status != nil, !archive { parts.append("status = ?1") }
+        // The status is written into the SQL: SQLite uses a partial index (jobs_queued_idx, ...)
+        // only when the query's own text implies the index's WHERE clause.
+        if let s = f.status, !archive { parts.append("status = '\(s.rawValue)'") }
         if f.queue != nil { parts.append("queue = ?2") }
         if f.jobType != nil { parts.append("job_type = ?3") }
         if f.errorCode != nil { parts.append("last_error_code = ?4") }
         if f.runId != nil { parts.append("run_id = ?5") }
-        let w = parts.isEmpty ? "" : "WHERE " + parts.joined(separator: " AND ")
-        let params: [SQLValue] = [.opt(archive ? nil : f.status?.rawValue), .opt(f.queue), .opt(f.jobType),
+        var w = parts.isEmpty ? "" : "WHERE " + parts.joined(separator: " AND ")
+        // Without statistics SQLite would walk the primary key (the whole history) for
+        // `ORDER BY id DESC` and filter for the few running jobs; their lease index is the
+        // running set, and sorting it is cheap.
+        if f.status == .running { w = "INDEXED BY jobs_lease_idx " + w }
+        let params: [SQLValue] = [.null, .opt(f.queue), .opt(f.jobType),
                                   .opt(f.errorCode), .opt(f.runId)]
         return (archive, w, params)
     }

@@ -152,7 +152,8 @@ enum SQLiteSQL {
         SELECT \(jobColumns), archived_at FROM jobs_archive WHERE id IN (SELECT value FROM json_each(?1))
         """
 
-    /// `where` is built from fixed fragments with numbered parameters ?1…?5.
+    /// `where` is built from fixed fragments with numbered parameters ?2…?5 (?1 is unused: the
+    /// status is a literal, so partial indexes apply).
     static func jobList(archive: Bool, where w: String) -> String {
         archive
             ? "SELECT \(jobColumns), archived_at FROM jobs_archive \(w) ORDER BY id DESC LIMIT ?6 OFFSET ?7"

@@ -1,0 +1,134 @@
+import Foundation
+import Testing
+@testable import Backends
+
+/// The query-plan guard: the hot and the dashboard queries must stay on the partial indexes
+/// whose size is the backlog, never the history, so a plan regression fails CI rather than
+/// showing up at a million rows.
+///
+/// Each query is the exact SQL and parameters the driver sends. On PostgreSQL it is planned as
+/// the worst case a long-lived prepared statement can get, the generic plan
+/// (`plan_cache_mode = force_generic_plan`), with sequential scans priced out so that only "no
+/// index fits" shows a scan of `jobs`. On SQLite, `EXPLAIN QUERY PLAN` must search `jobs` with
+/// an index, never scan it.
+@Suite struct QueryPlanTests {
+    /// What each query may use. Any of the listed indexes is fine; a full scan of `jobs`, or the
+    /// primary key (which walks the whole history), is not.
+    struct Case {
+        let name: String
+        let indexes: [String]
+        let postgres: (sql: String, params: [String?])
+        let sqlite: (sql: String, params: [SQLValue])
+    }
+
+    static let claimIndexes = ["jobs_claim_idx", "jobs_queued_idx"]
+
+    static func cases() -> [Case] {
+        func lease(_ queues: [String]?, _ types: [String]? = nil) -> LeaseRequest {
+            LeaseRequest(queues: queues, jobTypes: types, limit: 100, leaseSeconds: 30, workerId: "w",
+                         token: "0190f5d2-0000-7000-8000-000000000001")
+        }
+        var out: [Case] = []
+        for (name, q) in [("claim one queue", lease(["default"])), ("claim two queues", lease(["default", "other"])),
+                          ("claim every queue", lease(nil)), ("claim one queue by type", lease(["default"], ["t"]))] {
+            let pg = PostgresDriver.leaseStatement(q, now: nil)
+            let lite = SQLiteDriver.leaseStatement(q, nowMs: 1_800_000_000_000)
+            out.append(Case(name: name, indexes: claimIndexes, postgres: pg, sqlite: lite))
+        }
+        let listIndexes: [JobStatus: [String]] = [
+            .queued: ["jobs_queued_idx", "jobs_claim_idx"], .dlq: ["jobs_dlq_idx"],
+            .cancelled: ["jobs_cancelled_idx"], .running: ["jobs_lease_idx"],
+        ]
+        for (status, indexes) in listIndexes.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
+            for queue in [nil, "default"] as [String?] {
+                let f = JobFilter(queue: queue, status: status)
+                let (_, pw, pp) = PostgresDriver.filterSQL(f)
+                let (_, lw, lp) = SQLiteDriver.filterSQL(f)
+                let label = "\(status.rawValue)\(queue.map { " in " + $0 } ?? "")"
+                out.append(Case(name: "list \(label)", indexes: indexes,
+                                postgres: (PostgresSQL.jobList(archive: false, where: pw, limit: pp.count + 1, offset: pp.count + 2),
+                                           pp + ["50", "0"]),
+                                sqlite: (SQLiteSQL.jobList(archive: false, where: lw), lp + [.int(50), .int(0)])))
+                out.append(Case(name: "count \(label)", indexes: indexes,
+                                postgres: (PostgresSQL.jobCount(archive: false, where: pw, limit: pp.count + 1), pp + ["10000"]),
+                                sqlite: (SQLiteSQL.jobCount(archive: false, where: lw), lp + [.int(10_000)])))
+            }
+        }
+        out.append(Case(name: "expired leases", indexes: ["jobs_lease_idx"],
+                        postgres: (PostgresSQL.jobLeaseExpiredList, [nil, "100"]),
+                        sqlite: (SQLiteSQL.jobLeaseExpiredList, [.int(1_800_000_000_000), .int(100)])))
+        out.append(Case(name: "queue counts, queued", indexes: claimIndexes,
+                        postgres: (PostgresSQL.queueCountsQueued, [nil]),
+                        sqlite: (SQLiteSQL.queueCountsQueued, [.int(1_800_000_000_000)])))
+        out.append(Case(name: "queue counts, running", indexes: ["jobs_lease_idx"],
+                        postgres: (PostgresSQL.queueCountsRunning, []), sqlite: (SQLiteSQL.queueCountsRunning, [])))
+        out.append(Case(name: "queue counts, dlq", indexes: ["jobs_dlq_idx"],
+                        postgres: (PostgresSQL.queueCountsDLQ, []), sqlite: (SQLiteSQL.queueCountsDLQ, [])))
+        return out
+    }
+
+    @Test(arguments: TestBackend.enabled)
+    func hotAndDashboardQueriesUsePartialIndexes(_ backend: TestBackend) async throws {
+        try await withDB(backend) { db in
+            // A small table shaped like a real one: a long succeeded history, a backlog in two
+            // queues, a few dead and cancelled jobs. The planner sees its statistics.
+            let jobs = (0..<3000).map { i in NewJob(queue: i % 2 == 0 ? "default" : "other", jobType: "t", payloadJSON: "{}") }
+            for chunk in stride(from: 0, to: jobs.count, by: 500) {
+                _ = try await db.client.enqueueMany(Array(jobs[chunk..<min(chunk + 500, jobs.count)]))
+            }
+            let cases = Self.cases()
+            #expect(cases.count >= 20)
+            if let pg = db.driver as? PostgresDriver {
+                let plans = try await pg.with { c in
+                    try c.exec("""
+                        UPDATE jobs SET status = 'succeeded', finished_at = now() WHERE id IN (SELECT id FROM jobs ORDER BY id LIMIT 2800);
+                        UPDATE jobs SET status = 'dlq', finished_at = now() WHERE id IN (SELECT id FROM jobs WHERE status = 'queued' ORDER BY id LIMIT 10);
+                        ANALYZE jobs
+                        """)
+                    return try c.transaction {
+                        try c.exec("SET LOCAL plan_cache_mode = force_generic_plan; SET LOCAL enable_seqscan = off")
+                        return try cases.enumerated().map { i, k in
+                            // A named prepared statement, explained with its parameters: the
+                            // plan every later execution of that statement would use.
+                            try c.exec("PREPARE plan_guard_\(i) AS \(k.postgres.sql)")
+                            // EXPLAIN EXECUTE takes no bind parameters: the values go in as literals.
+                            let args = k.postgres.params.map { v in
+                                v.map { "'" + $0.replacingOccurrences(of: "'", with: "''") + "'" } ?? "NULL"
+                            }.joined(separator: ", ")
+                            let r = try c.query("EXPLAIN EXECUTE plan_guard_\(i)\(args.isEmpty ? "" : "(\(args))")")
+                            try c.exec("DEALLOCATE plan_guard_\(i)")
+                            return (0..<r.rows).compactMap { r.string($0, 0) }.joined(separator: "\n")
+                        }
+                    }
+                }
+                for (k, plan) in zip(cases, plans) {
+                    #expect(!plan.contains("Seq Scan on jobs"), "\(k.name) scans jobs:\n\(plan)")
+                    // The primary key may fetch the rows picked (Index Cond: id = ...), never be walked.
+                    let lines = plan.split(separator: "\n").map(String.init)
+                    let walks = lines.indices.filter { i in
+                        lines[i].contains("using jobs_pkey") && !(i + 1 < lines.count && lines[i + 1].contains("Index Cond: (id ="))
+                    }
+                    #expect(walks.isEmpty, "\(k.name) walks the primary key (the whole history):\n\(plan)")
+                    #expect(k.indexes.contains { plan.contains($0) }, "\(k.name) uses none of \(k.indexes):\n\(plan)")
+                }
+            } else if let lite = db.driver as? SQLiteDriver {
+                let plans = try await lite.read { c in
+                    try cases.map { k in
+                        try c.query("EXPLAIN QUERY PLAN " + k.sqlite.sql, k.sqlite.params) { $0.string(3) ?? "" }
+                    }
+                }
+                for (k, lines) in zip(cases, plans) {
+                    // Lookups of single rows by primary key (the claim's UPDATE ... WHERE id IN)
+                    // are fine; every other read of jobs must go through a partial index.
+                    let onJobs = lines.filter { ($0.hasPrefix("SCAN jobs") || $0.hasPrefix("SEARCH jobs")) && !$0.hasSuffix("(id=?)") }
+                    let plan = lines.joined(separator: "\n")
+                    #expect(!onJobs.isEmpty, "\(k.name): no step reads jobs?\n\(plan)")
+                    #expect(onJobs.allSatisfy { l in k.indexes.contains { l.contains("INDEX \($0)") } },
+                            "\(k.name) reads jobs without any of \(k.indexes):\n\(plan)")
+                }
+            } else {
+                Issue.record("unknown driver \(type(of: db.driver))")
+            }
+        }
+    }
+}
