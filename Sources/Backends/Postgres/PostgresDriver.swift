@@ -94,11 +94,16 @@ public final class PostgresDriver: StorageDriver {
     public func jobInsertMany(_ rows: [JobInsert], now: Date?) async throws -> [JobInsertOutcome] {
         let params = insertParams(rows, now: now)
         // Only id and the database's times come back; the rest is what was sent.
-        let times: [String: (Date, Date)] = try await with { c in
+        let times: [String: (Date, Date)] = try await with { [self] c in
             let r = try c.query(PostgresSQL.jobInsertMany, params)
             var m: [String: (Date, Date)] = [:]
             m.reserveCapacity(r.rows)
-            for i in 0..<r.rows { m[r.string(i, 0)!] = (r.date(i, 1)!, r.date(i, 2)!) }
+            var queues = Set<String>()
+            for i in 0..<r.rows {
+                m[r.string(i, 0)!] = (r.date(i, 1)!, r.date(i, 2)!)
+                queues.insert(r.string(i, 3)!)
+            }
+            notify(c, queues)
             return m
         }
         let created = rows.compactMap { row -> Job? in
@@ -129,8 +134,15 @@ public final class PostgresDriver: StorageDriver {
             PGArray.literal(rows.map(\.replayOf)),
             PGArray.literal(rows.map(\.runId)),
             PGArray.literal(rows.map(\.stepSlug)),
-            url.channel,
         ]
+    }
+
+    /// Wakes listening workers of these queues, after the jobs committed (outside any
+    /// transaction; see `PostgresSQL.notifyQueues`). A failure here is not the caller's: the
+    /// jobs are stored and workers still find them on their next poll.
+    func notify(_ c: PGConnection, _ queues: Set<String>) {
+        guard !queues.isEmpty else { return }
+        _ = try? c.query(PostgresSQL.notifyQueues, [url.channel, PGArray.literal(queues.sorted())])
     }
 
     /// Created jobs as they came back, and for taken keys the existing jobs (a second round trip
@@ -268,14 +280,17 @@ public final class PostgresDriver: StorageDriver {
                 return Set((0..<r.rows).compactMap { r.string($0, 0) })
             }
             // Step jobs: the ack and what follows in their runs commit together.
-            return try c.transaction {
+            var queues = Set<String>()
+            let applied = try c.transaction {
                 let r = try c.query(PostgresSQL.jobCompleteMany, params)
                 let applied = Set((0..<r.rows).compactMap { r.string($0, 0) })
                 for x in steps where applied.contains(x.lease.jobId) {
-                    try advance(c, runId: x.runId!, step: x.stepSlug!, outcome: x.stepOutcome!, flow: flow!, now: now)
+                    queues.formUnion(try advance(c, runId: x.runId!, step: x.stepSlug!, outcome: x.stepOutcome!, flow: flow!, now: now))
                 }
                 return applied
             }
+            notify(c, queues)
+            return applied
         }
         return try await ackResults(completions, applied: applied)
     }
@@ -602,11 +617,12 @@ public final class PostgresDriver: StorageDriver {
 
     // MARK: workflows
 
-    /// Advances a run after one of its steps ended, inside the ack's transaction, with the run locked.
-    func advance(_ c: PGConnection, runId: String, step: String, outcome: StepOutcome, flow: FlowHook, now: Date?) throws {
+    /// Advances a run after one of its steps ended, inside the ack's transaction, with the run
+    /// locked. Returns the queues of the step jobs it made, to notify after the commit.
+    func advance(_ c: PGConnection, runId: String, step: String, outcome: StepOutcome, flow: FlowHook, now: Date?) throws -> Set<String> {
         let n = PostgresDriver.ts(now)
         let r = try c.query(PostgresSQL.runSnapshot, [runId])
-        guard r.rows == 1 else { return }
+        guard r.rows == 1 else { return [] }
         let s = try c.query(PostgresSQL.runStepList, [runId])
         let steps = (0..<s.rows).map { PostgresDriver.runStep(s, $0) }
         let changes = try flow.advance(FlowSnapshot(runId: runId, status: RunStatus(rawValue: r.string(0, 0)!) ?? .running,
@@ -628,6 +644,7 @@ public final class PostgresDriver: StorageDriver {
         if let rs = changes.runStatus {
             _ = try c.query(PostgresSQL.runStatusSet, [n, runId, rs.rawValue, changes.failedStep])
         }
+        return Set(changes.newJobs.map(\.queue))
     }
 
     static func runStep(_ r: PGResult, _ i: Int) -> RunStep {
@@ -675,7 +692,7 @@ public final class PostgresDriver: StorageDriver {
     public func flowRunStart(_ run: FlowRun, jobs: [JobInsert], now: Date?) async throws -> FlowRun {
         let n = PostgresDriver.ts(now)
         let jobParams = insertParams(jobs, now: now)
-        try await with { c in
+        try await with { [self] c in
             try c.transaction {
                 _ = try c.query(PostgresSQL.runInsert, [n, run.id, run.flowSlug, String(run.flowVersion), run.input])
                 _ = try c.query(PostgresSQL.runStepInsert, [
@@ -684,6 +701,7 @@ public final class PostgresDriver: StorageDriver {
                 ])
                 if !jobs.isEmpty { _ = try c.query(PostgresSQL.jobInsertMany, jobParams) }
             }
+            notify(c, Set(jobs.map(\.queue)))
         }
         guard let stored = try await flowRunGet(run.id) else { throw PortableError(.backend, "run \(run.id) vanished") }
         return stored

@@ -35,7 +35,7 @@ enum PostgresSQL {
     // MARK: enqueue
 
     /// One statement per batch: idempotency keys first (a taken key skips its row), then the
-    /// jobs, then one NOTIFY per distinct queue. $2… are arrays, one element per row.
+    /// jobs. $2… are arrays, one element per row. The NOTIFY is not in here: see `notifyQueues`.
     static let jobInsertMany = """
         WITH i AS (
             SELECT * FROM unnest($2::uuid[], $3::text[], $4::text[], $5::text[], $6::int[], $7::timestamptz[],
@@ -60,12 +60,14 @@ enum PostgresSQL {
             WHERE i.idempotency_key IS NULL OR i.id IN (SELECT job_id FROM k)
             ORDER BY i.ord
             RETURNING id, queue, run_at, created_at
-        ),
-        n AS (
-            SELECT count(pg_notify($16, q)) AS notified FROM (SELECT DISTINCT queue AS q FROM ins) d
         )
-        SELECT ins.id, ins.run_at, ins.created_at, n.notified FROM ins LEFT JOIN n ON true
+        SELECT id, run_at, created_at, queue FROM ins
         """
+
+    /// One NOTIFY per queue, sent after the jobs committed, in a transaction of its own: a
+    /// transaction that notifies holds a database-wide lock from before its commit until after,
+    /// which would serialise every enqueue's commit (and its fsync) behind the others'.
+    static let notifyQueues = "SELECT count(pg_notify($1, q)) FROM unnest($2::text[]) AS q"
     static let keyLookup = """
         SELECT k.queue, k.idempotency_key, k.job_id FROM job_keys k
         JOIN unnest($1::text[], $2::text[]) AS i(queue, idempotency_key)

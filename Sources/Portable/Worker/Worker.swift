@@ -330,7 +330,14 @@ public final class Worker: Service, Sendable {
             return out
         }
         if !overLimit.isEmpty {
-            Task { _ = try? await self.client.driver.jobReleaseMany(overLimit) }
+            // Handed back at once so other workers (or this one, when a slot frees) can run them;
+            // retried through a brief outage, after which lease expiry returns them anyway.
+            Task {
+                for attempt in 0..<5 {
+                    if (try? await self.client.driver.jobReleaseMany(overLimit)) != nil { break }
+                    try? await Task.sleep(nanoseconds: UInt64(200_000_000 << attempt))
+                }
+            }
         }
         for job in accepted {
             let task = Task { await self.execute(job) }
