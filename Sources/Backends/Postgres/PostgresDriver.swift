@@ -795,19 +795,28 @@ public final class PostgresDriver: StorageDriver {
 
     public func queueCounts(now: Date?) async throws -> [QueueCount] {
         let n = PostgresDriver.ts(now)
+        let cap = String(QueueCount.cap)
         return try await with { c in
-            let q = try c.query(PostgresSQL.queueCountsQueued, [n])
-            var out = (0..<q.rows).map { i in
-                QueueCount(queue: q.string(i, 0)!, status: .queued, due: q.bool(i, 1) == true, count: q.int(i, 2)!,
-                           oldestRunAt: q.date(i, 3))
-            }
-            for (sql, status) in [(PostgresSQL.queueCountsRunning, JobStatus.running), (PostgresSQL.queueCountsDLQ, .dlq)] {
-                let r = try c.query(sql)
-                out += (0..<r.rows).map { i in
-                    QueueCount(queue: r.string(i, 0)!, status: status, due: true, count: r.int(i, 1)!, oldestRunAt: r.date(i, 2))
+            // One snapshot for all the counts.
+            try c.transaction {
+                try c.exec("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                var out: [QueueCount] = []
+                let queues = try c.query(PostgresSQL.queuesWithQueued)
+                for qi in 0..<queues.rows {
+                    let queue = queues.string(qi, 0)!
+                    let r = try c.query(PostgresSQL.queueCountsQueued, [n, queue, cap])
+                    out += QueueCount.markCapped((0..<r.rows).map { i in
+                        QueueCount(queue: queue, status: .queued, due: r.bool(i, 0) == true, count: r.int(i, 1)!, oldestRunAt: r.date(i, 2))
+                    })
                 }
+                for (sql, status) in [(PostgresSQL.queueCountsRunning, JobStatus.running), (PostgresSQL.queueCountsDLQ, .dlq)] {
+                    let r = try c.query(sql, [cap])
+                    out += QueueCount.markCapped((0..<r.rows).map { i in
+                        QueueCount(queue: r.string(i, 0)!, status: status, due: true, count: r.int(i, 1)!, oldestRunAt: r.date(i, 2))
+                    })
+                }
+                return out
             }
-            return out
         }
     }
 

@@ -500,11 +500,29 @@ enum PostgresSQL {
 
     // MARK: queues and metrics
 
-    static let queueCountsQueued = """
-        SELECT queue, run_at <= \(now), count(*), min(run_at) FROM jobs WHERE status = 'queued' GROUP BY 1, 2
+    /// The queues with queued jobs: a loose index scan, one index probe per queue (not a scan
+    /// of the backlog).
+    static let queuesWithQueued = """
+        WITH RECURSIVE q(queue) AS (
+            (SELECT queue FROM jobs WHERE status = 'queued' ORDER BY queue LIMIT 1)
+            UNION ALL
+            SELECT (SELECT j.queue FROM jobs j WHERE j.status = 'queued' AND j.queue > q.queue ORDER BY j.queue LIMIT 1)
+            FROM q WHERE q.queue IS NOT NULL
+        )
+        SELECT queue FROM q WHERE queue IS NOT NULL
         """
-    static let queueCountsRunning = "SELECT queue, count(*), min(run_at) FROM jobs WHERE status = 'running' GROUP BY 1"
-    static let queueCountsDLQ = "SELECT queue, count(*), min(run_at) FROM jobs WHERE status = 'dlq' GROUP BY 1"
+    /// One queue's queued jobs, at most $3 of them in claim order: due or not, count, oldest.
+    static let queueCountsQueued = """
+        SELECT run_at <= \(now), count(*), min(run_at)
+        FROM (SELECT run_at FROM jobs WHERE status = 'queued' AND queue = $2 LIMIT $3) x GROUP BY 1
+        """
+    static let queueCountsRunning = """
+        SELECT queue, count(*), min(run_at) FROM (SELECT queue, run_at FROM jobs WHERE status = 'running' LIMIT $1) x GROUP BY 1
+        """
+    static let queueCountsDLQ = """
+        SELECT queue, count(*), min(run_at)
+        FROM (SELECT queue, run_at FROM jobs WHERE status = 'dlq' ORDER BY id DESC LIMIT $1) x GROUP BY 1
+        """
     static let attemptWindowCounts = """
         SELECT queue, outcome, count(*) FROM attempts WHERE finished_at > \(now) - $2 * interval '1 second' GROUP BY 1, 2
         """

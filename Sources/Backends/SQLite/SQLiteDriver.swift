@@ -793,16 +793,23 @@ public final class SQLiteDriver: StorageDriver {
 
     public func queueCounts(now: Date?) async throws -> [QueueCount] {
         let nowMs = SQLiteDriver.nowMs(now)
+        let cap = SQLValue.int(Int64(QueueCount.cap))
         return try await read { c in
-            var out = try c.query(SQLiteSQL.queueCountsQueued, [.int(nowMs)]) { r in
-                QueueCount(queue: r.string(0)!, status: .queued, due: r.int(1) == 1, count: r.int(2)!, oldestRunAt: r.date(3))
-            }
-            for (sql, status) in [(SQLiteSQL.queueCountsRunning, JobStatus.running), (SQLiteSQL.queueCountsDLQ, .dlq)] {
-                out += try c.query(sql) { r in
-                    QueueCount(queue: r.string(0)!, status: status, due: true, count: r.int(1)!, oldestRunAt: r.date(2))
+            // One snapshot for all the counts.
+            try c.transaction(immediate: false) {
+                var out: [QueueCount] = []
+                for queue in try c.query(SQLiteSQL.queuesWithQueued, [], { $0.string(0)! }) {
+                    out += QueueCount.markCapped(try c.query(SQLiteSQL.queueCountsQueued, [.int(nowMs), .text(queue), cap]) { r in
+                        QueueCount(queue: queue, status: .queued, due: r.int(0) == 1, count: r.int(1)!, oldestRunAt: r.date(2))
+                    })
                 }
+                for (sql, status) in [(SQLiteSQL.queueCountsRunning, JobStatus.running), (SQLiteSQL.queueCountsDLQ, .dlq)] {
+                    out += QueueCount.markCapped(try c.query(sql, [cap]) { r in
+                        QueueCount(queue: r.string(0)!, status: status, due: true, count: r.int(1)!, oldestRunAt: r.date(2))
+                    })
+                }
+                return out
             }
-            return out
         }
     }
 

@@ -1,18 +1,34 @@
 import Foundation
 
-/// Counts of live jobs by queue and status, from the database (bounded: only queued, running
-/// and dlq rows are counted, each through its partial or status index — never the history).
+/// Counts of live jobs by queue and status, from the database. Bounded twice: only queued,
+/// running and dlq rows are read, each through its partial index (never the history), and at
+/// most `QueueCount.cap` rows per queue for queued jobs and per status for running and dead
+/// ones, so a dashboard refresh costs the same with a million-job backlog as with a thousand.
+/// Past the cap a count is a lower bound and `capped` says so.
 public struct QueueCount: Sendable, Equatable {
+    /// Rows read per queue (queued) or per status (running, dlq).
+    public static let cap = 10_000
+
     public var queue: String
     public var status: JobStatus
     /// For queued jobs: due now (runnable) or scheduled ahead.
     public var due: Bool
     public var count: Int
-    /// The earliest run_at in this group.
+    /// The earliest run_at in this group (of the rows read, when capped: for queued jobs the
+    /// first ones in claim order).
     public var oldestRunAt: Date?
+    /// The cap was reached: `count` is a lower bound.
+    public var capped: Bool
 
-    public init(queue: String, status: JobStatus, due: Bool, count: Int, oldestRunAt: Date?) {
+    public init(queue: String, status: JobStatus, due: Bool, count: Int, oldestRunAt: Date?, capped: Bool = false) {
         self.queue = queue; self.status = status; self.due = due; self.count = count; self.oldestRunAt = oldestRunAt
+        self.capped = capped
+    }
+
+    /// Marks the groups of one read as capped when together they reached the cap.
+    public static func markCapped(_ counts: [QueueCount]) -> [QueueCount] {
+        guard counts.reduce(0, { $0 + $1.count }) >= cap else { return counts }
+        return counts.map { var c = $0; c.capped = true; return c }
     }
 }
 
@@ -47,6 +63,8 @@ public struct QueueSummary: Sendable, Equatable {
     public var dlq = 0
     public var oldestRunnableAt: Date?
     public var policy: QueuePolicy?
+    /// A count stopped at `QueueCount.cap`: the figures are lower bounds.
+    public var countsCapped = false
 
     public func json(now: Date) -> JSON {
         .object([
@@ -55,6 +73,7 @@ public struct QueueSummary: Sendable, Equatable {
             ("scheduled", .int(scheduled)),
             ("running", .int(running)),
             ("dlq", .int(dlq)),
+            ("counts_capped", .bool(countsCapped)),
             ("oldest_runnable_age_seconds", oldestRunnableAt.map { .double(max(0, now.timeIntervalSince($0))) } ?? .null),
             ("paused", .bool(policy?.paused ?? false)),
             ("max_running", .optionalInt(policy?.maxRunning)),
@@ -77,6 +96,7 @@ public struct QueueSummary: Sendable, Equatable {
         var by: [String: QueueSummary] = [:]
         for c in counts {
             var s = by[c.queue] ?? QueueSummary(queue: c.queue)
+            if c.capped { s.countsCapped = true }
             switch (c.status, c.due) {
             case (.queued, true):
                 s.runnable += c.count

@@ -116,8 +116,9 @@ struct QueuesList: AsyncParsableCommand {
             var limits: [String] = []
             if let m = q.policy?.maxRunning { limits.append("max running \(m)") }
             if let r = q.policy?.maxStartsPerSecond { limits.append("\(r)/s") }
-            return [q.queue, q.policy?.paused == true ? "paused" : "active", "\(q.runnable)", "\(q.scheduled)", "\(q.running)",
-                    "\(q.dlq)", q.oldestRunnableAt.map { "\(Int(max(0, now.timeIntervalSince($0)))) s" } ?? "-",
+            let atLeast = q.countsCapped ? "+" : ""  // a count stopped at its cap (QueueCount.cap)
+            return [q.queue, q.policy?.paused == true ? "paused" : "active", "\(q.runnable)\(atLeast)", "\(q.scheduled)\(atLeast)",
+                    "\(q.running)", "\(q.dlq)\(atLeast)", q.oldestRunnableAt.map { "\(Int(max(0, now.timeIntervalSince($0)))) s" } ?? "-",
                     limits.isEmpty ? "-" : limits.joined(separator: ", ")]
         })
     }

@@ -712,10 +712,11 @@ enum DashboardAssets {
 
     const cols = [
       { label: "Queue", cell: (q) => h("a", { href: hashFor("/jobs", { queue: q.queue }), class: "strong" }, q.queue) },
-      { label: "Runnable", class: "num", cell: (q) => q.runnable > 0 ? h("a", { href: hashFor("/jobs", { queue: q.queue, status: "queued" }) }, fmtNum(q.runnable)) : "0" },
-      { label: "Scheduled", class: "num", cell: (q) => fmtNum(q.scheduled) },
+      // counts_capped: a count stopped at its cap (10,000 rows read), so it is a lower bound.
+      { label: "Runnable", class: "num", cell: (q) => q.runnable > 0 ? h("a", { href: hashFor("/jobs", { queue: q.queue, status: "queued" }) }, fmtNum(q.runnable) + (q.counts_capped ? "+" : "")) : "0" },
+      { label: "Scheduled", class: "num", cell: (q) => fmtNum(q.scheduled) + (q.counts_capped && q.scheduled > 0 ? "+" : "") },
       { label: "Running", class: "num", cell: (q) => q.running > 0 ? h("a", { href: hashFor("/jobs", { queue: q.queue, status: "running" }) }, fmtNum(q.running)) : "0" },
-      { label: "DLQ", class: "num", cell: (q) => q.dlq > 0 ? h("a", { href: hashFor("/dlq", { queue: q.queue }), class: "dlq-count" }, fmtNum(q.dlq)) : "0" },
+      { label: "DLQ", class: "num", cell: (q) => q.dlq > 0 ? h("a", { href: hashFor("/dlq", { queue: q.queue }), class: "dlq-count" }, fmtNum(q.dlq) + (q.counts_capped ? "+" : "")) : "0" },
       { label: "Oldest runnable", class: "num", cell: (q) => fmtSeconds(q.oldest_runnable_age_seconds) },
     ];
     if (hasPolicy) {

@@ -57,13 +57,15 @@ import Testing
         out.append(Case(name: "expired leases", indexes: ["jobs_lease_idx"],
                         postgres: (PostgresSQL.jobLeaseExpiredList, [nil, "100"]),
                         sqlite: (SQLiteSQL.jobLeaseExpiredList, [.int(1_800_000_000_000), .int(100)])))
+        out.append(Case(name: "queues with queued jobs", indexes: claimIndexes,
+                        postgres: (PostgresSQL.queuesWithQueued, []), sqlite: (SQLiteSQL.queuesWithQueued, [])))
         out.append(Case(name: "queue counts, queued", indexes: claimIndexes,
-                        postgres: (PostgresSQL.queueCountsQueued, [nil]),
-                        sqlite: (SQLiteSQL.queueCountsQueued, [.int(1_800_000_000_000)])))
+                        postgres: (PostgresSQL.queueCountsQueued, [nil, "default", "10000"]),
+                        sqlite: (SQLiteSQL.queueCountsQueued, [.int(1_800_000_000_000), .text("default"), .int(10_000)])))
         out.append(Case(name: "queue counts, running", indexes: ["jobs_lease_idx"],
-                        postgres: (PostgresSQL.queueCountsRunning, []), sqlite: (SQLiteSQL.queueCountsRunning, [])))
+                        postgres: (PostgresSQL.queueCountsRunning, ["10000"]), sqlite: (SQLiteSQL.queueCountsRunning, [.int(10_000)])))
         out.append(Case(name: "queue counts, dlq", indexes: ["jobs_dlq_idx"],
-                        postgres: (PostgresSQL.queueCountsDLQ, []), sqlite: (SQLiteSQL.queueCountsDLQ, [])))
+                        postgres: (PostgresSQL.queueCountsDLQ, ["10000"]), sqlite: (SQLiteSQL.queueCountsDLQ, [.int(10_000)])))
         return out
     }
 
@@ -120,7 +122,9 @@ import Testing
                 for (k, lines) in zip(cases, plans) {
                     // Lookups of single rows by primary key (the claim's UPDATE ... WHERE id IN)
                     // are fine; every other read of jobs must go through a partial index.
-                    let onJobs = lines.filter { ($0.hasPrefix("SCAN jobs") || $0.hasPrefix("SEARCH jobs")) && !$0.hasSuffix("(id=?)") }
+                    let onJobs = lines.filter { l in
+                        ["SCAN jobs", "SEARCH jobs", "SCAN j ", "SEARCH j "].contains { l.hasPrefix($0) } && !l.hasSuffix("(id=?)")
+                    }
                     let plan = lines.joined(separator: "\n")
                     #expect(!onJobs.isEmpty, "\(k.name): no step reads jobs?\n\(plan)")
                     #expect(onJobs.allSatisfy { l in k.indexes.contains { l.contains("INDEX \($0)") } },
@@ -129,6 +133,30 @@ import Testing
             } else {
                 Issue.record("unknown driver \(type(of: db.driver))")
             }
+        }
+    }
+}
+
+/// Queue counts are bounded: a queue past `QueueCount.cap` queued jobs reports the cap as a
+/// lower bound (`counts_capped`), and other queues stay exact.
+@Suite struct QueueCountTests {
+    @Test(arguments: TestBackend.enabled)
+    func countsStopAtTheCapAndSaySo(_ backend: TestBackend) async throws {
+        try await withDB(backend) { db in
+            let big = QueueCount.cap + 25
+            for start in stride(from: 0, to: big, by: 1000) {
+                _ = try await db.client.enqueueMany((start..<min(start + 1000, big)).map { _ in NewJob(queue: "big", jobType: "t") })
+            }
+            _ = try await db.client.enqueueMany([NewJob(queue: "small", jobType: "t"), NewJob(queue: "small", jobType: "t"),
+                                                NewJob(queue: "small", jobType: "t", delaySeconds: 60)])
+            let queues = try await db.client.queues()
+            let b = try #require(queues.first { $0.queue == "big" })
+            let s = try #require(queues.first { $0.queue == "small" })
+            #expect(b.countsCapped && b.runnable == QueueCount.cap, "stopped at the cap: \(b)")
+            #expect(!s.countsCapped && s.runnable == 2 && s.scheduled == 1, "a small queue stays exact: \(s)")
+            #expect(b.oldestRunnableAt != nil)
+            guard case .object(let fields) = b.json(now: TestDB.epoch) else { Issue.record("queue JSON is not an object"); return }
+            #expect(fields.contains { $0.0 == "counts_capped" && $0.1 == .bool(true) })
         }
     }
 }
