@@ -161,30 +161,39 @@ public final class SQLiteDriver: StorageDriver {
     // MARK: claim, heartbeat, ack
 
     public func jobLease(_ q: LeaseRequest, now: Date?) async throws -> [Job] {
-        let claim = SQLiteDriver.leaseStatement(q, nowMs: SQLiteDriver.nowMs(now))
-        let jobs = try await write { c in try c.query(claim.sql, claim.params) { try SQLiteDriver.job($0) } }
+        let nowMs = SQLiteDriver.nowMs(now)
+        let jobs = try await write { c in try SQLiteDriver.claim(q, nowMs: nowMs, c) }
         return SQLiteDriver.ordered(jobs)
     }
 
-    static func leaseStatement(_ q: LeaseRequest, nowMs: Int64) -> (sql: String, params: [SQLValue]) {
-        let mode = QueueMode(q.queues)
-        return (SQLiteSQL.jobLease(queues: mode, byType: q.jobTypes != nil), [
+    /// Claims in the caller's write transaction. Without a queue list, the queues with queued
+    /// jobs are listed first (a loose index scan), so the claim walks the index per queue.
+    static func claim(_ q: LeaseRequest, nowMs: Int64, _ c: SQLiteConnection) throws -> [Job] {
+        let queues = try q.queues ?? c.query(SQLiteSQL.queuesWithQueued, []) { $0.string(0)! }
+        guard !queues.isEmpty else { return [] }
+        let claim = leaseStatement(q, nowMs: nowMs, queues: queues)
+        return try c.query(claim.sql, claim.params) { try SQLiteDriver.job($0) }
+    }
+
+    /// The claim's SQL and parameters for these queues (also what the query-plan guard explains).
+    static func leaseStatement(_ q: LeaseRequest, nowMs: Int64, queues: [String], unrestrictedOnly: Bool = true)
+        -> (sql: String, params: [SQLValue]) {
+        let queues = Array(Set(queues)).sorted()
+        return (SQLiteSQL.jobLease(queueCount: queues.count, byType: q.jobTypes != nil, unrestrictedOnly: unrestrictedOnly), [
             .text(q.token), .int(nowMs + Int64((q.leaseSeconds * 1000).rounded())), .text(q.workerId), .int(nowMs),
-            .int(Int64(q.limit)),
-            mode == .one ? .text(q.queues![0]) : q.queues.map { .text(JSON.array($0.map(JSON.string)).compact) } ?? .null,
+            .int(Int64(q.limit)), .null,
             q.jobTypes.map { .text(JSON.array($0.map(JSON.string)).compact) } ?? .null,
-        ])
+        ] + queues.map { .text($0) })
     }
 
     /// The ack and the next claim in one write transaction (one commit, one fsync).
     public func jobCompleteAndLease(_ completions: [Completion], lease q: LeaseRequest, now: Date?)
         async throws -> (acks: [AckResult], jobs: [Job]) {
         let nowMs = SQLiteDriver.nowMs(now)
-        let claim = SQLiteDriver.leaseStatement(q, nowMs: nowMs)
         let (acks, jobs): ([AckResult], [Job]) = try await write { c in
             var ignored: [String] = []
             let acks = try completions.map { try SQLiteDriver.complete($0, c, nowMs: nowMs, flow: nil, madeIn: &ignored) }
-            let jobs = try c.query(claim.sql, claim.params) { try SQLiteDriver.job($0) }
+            let jobs = try SQLiteDriver.claim(q, nowMs: nowMs, c)
             return (acks, jobs)
         }
         return (acks, SQLiteDriver.ordered(jobs))
@@ -431,7 +440,7 @@ public final class SQLiteDriver: StorageDriver {
         async throws -> (jobs: [Job], allowance: Allowance) {
         let nowMs = SQLiteDriver.nowMs(now)
         let types: SQLValue = q.jobTypes.map { .text(JSON.array($0.map(JSON.string)).compact) } ?? .null
-        let claimSQL = SQLiteSQL.jobLease(queues: .one, byType: q.jobTypes != nil, unrestrictedOnly: false)
+        let claimSQL = SQLiteSQL.jobLease(queueCount: 1, byType: q.jobTypes != nil, unrestrictedOnly: false)
         let dueSQL = SQLiteSQL.queueDue(byType: q.jobTypes != nil)
         let (jobs, allowance): ([Job], Allowance) = try await write { c in
             let policy = try c.query(SQLiteSQL.policyGet, [.text(queue)]) { SQLiteDriver.policy($0) }.first ?? QueuePolicy(queue: queue)
@@ -442,7 +451,7 @@ public final class SQLiteDriver: StorageDriver {
             if allowance.count > 0 {
                 jobs = try c.query(claimSQL, [
                     .text(q.token), .int(nowMs + Int64((q.leaseSeconds * 1000).rounded())), .text(q.workerId), .int(nowMs),
-                    .int(Int64(allowance.count)), .text(queue), types,
+                    .int(Int64(allowance.count)), .null, types, .text(queue),
                 ]) { try SQLiteDriver.job($0) }
             }
             if let tokens = allowance.tokensAfter {

@@ -34,32 +34,41 @@ enum SQLiteSQL {
     // MARK: claim, heartbeat, ack
 
     /// Queues whose claims go through `jobLeaseRestricted` (paused, capped or rate-limited).
-    static let restrictedQueue = """
-        NOT EXISTS (SELECT 1 FROM queue_policies p WHERE p.queue = jobs.queue
+    /// Queues whose claims go through `jobLeaseRestricted` (paused, capped or rate-limited),
+    /// checked for the queue named by `queue` (a parameter), once per queue rather than per row.
+    static func restrictedQueue(_ queue: String) -> String {
+        """
+        NOT EXISTS (SELECT 1 FROM queue_policies p WHERE p.queue = \(queue)
                     AND (p.paused = 1 OR p.max_running IS NOT NULL OR p.max_starts_per_second IS NOT NULL))
         """
+    }
 
-    /// ?1 token, ?2 lease expiry, ?3 worker, ?4 now, ?5 limit, ?6 queues (JSON array), ?7 types (JSON array).
-    /// With one queue, `queue = ?6` lets the claim walk `jobs_claim_idx` in order (no sort);
-    /// several queues are a JSON array.
-    static func jobLease(queues: QueueMode, byType: Bool, unrestrictedOnly: Bool = true) -> String {
-        let queueFilter: String
-        switch queues {
-        case .any: queueFilter = "AND ?6 IS NULL"
-        case .one: queueFilter = "AND queue = ?6"
-        case .many: queueFilter = "AND queue IN (SELECT value FROM json_each(?6))"
+    /// ?1 token, ?2 lease expiry, ?3 worker, ?4 now, ?5 limit, ?7 types (JSON array, or NULL),
+    /// ?8… one per queue. One queue walks `jobs_claim_idx` in order and stops after ?5 rows.
+    /// Several queues walk it once per queue (?5 rows each) and merge those few rows: the index
+    /// leads with the queue, so one walk across queues would read and sort the whole backlog on
+    /// every claim, holding the write lock meanwhile. (?6 is not used; it keeps the numbering.)
+    static func jobLease(queueCount: Int, byType: Bool, unrestrictedOnly: Bool = true) -> String {
+        precondition(queueCount >= 1)
+        func arm(_ q: String) -> String {
+            """
+            SELECT id, priority, run_at FROM jobs
+                WHERE status = 'queued' AND run_at <= ?4 AND queue = \(q)
+                  \(byType ? "AND job_type IN (SELECT value FROM json_each(?7))" : "AND ?7 IS NULL")
+                  \(unrestrictedOnly ? "AND " + restrictedQueue(q) : "")
+                ORDER BY priority DESC, run_at, id
+                LIMIT ?5
+            """
         }
+        let pick = queueCount == 1
+            ? arm("?8")
+            : "SELECT id FROM (" + (0..<queueCount).map { "SELECT * FROM (\(arm("?\(8 + $0)")))" }.joined(separator: "\nUNION ALL\n")
+                + ")\nORDER BY priority DESC, run_at, id\nLIMIT ?5"
         return """
         UPDATE jobs SET status = 'running', attempts = attempts + 1, lease_token = ?1, lease_expires_at = ?2,
                         worker_id = ?3, started_at = ?4, wait_ms = max(0, ?4 - run_at)
         WHERE id IN (
-            SELECT id FROM jobs
-            WHERE status = 'queued' AND run_at <= ?4
-              \(queueFilter)
-              \(byType ? "AND job_type IN (SELECT value FROM json_each(?7))" : "AND ?7 IS NULL")
-              \(unrestrictedOnly ? "AND " + restrictedQueue : "")
-            ORDER BY priority DESC, run_at, id
-            LIMIT ?5)
+            SELECT id FROM (\(pick)))
         RETURNING \(jobColumns)
         """
     }

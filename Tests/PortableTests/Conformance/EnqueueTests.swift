@@ -93,6 +93,34 @@ import Testing
         }
     }
 
+    /// Several queues are claimed per queue and merged (see `PostgresSQL.pick`): the result must
+    /// still be the global order, take more than `limit` from no queue, skip restricted queues,
+    /// and the ack-and-claim statement must agree with the plain claim.
+    @Test(arguments: TestBackend.enabled)
+    func claimsAcrossQueuesKeepTheGlobalOrder(_ backend: TestBackend) async throws {
+        try await withDB(backend) { db in
+            var want: [String: Job] = [:]
+            for (queue, priorities) in [("a", [5, 1, 1, 0]), ("b", [3, 3, 2]), ("c", [9]), ("paused", [50])] {
+                for (i, p) in priorities.enumerated() {
+                    want["\(queue)\(i)"] = try await db.client.add(queue: queue, priority: p)
+                }
+            }
+            _ = try await db.client.pause("paused")
+            func ids(_ keys: [String]) -> [String] { keys.map { want[$0]!.id } }
+            let every = try await db.client.lease(queues: nil, jobTypes: nil, limit: 4, leaseSeconds: 30, workerId: "w")
+            #expect(every.map(\.id) == ids(["c0", "a0", "b0", "b1"]), "every queue: the global order, paused skipped")
+            let two = try await db.client.lease(queues: ["b", "a", "b"], jobTypes: nil, limit: 3, leaseSeconds: 30, workerId: "w")
+            #expect(two.map(\.id) == ids(["b2", "a1", "a2"]), "a list of queues (with a repeat): the global order")
+            let acked = try await db.client.completeAndLease([(two[0], .success(output: nil))], types: [:], queues: nil,
+                                                             jobTypes: nil, limit: 5, leaseSeconds: 30, workerId: "w")
+            #expect(acked.acks == [.applied])
+            #expect(acked.jobs.map(\.id) == ids(["a3"]), "ack and claim: what is left, paused still skipped")
+            _ = try await db.client.resume("paused")
+            #expect(try await db.client.leaseOne(queues: nil)?.id == want["paused0"]!.id)
+            #expect(try await db.client.leaseOne(queues: nil) == nil)
+        }
+    }
+
     @Test(arguments: TestBackend.enabled)
     func claimsAreTypeAwareAndQueueScoped(_ backend: TestBackend) async throws {
         try await withDB(backend) { db in

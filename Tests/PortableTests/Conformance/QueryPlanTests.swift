@@ -32,7 +32,7 @@ import Testing
         for (name, q) in [("claim one queue", lease(["default"])), ("claim two queues", lease(["default", "other"])),
                           ("claim every queue", lease(nil)), ("claim one queue by type", lease(["default"], ["t"]))] {
             let pg = PostgresDriver.leaseStatement(q, now: nil)
-            let lite = SQLiteDriver.leaseStatement(q, nowMs: 1_800_000_000_000)
+            let lite = SQLiteDriver.leaseStatement(q, nowMs: 1_800_000_000_000, queues: q.queues ?? ["default", "other"])
             out.append(Case(name: name, indexes: claimIndexes, postgres: pg, sqlite: lite))
         }
         let listIndexes: [JobStatus: [String]] = [
@@ -132,6 +132,90 @@ import Testing
                 }
             } else {
                 Issue.record("unknown driver \(type(of: db.driver))")
+            }
+        }
+    }
+}
+
+/// A claim's work must not grow with the backlog. On Postgres: rows the claim read from `jobs`
+/// (EXPLAIN ANALYZE of the generic plan, with fresh statistics and nothing priced out) at 2,000
+/// and at 12,000 queued jobs, most in one queue as a real backlog often is. On SQLite: no
+/// select of the claim both walks the claim index and sorts. Either way, a claim that sorts the
+/// backlog or hashes the table fails here.
+@Suite struct ClaimWorkTests {
+    static let claims: [(name: String, queues: [String]?, types: [String]?)] = [
+        ("one queue", ["default"], nil), ("two queues", ["default", "other"], nil),
+        ("every queue", nil, nil), ("one queue by type", ["default"], ["t"]),
+    ]
+
+    @Sendable static func request(_ k: (name: String, queues: [String]?, types: [String]?)) -> LeaseRequest {
+        LeaseRequest(queues: k.queues, jobTypes: k.types, limit: 50, leaseSeconds: 30, workerId: "w",
+                     token: UUIDv7.randomToken(SystemRandom()))
+    }
+
+    @Test(arguments: TestBackend.enabled)
+    func claimWorkDoesNotGrowWithTheBacklog(_ backend: TestBackend) async throws {
+        try await withDB(backend) { db in
+            func seed(_ n: Int) async throws {
+                let jobs = (0..<n).map { i in NewJob(queue: i % 10 == 0 ? "other" : "default", jobType: "t", payloadJSON: "{}") }
+                for chunk in stride(from: 0, to: n, by: 1000) {
+                    _ = try await db.client.enqueueMany(Array(jobs[chunk..<min(chunk + 1000, n)]))
+                }
+            }
+            let now = db.clock.now ?? Date()
+            func work() async throws -> [Int] {
+                if let pg = db.driver as? PostgresDriver {
+                    return try await pg.with { c in
+                        try c.exec("ANALYZE jobs")
+                        return try Self.claims.enumerated().map { i, k in
+                            let (sql, params) = PostgresDriver.leaseStatement(Self.request(k), now: now)
+                            return try c.transaction {
+                                try c.exec("SET LOCAL plan_cache_mode = force_generic_plan")
+                                try c.exec("PREPARE claim_work_\(i) AS \(sql)")
+                                let args = params.map { v in v.map { "'" + $0.replacingOccurrences(of: "'", with: "''") + "'" } ?? "NULL" }
+                                let r = try c.query("EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) EXECUTE claim_work_\(i)(\(args.joined(separator: ", ")))")
+                                try c.exec("DEALLOCATE claim_work_\(i)")
+                                let plan = (0..<r.rows).compactMap { r.string($0, 0) }
+                                if ProcessInfo.processInfo.environment["PORTABLEQ_SHOW_PLANS"] != nil { print(plan.joined(separator: "\n")) }
+                                // Rows read from jobs: rows × loops of every node on it.
+                                return plan.filter { $0.contains(" on jobs") }.reduce(0) { sum, line in
+                                    guard let m = line.firstMatch(of: /rows=(\d+) loops=(\d+)/) else { return sum }
+                                    return sum + Int(m.1)! * Int(m.2)!
+                                }
+                            }
+                        }
+                    }
+                } else if let lite = db.driver as? SQLiteDriver {
+                    // SQLite does not count rows read; its plan says where it sorts. No select
+                    // that walks the claim index may also sort: that sorts the backlog. (The
+                    // merge of several queues' walks sorts, one level up, their few rows.)
+                    let plans = try await lite.read { c in
+                        try Self.claims.map { k in
+                            let req = Self.request(k)
+                            let queues = try req.queues ?? c.query(SQLiteSQL.queuesWithQueued, []) { $0.string(0)! }
+                            let (sql, params) = SQLiteDriver.leaseStatement(req, nowMs: Time.millis(now), queues: queues)
+                            return try c.query("EXPLAIN QUERY PLAN " + sql, params) { ($0.int64(1) ?? 0, $0.string(3) ?? "") }
+                        }
+                    }
+                    for (k, plan) in zip(Self.claims, plans) {
+                        let sorted = Dictionary(grouping: plan, by: \.0).values.filter { select in
+                            select.contains { $0.1.contains("jobs_claim_idx") } && select.contains { $0.1.contains("TEMP B-TREE") }
+                        }
+                        #expect(sorted.isEmpty, "\(k.name) sorts what it reads from the claim index:\n\(plan.map(\.1).joined(separator: "\n"))")
+                    }
+                    return Self.claims.map { _ in 1 }
+                }
+                Issue.record("unknown driver \(type(of: db.driver))")
+                return []
+            }
+            try await seed(2000)
+            let small = try await work()
+            try await seed(10_000)
+            let large = try await work()
+            if ProcessInfo.processInfo.environment["PORTABLEQ_SHOW_PLANS"] != nil { print("CLAIM WORK \(backend): \(small) → \(large)") }
+            #expect(small.count == Self.claims.count && large.count == Self.claims.count)
+            for (i, k) in Self.claims.enumerated() where i < min(small.count, large.count) {
+                #expect(small[i] > 0 && large[i] <= small[i] * 3 / 2, "\(k.name): \(small[i]) at 2,000 queued, \(large[i]) at 12,000")
             }
         }
     }
