@@ -1,5 +1,8 @@
 import Foundation
 import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Where "now" comes from. Production answers nil: SQL then uses the database's clock
 /// (`coalesce($now, now())`), so workers with skewed clocks agree. Tests inject a fixed,
@@ -42,16 +45,36 @@ public protocol RandomSource: Sendable {
 public struct SystemRandom: RandomSource {
     public init() {}
     public func unit() -> Double { Double.random(in: 0..<1) }
-    /// Eight bytes per draw: one getrandom(2) call each, not one per byte.
+
+    /// System random bytes, drawn 4 KiB per getrandom(2) call into a process-wide pool: ids and
+    /// lease tokens take 10–16 bytes each, and one call per 8 bytes showed up in enqueue profiles
+    /// (about 6 % of the client's CPU).
+    private static let pool = Mutex<(buffer: [UInt8], used: Int)>(([], 0))
+
     public func bytes(_ n: Int) -> [UInt8] {
-        var g = SystemRandomNumberGenerator()
-        var out = [UInt8]()
-        out.reserveCapacity(n)
-        while out.count < n {
-            var v = g.next()
-            for _ in 0..<8 where out.count < n { out.append(UInt8(truncatingIfNeeded: v)); v >>= 8 }
+        SystemRandom.pool.withLock { p in
+            if p.used + n > p.buffer.count {
+                p.buffer = [UInt8](repeating: 0, count: max(4096, n))
+                p.buffer.withUnsafeMutableBytes { SystemRandom.fill($0) }
+                p.used = 0
+            }
+            defer { p.used += n }
+            return Array(p.buffer[p.used..<p.used + n])
         }
-        return out
+    }
+
+    /// /dev/urandom, opened once (getrandom(2) is not visible to Swift here): the same source.
+    private static let urandom: Int32 = open("/dev/urandom", O_RDONLY | O_CLOEXEC)
+
+    private static func fill(_ buffer: UnsafeMutableRawBufferPointer) {
+        var done = 0
+        while urandom >= 0, done < buffer.count {
+            let got = read(urandom, buffer.baseAddress! + done, buffer.count - done)
+            if got > 0 { done += got } else if got < 0, errno == EINTR { continue } else { break }
+        }
+        // Without /dev/urandom, the standard library's generator (one syscall per 8 bytes).
+        var g = SystemRandomNumberGenerator()
+        for i in done..<buffer.count { buffer[i] = UInt8(truncatingIfNeeded: g.next()) }
     }
 }
 

@@ -54,7 +54,7 @@ enum PostgresSQL {
             INSERT INTO jobs (id, queue, job_type, payload, priority, run_at, status, max_attempts, timeout_seconds,
                               backoff_base_ms, idempotency_key, replay_of, created_at, run_id, step_slug)
             SELECT i.id, i.queue, i.job_type, i.payload::json, i.priority,
-                   coalesce(i.run_at, \(now) + i.delay * interval '1 second'), 'queued', i.max_attempts,
+                   coalesce(i.run_at, \(now) + coalesce(i.delay, 0) * interval '1 second'), 'queued', i.max_attempts,
                    i.timeout_seconds, i.backoff_base_ms, i.idempotency_key, i.replay_of, \(now), i.run_id, i.step_slug
             FROM i
             WHERE i.idempotency_key IS NULL OR i.id IN (SELECT job_id FROM k)
@@ -180,7 +180,7 @@ enum PostgresSQL {
                 lease_token = NULL,
                 lease_expires_at = NULL,
                 finished_at = CASE WHEN i.status = 'queued' THEN NULL ELSE \(now) END,
-                run_at = CASE WHEN i.status = 'queued' THEN \(now) + i.delay * interval '1 second' ELSE j.run_at END,
+                run_at = CASE WHEN i.status = 'queued' THEN \(now) + coalesce(i.delay, 0) * interval '1 second' ELSE j.run_at END,
                 last_error_code = coalesce(i.error_code, j.last_error_code),
                 last_error_message = CASE WHEN i.error_code IS NULL THEN j.last_error_message ELSE i.error_message END,
                 dlq_reason_code = i.dlq_reason,

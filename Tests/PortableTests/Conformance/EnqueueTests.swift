@@ -93,6 +93,42 @@ import Testing
         }
     }
 
+    /// Batches go to Postgres as text arrays (quotes and backslashes escaped; columns a batch
+    /// leaves unset sent as one NULL): every field must come back exactly as given, on both backends.
+    @Test(arguments: TestBackend.enabled)
+    func aMixedBatchRoundTripsExactly(_ backend: TestBackend) async throws {
+        try await withDB(backend) { db in
+            let payloads = [#"{"q":"say \"hi\"","path":"C:\\tmp\\x","u":"é ☃ 😀","esc":"\u0000\n\t"}"#,
+                            #"["a,b","{c}",null,"NULL",1.5e3]"#, #""just a string""#, "null", #"{"nested":{"a":[{"b":"}"}]}}"#]
+            let at = TestDB.epoch.addingTimeInterval(30)
+            let batch = [
+                NewJob(queue: "mix", jobType: "t", payloadJSON: payloads[0], priority: 3),
+                NewJob(queue: "mix", jobType: "t", payloadJSON: payloads[1], delaySeconds: 5, maxAttempts: 7),
+                NewJob(queue: "mix", jobType: "t", payloadJSON: payloads[2], runAt: at, timeoutSeconds: 9, backoffBaseMs: 250),
+                NewJob(queue: "mix", jobType: "t", payloadJSON: payloads[3], idempotencyKey: #"key "with" \ quotes,{}"#),
+                NewJob(queue: "mix", jobType: "t", payloadJSON: payloads[4]),
+            ]
+            let made = try await db.client.enqueueMany(batch)
+            #expect(made.allSatisfy { $0.created })
+            for (i, r) in made.enumerated() {
+                let j = try await db.client.job(r.job.id)
+                #expect(j.payload == payloads[i], "payload \(i) came back as \(j.payload)")
+                #expect(j.priority == batch[i].priority && j.maxAttempts == batch[i].maxAttempts)
+                #expect(j.timeoutSeconds == batch[i].timeoutSeconds && j.backoffBaseMs == batch[i].backoffBaseMs)
+                #expect(j.idempotencyKey == batch[i].idempotencyKey)
+            }
+            var runAts: [Date] = []
+            for r in made { runAts.append(try await db.client.job(r.job.id).runAt) }
+            #expect(runAts == [TestDB.epoch, TestDB.epoch.addingTimeInterval(5), at, TestDB.epoch, TestDB.epoch])
+            let again = try await db.client.enqueue(NewJob(queue: "mix", jobType: "t", idempotencyKey: #"key "with" \ quotes,{}"#))
+            #expect(!again.created && again.job.id == made[3].job.id)
+            // An output with the same characters, through the ack's arrays.
+            let job = try #require(try await db.client.leaseOne(queues: ["mix"]))
+            #expect(try await db.client.ack(job, output: payloads[0]) == .applied)
+            #expect(try await db.client.job(job.id).output == payloads[0])
+        }
+    }
+
     /// Several queues are claimed per queue and merged (see `PostgresSQL.pick`): the result must
     /// still be the global order, take more than `limit` from no queue, skip restricted queues,
     /// and the ack-and-claim statement must agree with the plain claim.
