@@ -76,8 +76,6 @@ public final class Worker: Service, Sendable {
         /// hold slots: a worker whose handlers outrun its acks must not claim more (its leases
         /// would expire in the buffer, and the reaper would then fight the acks for the rows).
         var acking = 0
-        /// Slots reserved by an ack-and-claim statement in flight.
-        var claiming = 0
         var flushing = false
         var stopping = false
         var frozen = false
@@ -302,20 +300,17 @@ public final class Worker: Service, Sendable {
 
     /// Free slots and the types that may be claimed (nil: every type).
     private func capacity() -> (Int, [String]?) {
-        state.withLock { s in capacity(s, acking: s.acking) }
-    }
-
-    /// Free slots given `acking` unwritten acks. Up to `concurrency` outcomes may wait for their
-    /// ack without holding a slot, so the next claim overlaps the previous batch's ack; past
-    /// that, unwritten acks hold slots.
-    private func capacity(_ s: State, acking: Int) -> (Int, [String]?) {
-        let free = options.concurrency - s.running.count - max(0, acking - options.concurrency) - s.claiming
-        if options.failUnknownTypes { return (free, nil) }
-        let types = s.registrations.values.filter { r in
-            guard let limit = r.options.concurrency else { return true }
-            return s.typeCounts[r.type, default: 0] < limit
-        }.map(\.type).sorted()
-        return (free, types)
+        state.withLock { s in
+            // Up to `concurrency` outcomes may wait for their ack without holding a slot, so the
+            // next claim overlaps the previous batch's ack; past that, unwritten acks hold slots.
+            let free = options.concurrency - s.running.count - max(0, s.acking - options.concurrency)
+            if options.failUnknownTypes { return (free, nil) }
+            let types = s.registrations.values.filter { r in
+                guard let limit = r.options.concurrency else { return true }
+                return s.typeCounts[r.type, default: 0] < limit
+            }.map(\.type).sorted()
+            return (free, types)
+        }
     }
 
     private func queuesEmpty() async throws -> Bool {
@@ -492,35 +487,9 @@ public final class Worker: Service, Sendable {
                 return b
             }
             if batch.isEmpty { acksIdle.fire(); return }
-            // When slots will be free once this batch is written, the same statement claims
-            // the next jobs (one round trip and one commit instead of two). Queues with a policy
-            // are left to the claim loop, which claims them under their lock.
-            let (types, claim): ([String: JobTypePolicy], (limit: Int, types: [String]?)?) = state.withLock { s in
-                let types = s.registrations.mapValues(\.policy)
-                guard !s.stopping, !s.dbDown else { return (types, nil) }
-                let (free, claimable) = capacity(s, acking: s.acking - batch.count)
-                let n = min(max(1, options.batchSize ?? options.concurrency), free)
-                guard n > 0, claimable?.isEmpty != true else { return (types, nil) }
-                s.claiming += n
-                return (types, (n, claimable))
-            }
+            let types = state.withLock { s in s.registrations.mapValues(\.policy) }
             do {
-                defer {
-                    if let claim {
-                        state.withLock { $0.claiming -= claim.limit }
-                        slotFreed.fire()  // the claim loop may be waiting on these slots
-                    }
-                }
-                let results: [AckResult]
-                if let claim {
-                    let r = try await client.completeAndLease(batch.map { ($0.0, $0.1) }, types: types, queues: options.queues,
-                                                              jobTypes: claim.types, limit: claim.limit,
-                                                              leaseSeconds: options.leaseSeconds, workerId: options.id)
-                    results = r.acks
-                    if !r.jobs.isEmpty { start(r.jobs) }  // before the reservation is given back
-                } else {
-                    results = try await client.complete(batch.map { ($0.0, $0.1) }, types: types)
-                }
+                let results = try await client.complete(batch.map { ($0.0, $0.1) }, types: types)
                 markUp()
                 delay = 0.1
                 recordAcks(batch, results)
