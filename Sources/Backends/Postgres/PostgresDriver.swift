@@ -482,11 +482,18 @@ public final class PostgresDriver: StorageDriver {
 
     public func leaderAcquire(name: String, holder: String, seconds: Double, now: Date?) async throws -> LeaderLease {
         let n = PostgresDriver.ts(now)
+        // One transaction: ON CONFLICT locks the existing row, so a holder's release (a DELETE)
+        // cannot land between the two statements and leave nothing to read (that crashed a
+        // worker whose peer was shutting down).
         return try await with { c in
-            _ = try c.query(PostgresSQL.leaderAcquire, [n, name, holder, String(seconds)])
-            let r = try c.query(PostgresSQL.leaderGet, [name])
-            let h = r.string(0, 0)!
-            return LeaderLease(holder: h, expiresAt: r.date(0, 1)!, isMine: h == holder)
+            try c.transaction {
+                _ = try c.query(PostgresSQL.leaderAcquire, [n, name, holder, String(seconds)])
+                let r = try c.query(PostgresSQL.leaderGet, [name])
+                guard r.rows > 0, let h = r.string(0, 0), let expires = r.date(0, 1) else {
+                    throw PortableError(.unavailable, "the maintenance lease row vanished; trying again next tick")
+                }
+                return LeaderLease(holder: h, expiresAt: expires, isMine: h == holder)
+            }
         }
     }
 

@@ -80,6 +80,8 @@ public final class Worker: Service, Sendable {
         var stopping = false
         var frozen = false
         var dbDown = false
+        /// When the database was last seen back after an outage.
+        var backAt: Date?
         var stats = WorkerStats()
         var startedAt = Date()
         var policies: [QueuePolicy] = []
@@ -635,7 +637,10 @@ public final class Worker: Service, Sendable {
         let first = state.withLock { s -> Bool in
             let was = s.dbDown
             if e.code == .unavailable { s.dbDown = true }
-            return !was
+            // Pooled connections that went stale during the outage fail once more after the
+            // first success: within seconds of coming back, that is the same outage.
+            let flap = s.backAt.map { Date().timeIntervalSince($0) < 5 } ?? false
+            return !was && !flap
         }
         if e.code == .unavailable {
             if first { logger.warning("database unavailable; retrying with backoff", metadata: ["error": .string(e.message)]) }
@@ -648,6 +653,7 @@ public final class Worker: Service, Sendable {
         let wasDown = state.withLock { s -> Bool in
             let was = s.dbDown
             s.dbDown = false
+            if was { s.backAt = Date() }
             return was
         }
         if wasDown {
