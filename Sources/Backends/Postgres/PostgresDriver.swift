@@ -217,12 +217,12 @@ public final class PostgresDriver: StorageDriver {
     }
 
     /// The claim's SQL and parameters (also what the query-plan guard test explains).
-    static func leaseStatement(_ q: LeaseRequest, now: Date?) -> (sql: String, params: [String?]) {
+    static func leaseStatement(_ q: LeaseRequest, now: Date?, unrestrictedOnly: Bool = true) -> (sql: String, params: [String?]) {
         let mode = QueueMode(q.queues)
         var params: [String?] = [PostgresDriver.ts(now), q.token, String(q.leaseSeconds), q.workerId, String(q.limit)]
         if let qs = q.queues { params.append(mode == .one ? qs[0] : PGArray.literal(qs)) }
         if let ts = q.jobTypes { params.append(PGArray.literal(ts)) }
-        return (PostgresSQL.jobLease(queues: mode, byType: q.jobTypes != nil), params)
+        return (PostgresSQL.jobLease(queues: mode, byType: q.jobTypes != nil, unrestrictedOnly: unrestrictedOnly), params)
     }
 
     /// The ack-and-claim statement's SQL and parameters.
@@ -429,7 +429,6 @@ public final class PostgresDriver: StorageDriver {
                                    decide: @escaping @Sendable (QueuePolicy, Int, Int, Date) -> Allowance)
         async throws -> (jobs: [Job], allowance: Allowance) {
         let n = PostgresDriver.ts(now)
-        let claimSQL = PostgresSQL.jobLease(queues: .one, byType: q.jobTypes != nil, unrestrictedOnly: false)
         let dueSQL = PostgresSQL.queueDue(byType: q.jobTypes != nil)
         let types = q.jobTypes.map { PGArray.literal($0) }
         let (jobs, allowance): ([Job], Allowance) = try await with { c in
@@ -445,9 +444,11 @@ public final class PostgresDriver: StorageDriver {
                 let allowance = decide(policy, running, due, dbNow)
                 var jobs: [Job] = []
                 if allowance.count > 0 {
-                    var params: [String?] = [n, q.token, String(q.leaseSeconds), q.workerId, String(allowance.count), queue]
-                    if let types { params.append(types) }
-                    let r = try c.query(claimSQL, params)
+                    var allowed = q
+                    allowed.queues = [queue]
+                    allowed.limit = allowance.count
+                    let claim = PostgresDriver.leaseStatement(allowed, now: now, unrestrictedOnly: false)
+                    let r = try c.query(claim.sql, claim.params)
                     jobs = try (0..<r.rows).map { try PostgresDriver.job(r, $0, archived: false) }
                 }
                 if let tokens = allowance.tokensAfter {

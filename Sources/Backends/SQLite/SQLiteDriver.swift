@@ -440,7 +440,6 @@ public final class SQLiteDriver: StorageDriver {
         async throws -> (jobs: [Job], allowance: Allowance) {
         let nowMs = SQLiteDriver.nowMs(now)
         let types: SQLValue = q.jobTypes.map { .text(JSON.array($0.map(JSON.string)).compact) } ?? .null
-        let claimSQL = SQLiteSQL.jobLease(queueCount: 1, byType: q.jobTypes != nil, unrestrictedOnly: false)
         let dueSQL = SQLiteSQL.queueDue(byType: q.jobTypes != nil)
         let (jobs, allowance): ([Job], Allowance) = try await write { c in
             let policy = try c.query(SQLiteSQL.policyGet, [.text(queue)]) { SQLiteDriver.policy($0) }.first ?? QueuePolicy(queue: queue)
@@ -449,10 +448,10 @@ public final class SQLiteDriver: StorageDriver {
             let allowance = decide(policy, running, due, Time.date(millis: nowMs))
             var jobs: [Job] = []
             if allowance.count > 0 {
-                jobs = try c.query(claimSQL, [
-                    .text(q.token), .int(nowMs + Int64((q.leaseSeconds * 1000).rounded())), .text(q.workerId), .int(nowMs),
-                    .int(Int64(allowance.count)), .null, types, .text(queue),
-                ]) { try SQLiteDriver.job($0) }
+                var allowed = q
+                allowed.limit = allowance.count
+                let claim = SQLiteDriver.leaseStatement(allowed, nowMs: nowMs, queues: [queue], unrestrictedOnly: false)
+                jobs = try c.query(claim.sql, claim.params) { try SQLiteDriver.job($0) }
             }
             if let tokens = allowance.tokensAfter {
                 try c.run(SQLiteSQL.policyTokens, [.text(queue), .double(tokens), .int(nowMs)])
