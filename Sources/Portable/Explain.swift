@@ -113,7 +113,7 @@ public enum Explainer {
         let serving = c.workers.filter { $0.isAlive(at: c.now) && $0.serves(queue: job.queue, jobType: job.jobType) }
         if serving.isEmpty {
             return make(.noWorkerForType,
-                        "Due, but no live worker serves job type \(job.jobType) in queue \(job.queue); start one with a handler for it (or `work --fail-unknown-types`).")
+                        "Due, but no live worker serves job type \(job.jobType) in queue \(job.queue); start one with a handler for it (`portableq work --exec TYPE=COMMAND`; `--builtins` serves echo, fail_me and sleep; `--fail-unknown-types` fails what it cannot run).")
         }
         if let cap = c.queueMaxRunning, let running = c.queueRunning, running >= cap {
             return make(.queueAtConcurrencyLimit,

@@ -151,7 +151,7 @@ def seed(case):
     s["succeeded"].append(enqueue(db, "echo", "beta", {"n": 9}))
     s["dlq_alpha"] = [enqueue(db, "fail_me", "alpha", {"error_code": "BOOM", "retryable": True}, max_attempts=1) for _ in range(2)]
     s["dlq_beta"] = [enqueue(db, "fail_me", "beta", {"error_code": "KAPUT", "retryable": True}, max_attempts=1)]
-    run_cli(["work", "--until-empty"], db, timeout=60)
+    run_cli(["work", "--builtins", "--until-empty"], db, timeout=60)
     s["queued_alpha"] = enqueue_many(db, "noop", "alpha", 3)
     s["queued_beta"] = enqueue_many(db, "noop", "beta", 4)
     s["queued_gamma"] = enqueue_many(db, "noop", "gamma", 2)

@@ -56,7 +56,7 @@ struct DemoCommand: AsyncParsableCommand {
         options.pollIntervalSeconds = 0.05
         options.shutdownSeconds = 5
         let worker = Worker(client: client, options: options, logger: logger)
-        BuiltinHandlers.register(on: worker)
+        BuiltinHandlers.register(on: worker, demoTypes: true)
         let run = Task { try await worker.run() }
 
         var final: [Job] = []

@@ -56,7 +56,7 @@ struct ServeCommand: AsyncParsableCommand {
             var o = WorkCommand.options(s, failUnknownTypes: false, untilEmpty: false)
             o.id = (s.workerId ?? WorkerOptions.defaultId) + ":admin"
             let worker = Worker(client: client, options: o, logger: Logger(label: "portableq.worker"))
-            BuiltinHandlers.register(on: worker)
+            BuiltinHandlers.register(on: worker, demoTypes: true)
             services.append(.init(service: worker))
         }
         let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))

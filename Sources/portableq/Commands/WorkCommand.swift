@@ -7,7 +7,7 @@ import ServiceLifecycle
 struct WorkCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "work",
-        abstract: "Run a worker: the built-in job types (noop, sleep, echo, fail_me) and any --exec types.",
+        abstract: "Run a worker: noop, any --exec types, and with --builtins the demo types (echo, fail_me, sleep).",
         discussion: """
             --exec TYPE=COMMAND runs COMMAND through /bin/sh -c in its own process group with the payload \
             JSON on stdin and PORTABLEQ_JOB_ID, PORTABLEQ_JOB_TYPE, PORTABLEQ_QUEUE, PORTABLEQ_ATTEMPT set. \
@@ -28,6 +28,7 @@ struct WorkCommand: AsyncParsableCommand {
     @Option(name: .customLong("exec"), help: "TYPE=COMMAND handler (repeatable).") var exec: [String] = []
     @Flag(name: .customLong("fail-unknown-types"), help: "Claim every type; fail those without a handler (UNKNOWN_JOB_TYPE).")
     var failUnknownTypes = false
+    @Flag(help: "Also serve the demo types echo, fail_me and sleep (noop is always served).") var builtins = false
     @Flag(name: .customLong("until-empty"), help: "Exit 0 once the queues hold no queued or running job.") var untilEmpty = false
     @Option(name: .customLong("log-format"), help: "text or json.") var logFormat: String?
 
@@ -66,7 +67,7 @@ struct WorkCommand: AsyncParsableCommand {
         if let v = workerId { s.workerId = v }
 
         // Signals are handled from the start, also while waiting for the database.
-        let service = WorkerProcess(db: db, settings: s, exec: exec, failUnknownTypes: failUnknownTypes,
+        let service = WorkerProcess(db: db, settings: s, exec: exec, builtins: builtins, failUnknownTypes: failUnknownTypes,
                                     untilEmpty: untilEmpty, logger: logger)
         let group = ServiceGroup(configuration: .init(
             services: [.init(service: service, successTerminationBehavior: .gracefullyShutdownGroup)],
@@ -80,6 +81,7 @@ struct WorkCommand: AsyncParsableCommand {
         let db: DatabaseOptions
         let settings: Settings
         let exec: [String]
+        let builtins: Bool
         let failUnknownTypes: Bool
         let untilEmpty: Bool
         let logger: Logger
@@ -97,7 +99,7 @@ struct WorkCommand: AsyncParsableCommand {
             }
             let worker = Worker(client: client, options: WorkCommand.options(s, failUnknownTypes: failUnknownTypes, untilEmpty: untilEmpty),
                                 logger: logger)
-            BuiltinHandlers.register(on: worker)
+            BuiltinHandlers.register(on: worker, demoTypes: builtins)
             for e in exec {
                 let eq = e.firstIndex(of: "=")!
                 worker.register(String(e[..<eq]), ExecHandler.make(command: String(e[e.index(after: eq)...]),

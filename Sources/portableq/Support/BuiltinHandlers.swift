@@ -1,15 +1,19 @@
 import Backends
 import Foundation
 
-/// The job types every `portableq work` (and `admin serve`) runs without being told:
-/// `noop`; `sleep` (`{"ms":N}`); `echo` (output = payload); `fail_me`
-/// (`{"error_code":C,"retryable":true,"message":M,"succeed_on_attempt":N}` — fails until attempt N
-/// when given, which the demo uses for "retries, then succeeds").
+/// The built-in job types. Every worker serves `noop` (benchmarks and smoke tests use it); the
+/// demo types — `sleep` (`{"ms":N}`), `echo` (output = payload) and `fail_me`
+/// (`{"error_code":C,"retryable":true,"message":M,"succeed_on_attempt":N}`: fails until attempt N
+/// when given, which the demo uses for "retries, then succeeds") — only where asked for:
+/// `work --builtins`, `serve`'s built-in worker and `demo`. A production worker should not
+/// answer jobs it was never meant to run.
 enum BuiltinHandlers {
-    static let types = ["noop", "sleep", "echo", "fail_me"]
+    static let always = ["noop"]
+    static let demo = ["sleep", "echo", "fail_me"]
 
-    static func register(on worker: Worker) {
+    static func register(on worker: Worker, demoTypes: Bool) {
         worker.register("noop") { _ in nil }
+        guard demoTypes else { return }
         worker.register("sleep") { ctx in
             let ms = try payloadObject(ctx)["ms"]?.intValue ?? 0
             guard ms >= 0 else { throw JobError.badPayload("ms must not be negative") }

@@ -113,4 +113,22 @@ import Testing
             #expect(try await wb.wait(timeout: 30).status == 0)
         }
     }
+
+    @Test(arguments: TestBackend.enabled)
+    func demoTypesAreServedOnlyWithBuiltins(_ backend: TestBackend) async throws {
+        try await withDB(backend, realClock: true) { db in
+            let noop = try await db.client.add("noop")
+            let echo = try await db.client.add("echo", payload: #"{"hi":1}"#, maxAttempts: 1)
+            // Without --builtins, --fail-unknown-types claims echo and fails it: no handler here.
+            _ = try await work(db, ["--fail-unknown-types"])
+            #expect(try await db.client.job(noop.id).status == .succeeded, "noop is always served")
+            let failed = try await db.client.job(echo.id)
+            #expect(failed.status == .dlq && failed.lastErrorCode == Codes.unknownJobType, "\(failed)")
+            // With --builtins the same job, retried, runs.
+            _ = try await db.client.retry(echo.id)
+            _ = try await work(db, ["--builtins"])
+            let ran = try await db.client.job(echo.id)
+            #expect(ran.status == .succeeded && ran.output == #"{"hi":1}"#, "\(ran)")
+        }
+    }
 }

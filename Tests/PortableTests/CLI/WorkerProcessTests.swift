@@ -5,7 +5,7 @@ import Testing
 /// Workers as real processes: crashes (`kill -9`), SIGTERM, cancel, outages, wakeups.
 @Suite struct WorkerProcessTests {
     func worker(_ db: TestDB, _ extra: [String], env: [String: String] = [:]) throws -> CLI.Running {
-        try CLI.Running(["work", "--database", db.url, "--poll-interval-ms", "100"] + extra,
+        try CLI.Running(["work", "--database", db.url, "--builtins", "--poll-interval-ms", "100"] + extra,
                         env: ["PORTABLEQ_REAP_INTERVAL_MS": "300"].merging(env) { _, b in b })
     }
 
@@ -217,7 +217,7 @@ import Testing
         let driver = try Database.open(try DatabaseURL.parse(url))
         let client = PortableClient(driver: driver)
         _ = try await client.enqueueMany((0..<300).map { _ in NewJob(jobType: "sleep", payloadJSON: #"{"ms":20}"#) })
-        let w = try CLI.Running(["work", "--database", url, "--poll-interval-ms", "100", "--lease-seconds", "3", "--concurrency", "4"],
+        let w = try CLI.Running(["work", "--database", url, "--builtins", "--poll-interval-ms", "100", "--lease-seconds", "3", "--concurrency", "4"],
                                 env: ["PORTABLEQ_REAP_INTERVAL_MS": "500"])
         #expect(try await eventually { try await client.jobs(JobFilter(status: .succeeded), limit: 1).total >= 50 })
         await driver.close()
