@@ -10,8 +10,17 @@ import Glibc
 public protocol PortableClock: Sendable {
     /// The instant to pass to SQL as `$now`, or nil for the database's own clock.
     var now: Date? { get }
-    /// A best guess at now for local decisions (log lines, local rate limits).
+    /// A best guess at now for local decisions (log lines, local rate limits, a worker's
+    /// deadlines and timers).
     var localNow: Date { get }
+    /// Waits `seconds` of this clock's time. Throws `CancellationError` when the task is cancelled.
+    func sleep(seconds: Double) async throws
+}
+
+extension PortableClock {
+    public func sleep(seconds: Double) async throws {
+        try await Task.sleep(nanoseconds: UInt64(max(0, min(seconds, 1e9)) * 1e9))
+    }
 }
 
 public struct SystemClock: PortableClock {
@@ -20,19 +29,64 @@ public struct SystemClock: PortableClock {
     public var localNow: Date { Date() }
 }
 
-/// A clock that only moves when told to.
+/// A clock that only moves when told to: `sleep` returns once `advance` or `set` has moved the
+/// clock past its deadline, so a test drives a worker's timers without waiting.
 public final class TestClock: PortableClock {
-    private let current: Mutex<Date>
-
-    public init(_ start: Date = Date(timeIntervalSince1970: 1_800_000_000)) {
-        current = Mutex(start)
+    private struct Sleeper {
+        let until: Date
+        let continuation: CheckedContinuation<Void, any Error>
     }
 
-    public var now: Date? { current.withLock { $0 } }
-    public var localNow: Date { current.withLock { $0 } }
+    private struct State {
+        var now: Date
+        var sleepers: [UInt64: Sleeper] = [:]
+        var nextId: UInt64 = 0
+    }
 
-    public func set(_ d: Date) { current.withLock { $0 = d } }
-    public func advance(_ seconds: Double) { current.withLock { $0 = $0.addingTimeInterval(seconds) } }
+    private let state: Mutex<State>
+
+    public init(_ start: Date = Date(timeIntervalSince1970: 1_800_000_000)) {
+        state = Mutex(State(now: start))
+    }
+
+    public var now: Date? { state.withLock { $0.now } }
+    public var localNow: Date { state.withLock { $0.now } }
+
+    public func set(_ d: Date) { move { $0 = d } }
+    public func advance(_ seconds: Double) { move { $0 = $0.addingTimeInterval(seconds) } }
+
+    /// Sleepers waiting on this clock (a test waits for a worker to reach its timers).
+    public var sleeperCount: Int { state.withLock { $0.sleepers.count } }
+
+    private func move(_ change: (inout Date) -> Void) {
+        let due: [Sleeper] = state.withLock { s in
+            change(&s.now)
+            let now = s.now
+            let ids = s.sleepers.filter { $0.value.until <= now }.map(\.key)
+            return ids.compactMap { s.sleepers.removeValue(forKey: $0) }
+        }
+        for d in due { d.continuation.resume() }
+    }
+
+    public func sleep(seconds: Double) async throws {
+        let id: UInt64 = state.withLock { s in s.nextId += 1; return s.nextId }
+        try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (c: CheckedContinuation<Void, any Error>) in
+                let done: Bool = state.withLock { s in
+                    let until = s.now.addingTimeInterval(max(0, seconds))
+                    if until <= s.now || Task.isCancelled { return true }
+                    s.sleepers[id] = Sleeper(until: until, continuation: c)
+                    return false
+                }
+                if done {
+                    if Task.isCancelled { c.resume(throwing: CancellationError()) } else { c.resume() }
+                }
+            }
+        } onCancel: {
+            let s = state.withLock { $0.sleepers.removeValue(forKey: id) }
+            s?.continuation.resume(throwing: CancellationError())
+        }
+    }
 }
 
 /// Randomness, injected so backoff jitter and ids are reproducible in tests.

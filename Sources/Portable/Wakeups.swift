@@ -36,16 +36,19 @@ public final class JobWakeups: Sendable {
         for w in woken { w.continuation.resume(returning: true) }
     }
 
-    /// Waits until jobs arrive in one of `queues` (nil: any) or `timeout` seconds pass.
+    /// Waits until jobs arrive in one of `queues` (nil: any), `timeout` seconds pass (nil: no
+    /// timer; a worker races this wait against its own clock) or the task is cancelled.
     /// Returns true when woken by a notification.
     @discardableResult
-    public func wait(queues: [String]?, after generation: UInt64, timeout: Double) async -> Bool {
+    public func wait(queues: [String]?, after generation: UInt64, timeout: Double?) async -> Bool {
         let id: UInt64 = state.withLock { s in s.nextId += 1; return s.nextId }
-        let timer = Task { [weak self] in
-            try? await Task.sleep(nanoseconds: UInt64(max(0, timeout) * 1e9))
-            self?.resume(id, false)
+        let timer = timeout.map { t in
+            Task { [weak self] in
+                try? await Task.sleep(nanoseconds: UInt64(max(0, t) * 1e9))
+                self?.resume(id, false)
+            }
         }
-        defer { timer.cancel() }
+        defer { timer?.cancel() }
         return await withTaskCancellationHandler {
             await withCheckedContinuation { (c: CheckedContinuation<Bool, Never>) in
                 let already: Bool = state.withLock { s in
@@ -66,9 +69,17 @@ public final class JobWakeups: Sendable {
     }
 }
 
-/// A one-shot or repeating "something changed" signal for in-process loops (a slot freed, stop).
+/// A repeating "something changed" signal for in-process loops (a slot freed, jobs handed over,
+/// stop). Level-triggered like `JobWakeups`: a waiter passes the generation it read before looking
+/// at the state, so a change in between is never missed. Waits end early on task cancellation.
 public final class AsyncSignal: Sendable {
-    private let state = Mutex<(generation: UInt64, waiters: [CheckedContinuation<Void, Never>])>((0, []))
+    private struct State {
+        var generation: UInt64 = 0
+        var waiters: [UInt64: CheckedContinuation<Void, Never>] = [:]
+        var nextId: UInt64 = 0
+    }
+
+    private let state = Mutex(State())
 
     public init() {}
 
@@ -77,22 +88,40 @@ public final class AsyncSignal: Sendable {
     public func fire() {
         let ws = state.withLock { s -> [CheckedContinuation<Void, Never>] in
             s.generation &+= 1
-            let w = s.waiters
-            s.waiters = []
+            let w = Array(s.waiters.values)
+            s.waiters = [:]
             return w
         }
         for w in ws { w.resume() }
     }
 
-    /// Returns once `fire` has been called after `generation` was read.
+    /// Returns once `fire` has been called after `generation` was read (or the task is cancelled).
     public func wait(after generation: UInt64) async {
-        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
-            let now = state.withLock { s -> Bool in
-                if s.generation != generation { return true }
-                s.waiters.append(c)
-                return false
+        let id: UInt64 = state.withLock { s in s.nextId += 1; return s.nextId }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+                let now = state.withLock { s -> Bool in
+                    if s.generation != generation || Task.isCancelled { return true }
+                    s.waiters[id] = c
+                    return false
+                }
+                if now { c.resume() }
             }
-            if now { c.resume() }
+        } onCancel: {
+            state.withLock { $0.waiters.removeValue(forKey: id) }?.resume()
         }
+    }
+}
+
+/// Waits for the first of several events, then cancels the others (their waits must end on
+/// cancellation, as `AsyncSignal.wait`, `JobWakeups.wait` and `PortableClock.sleep` do).
+/// Returns the index of the event that came first.
+@discardableResult
+public func firstOf(_ events: [@Sendable () async -> Void]) async -> Int {
+    await withTaskGroup(of: Int.self) { group in
+        for (i, e) in events.enumerated() { group.addTask { await e(); return i } }
+        let first = await group.next() ?? 0
+        group.cancelAll()
+        return first
     }
 }

@@ -103,7 +103,8 @@ struct WorkCommand: AsyncParsableCommand {
             for e in exec {
                 let eq = e.firstIndex(of: "=")!
                 worker.register(String(e[..<eq]), ExecHandler.make(command: String(e[e.index(after: eq)...]),
-                                                                   maxOutputBytes: s.maxPayloadBytes))
+                                                                   maxOutputBytes: s.maxPayloadBytes,
+                                                                   killGraceSeconds: worker.options.killGraceSeconds))
             }
             try await worker.run()
             await client.driver.close()
@@ -117,7 +118,6 @@ struct WorkCommand: AsyncParsableCommand {
         o.batchSize = s.batchSize
         o.leaseSeconds = s.leaseSeconds
         o.pollIntervalSeconds = Double(s.pollIntervalMs) / 1000
-        o.reapIntervalSeconds = Double(s.reapIntervalMs) / 1000
         o.defaultTimeoutSeconds = s.jobTimeoutSeconds
         o.shutdownSeconds = s.shutdownSeconds
         o.failUnknownTypes = failUnknownTypes

@@ -1,0 +1,86 @@
+import Foundation
+import Logging
+
+/// The claim loop: claims up to the free slots whenever the worker has room and the ack buffer is
+/// not already claiming for it; when a claim comes back empty, waits for a wakeup (an enqueue in
+/// this process, NOTIFY on Postgres), the poll interval, or stop. With `--until-empty` it stops
+/// the worker once the worker is idle and its queues hold no queued or running job.
+struct ClaimLoop: Sendable {
+    let claims: Claims
+    let acks: AckBuffer
+    let table: JobTable
+    let outage: OutageLog
+    let options: WorkerOptions
+    let client: PortableClient
+    let logger: Logger
+    /// Called when `--until-empty` finds nothing left.
+    let stopWorker: @Sendable () -> Void
+
+    func run() async {
+        var backoff = 0.2
+        while !Task.isCancelled {
+            // Generations first, then the state they guard: a change in between wakes the wait.
+            let stopGen = table.stopped.generation
+            if table.isStopping { return }
+            let slotGen = table.changed.generation
+            let wakeGen = client.wakeups.generation
+            // A busy worker claims along with each ack batch (one round trip for both); queues with
+            // a policy are claimed here only, one at a time under their lock.
+            if acks.isBusy && !claims.hasRestrictedQueues() {
+                await table.changed.wait(after: slotGen)
+                continue
+            }
+            guard let r = claims.reserve() else {
+                await table.changed.wait(after: slotGen)
+                continue
+            }
+            do {
+                let took = try await claims.claim(r)
+                outage.succeeded()
+                backoff = 0.2
+                if took > 0 { continue }
+                if options.untilEmpty, table.isIdle, try await queuesAreEmpty() {
+                    logger.info("queues are empty: stopping (--until-empty)")
+                    stopWorker()
+                    return
+                }
+                await waitForWork(after: wakeGen, stopGen: stopGen)
+            } catch {
+                outage.failed(error, doing: "claim")
+                await pause(backoff, stopGen: stopGen)
+                backoff = min(backoff * 2, 5)
+            }
+        }
+    }
+
+    /// Until jobs arrive (a wakeup), the poll interval passes, or the worker stops.
+    private func waitForWork(after wakeGen: UInt64, stopGen: UInt64) async {
+        // `--until-empty` polls faster: it must notice retries that come due and jobs other workers finish.
+        let poll = options.untilEmpty ? min(0.2, options.pollIntervalSeconds) : options.pollIntervalSeconds
+        let queues = options.queues
+        let (wakeups, stopped, clock) = (client.wakeups, table.stopped, client.clock)
+        await firstOf([
+            { await wakeups.wait(queues: queues, after: wakeGen, timeout: nil) },
+            { await stopped.wait(after: stopGen) },
+            { try? await clock.sleep(seconds: poll) },
+        ])
+    }
+
+    /// Backoff after a failed claim, cut short by stop.
+    private func pause(_ seconds: Double, stopGen: UInt64) async {
+        let (stopped, clock) = (table.stopped, client.clock)
+        await firstOf([
+            { await stopped.wait(after: stopGen) },
+            { try? await clock.sleep(seconds: seconds) },
+        ])
+    }
+
+    /// One snapshot of the worker's queues: no queued (whatever its `run_at`) and no running job.
+    /// Read only when this worker is idle, so no claim or ack of its own is in flight.
+    private func queuesAreEmpty() async throws -> Bool {
+        let counts = try await client.queueCounts()
+        return !counts.contains { c in
+            (c.status == .queued || c.status == .running) && c.count > 0 && (options.queues?.contains(c.queue) ?? true)
+        }
+    }
+}
