@@ -127,10 +127,17 @@ final class PGConnection {
         try query(sql, params).first.map { try Rows.count($0) } ?? 0
     }
 
+    /// The row of a statement that always returns one (a SELECT of values, INSERT … RETURNING).
+    func one<T>(_ sql: String, _ params: [String?] = [], _ map: (PGRow) throws -> T) throws -> T {
+        guard let row = try query(sql, params).first else {
+            throw PortableError(.backend, "the database returned no row where one was expected", detail: PortableError.oneLine(sql))
+        }
+        return try map(row)
+    }
+
     /// The database's clock, or `now` when given (`PostgresSQL.clockNow`).
     func clock(_ now: String?) throws -> Date {
-        guard let row = try query(PostgresSQL.clockNow, [now]).first else { throw PortableError(.backend, "the clock query returned no row") }
-        return try row.columns(of: "clock").date("now")
+        try one(PostgresSQL.clockNow, [now]) { try $0.columns(of: "clock").date("now") }
     }
 
     /// A transaction; rolled back when `body` throws.

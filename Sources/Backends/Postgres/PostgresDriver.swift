@@ -58,7 +58,7 @@ public final class PostgresDriver: StorageDriver {
 
     public func migrationList() async throws -> [AppliedMigration]? {
         try await with { c in
-            let exists = try c.query(PostgresSQL.migrationsTableExists).first.map { try $0.columns(of: "pg_class").bool("exists") }
+            let exists = try c.query(PostgresSQL.migrationsTableExists).first.map { try $0.columns(of: "schema_migrations").bool("exists") }
             guard exists == true else { return nil }
             return try c.query(PostgresSQL.migrationList).map { try AppliedMigration(row: $0) }
         }
@@ -97,9 +97,9 @@ public final class PostgresDriver: StorageDriver {
             m.reserveCapacity(r.rows)
             var queues = Set<String>()
             for row in r.all {
-                let c = row.columns(of: "jobs")
-                m[try c.text("id")] = (try c.date("run_at"), try c.date("created_at"))
-                queues.insert(try c.text("queue"))
+                let job = row.columns(of: "jobs")
+                m[try job.text("id")] = (try job.date("run_at"), try job.date("created_at"))
+                queues.insert(try job.text("queue"))
             }
             notify(c, queues)
             return m
@@ -189,9 +189,9 @@ public final class PostgresDriver: StorageDriver {
             var jobs: [Job] = []
             // Rows: (true, acked job id, NULLs…) or (false, a claimed job's columns).
             for row in try c.query(sql, p).all {
-                let c = row.columns(of: "jobs")
-                if try c.bool("acked") {
-                    applied.insert(try c.text("job_id"))
+                let ack = row.columns(of: "jobs")
+                if try ack.bool("acked") {
+                    applied.insert(try ack.text("job_id"))
                 } else {
                     jobs.append(try Job(row: row, from: 1))
                 }
@@ -248,8 +248,8 @@ public final class PostgresDriver: StorageDriver {
                                                                      PGArray.literal(rest.map(\.lease.token))])
             var m: [String: String] = [:]
             for row in r.all {
-                let c = row.columns(of: "attempts")
-                m[try c.text("job_id")] = try c.text("outcome")
+                let attempt = row.columns(of: "attempts")
+                m[try attempt.text("job_id")] = try attempt.text("outcome")
             }
             return m
         }
@@ -534,8 +534,8 @@ public final class PostgresDriver: StorageDriver {
     static func keyOwners(_ r: PGResult) throws -> [String: String] {
         var m: [String: String] = [:]
         for row in r.all {
-            let c = row.columns(of: "job_keys")
-            m[try c.text("queue") + "\u{0}" + c.text("idempotency_key")] = try c.text("job_id")
+            let key = row.columns(of: "job_keys")
+            m[try key.text("queue") + "\u{0}" + key.text("idempotency_key")] = try key.text("job_id")
         }
         return m
     }
@@ -616,14 +616,11 @@ public final class PostgresDriver: StorageDriver {
         return try await with { c in
             try c.transaction {
                 _ = try c.query(PostgresSQL.flowLock, [def.slug])
-                if let latest = try c.query(PostgresSQL.flowLatest, [def.slug]).first.map(FlowDefinition.init(row:)),
+                if let latest = try c.query(PostgresSQL.flowLatest, [def.slug]).first.map({ try FlowDefinition(row: $0) }),
                    latest.json.compact == text {
                     return latest
                 }
-                guard let stored = try c.query(PostgresSQL.flowInsert, [n, def.slug, text]).first else {
-                    throw PortableError(.backend, "flows: the insert returned no row")
-                }
-                return try FlowDefinition(row: stored)
+                return try c.one(PostgresSQL.flowInsert, [n, def.slug, text]) { try FlowDefinition(row: $0) }
             }
         }
     }
