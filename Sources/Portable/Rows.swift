@@ -308,9 +308,9 @@ public enum Rows {
         try row.columns(of: table).text("id")
     }
 
-    /// A count (`count(*)` and the like): NULL is an error, as for any required column.
-    public static func count(_ row: some RowReader) throws -> Int {
-        try row.columns(of: "result").int("count")
+    /// A one-value result (`count(*)` and the like): NULL is an error, as for any required column.
+    public static func scalar(_ row: some RowReader) throws -> Int {
+        try row.columns(of: "result").int("value")
     }
 
     /// One second of an enqueue-rate window: the second (epoch milliseconds) and its count.

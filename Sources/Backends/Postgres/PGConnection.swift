@@ -122,9 +122,9 @@ final class PGConnection {
         return PGResult(res)
     }
 
-    /// The first column of the first row, for counts; no row reads as 0.
-    func count(_ sql: String, _ params: [String?] = []) throws -> Int {
-        try query(sql, params).first.map { try Rows.count($0) } ?? 0
+    /// The first column of the first row as an integer (counts); no row reads as 0.
+    func scalar(_ sql: String, _ params: [String?] = []) throws -> Int {
+        try query(sql, params).first.map { try Rows.scalar($0) } ?? 0
     }
 
     /// The row of a statement that always returns one (a SELECT of values, INSERT … RETURNING).

@@ -370,7 +370,7 @@ public final class PostgresDriver: StorageDriver {
         let (archive, w, p) = PostgresDriver.filterSQL(filter)
         let sql = PostgresSQL.jobCount(archive: archive, where: w, limit: p.count + 1)
         let params = p + [String(cap)]
-        return try await with { c in try c.count(sql, params) }
+        return try await with { c in try c.scalar(sql, params) }
     }
 
     public func jobHistory(_ id: String) async throws -> JobHistory {
@@ -406,10 +406,10 @@ public final class PostgresDriver: StorageDriver {
                 _ = try c.query(PostgresSQL.queueLock, [queue])
                 let dbNow = try c.clock(n)
                 let policy = try c.query(PostgresSQL.policyGet, [queue]).first.map { try QueuePolicy(row: $0) } ?? QueuePolicy(queue: queue)
-                let running = try c.count(PostgresSQL.queueRunning, [queue])
+                let running = try c.scalar(PostgresSQL.queueRunning, [queue])
                 var dueParams: [String?] = [n, queue, String(q.limit)]
                 if let types { dueParams.append(types) }
-                let due = try c.count(dueSQL, dueParams)
+                let due = try c.scalar(dueSQL, dueParams)
                 let allowance = decide(policy, running, due, dbNow)
                 var jobs: [Job] = []
                 if allowance.count > 0 {
@@ -428,10 +428,10 @@ public final class PostgresDriver: StorageDriver {
     }
 
     public func queuePurge(_ queue: String, dryRun: Bool) async throws -> Int {
-        if dryRun { return try await with { c in try c.count(PostgresSQL.purgeCount, [queue]) } }
+        if dryRun { return try await with { c in try c.scalar(PostgresSQL.purgeCount, [queue]) } }
         var total = 0
         while true {
-            let n = try await with { c in try c.count(PostgresSQL.purge, [queue]) }
+            let n = try await with { c in try c.scalar(PostgresSQL.purge, [queue]) }
             total += n
             if n < 1000 { return total }
         }
@@ -440,7 +440,7 @@ public final class PostgresDriver: StorageDriver {
     public func queueDeleteAll(_ queue: String) async throws -> Int {
         var total = 0
         while true {
-            let n = try await with { c in try c.count(PostgresSQL.queueDeleteAll, [queue]) }
+            let n = try await with { c in try c.scalar(PostgresSQL.queueDeleteAll, [queue]) }
             total += n
             if n == 0 { return total }
         }
@@ -488,16 +488,16 @@ public final class PostgresDriver: StorageDriver {
     }
 
     public func archiveDeleteBefore(_ cutoff: Date, limit: Int) async throws -> Int {
-        try await with { c in try c.count(PostgresSQL.archiveDelete, [Time.format(cutoff), String(limit)]) }
+        try await with { c in try c.scalar(PostgresSQL.archiveDelete, [Time.format(cutoff), String(limit)]) }
     }
 
     public func historyPruneBefore(_ cutoff: Date, limit: Int, now: Date?) async throws -> Int {
         let params: [String?] = [PostgresDriver.ts(now), Time.format(cutoff), String(limit)]
-        return try await with { c in try c.count(PostgresSQL.historyPrune, params) }
+        return try await with { c in try c.scalar(PostgresSQL.historyPrune, params) }
     }
 
     public func expireBefore(_ cutoff: Date) async throws -> Int {
-        try await with { c in try c.count(PostgresSQL.expire, [Time.format(cutoff)]) }
+        try await with { c in try c.scalar(PostgresSQL.expire, [Time.format(cutoff)]) }
     }
 
     // MARK: schedules
@@ -549,7 +549,7 @@ public final class PostgresDriver: StorageDriver {
                 let buckets = try r.map { try Rows.rateBucket($0) }
                 // The window's rows carry the database's now; an empty window asks for it.
                 let nowMs = Int64(try r.first.map { try $0.columns(of: "enqueue_rate", from: 2).int("now") }
-                                  ?? c.count(PostgresSQL.rateNow, [n]))
+                                  ?? c.one(PostgresSQL.rateNow, [n]) { try Rows.scalar($0) })
                 if let wait = Guardrail.retryAfter(buckets: buckets, count: count, limit: limit, nowMs: nowMs) { return wait }
                 _ = try c.query(PostgresSQL.rateAdd, [n, queue, String(count)])
                 _ = try c.query(PostgresSQL.rateTrim, [n, queue])
@@ -578,7 +578,7 @@ public final class PostgresDriver: StorageDriver {
 
     public func decisionCount(_ kind: DecisionKind, cap: Int) async throws -> Int {
         let sql = PostgresSQL.decisionCount(PostgresDriver.table(kind))
-        return try await with { c in try c.count(sql, [String(cap)]) }
+        return try await with { c in try c.scalar(sql, [String(cap)]) }
     }
 
     // MARK: workflows
@@ -671,7 +671,7 @@ public final class PostgresDriver: StorageDriver {
     }
 
     public func flowRunCount(_ flow: String?, cap: Int) async throws -> Int {
-        try await with { c in try c.count(PostgresSQL.runCount, [flow, String(cap)]) }
+        try await with { c in try c.scalar(PostgresSQL.runCount, [flow, String(cap)]) }
     }
 
     public func flowRunCancel(_ id: String, now: Date?) async throws -> Bool {
@@ -836,7 +836,7 @@ final class PostgresCopyTarget: CopyTarget {
 
     func count(_ table: CopyTable, queue: String?) async throws -> Int {
         let sql = "SELECT count(*) FROM \(table.rawValue)" + (table.hasQueue ? " WHERE ($1::text IS NULL OR queue = $1)" : "")
-        return try await host.with { c in try c.count(sql, table.hasQueue ? [queue] : []) }
+        return try await host.with { c in try c.scalar(sql, table.hasQueue ? [queue] : []) }
     }
 
     func commit() async throws {

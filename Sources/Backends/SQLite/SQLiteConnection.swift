@@ -20,12 +20,13 @@ final class SQLiteConnection {
     let db: OpaquePointer
     let path: String
     private var cache: [String: SQLiteStatement] = [:]
+    /// How long a writer waits for another process's write lock (README: "a 5 s busy timeout").
+    static let busyTimeoutMs: Int32 = 5000
 
     struct Options: Sendable {
         var path: String
         var create = true
         var memory = false
-        var busyTimeoutMs: Int32 = 5000
         var synchronous = "FULL"
         var queryOnly = false
     }
@@ -44,7 +45,7 @@ final class SQLiteConnection {
         db = h
         path = o.path
         sqlite3_extended_result_codes(db, 1)
-        sqlite3_busy_timeout(db, o.busyTimeoutMs)
+        sqlite3_busy_timeout(db, SQLiteConnection.busyTimeoutMs)
         if !o.memory {
             // WAL lets readers run beside the one writer and several processes share the file.
             if !o.queryOnly { try execute("PRAGMA journal_mode=WAL") }
@@ -125,9 +126,9 @@ final class SQLiteConnection {
         return out
     }
 
-    /// The first column of the first row, for counts; no row reads as 0.
-    func count(_ sql: String, _ params: [SQLValue] = []) throws -> Int {
-        try query(sql, params) { try Rows.count($0) }.first ?? 0
+    /// The first column of the first row as an integer (counts, a next version); no row reads as 0.
+    func scalar(_ sql: String, _ params: [SQLValue] = []) throws -> Int {
+        try query(sql, params) { try Rows.scalar($0) }.first ?? 0
     }
 
     /// A write transaction. `BEGIN IMMEDIATE` takes the write lock at once, so two processes

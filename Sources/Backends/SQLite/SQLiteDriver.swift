@@ -20,7 +20,6 @@ public final class SQLiteDriver: StorageDriver {
         /// `sqlite::memory:`: one process, one shared connection.
         public var memory = false
         public var synchronous = "FULL"
-        public var busyTimeoutMs = 5000
         public var maxReaders = 4
         public var acquireTimeoutSeconds = 5.0
         public init(path: String) { self.path = path }
@@ -28,8 +27,7 @@ public final class SQLiteDriver: StorageDriver {
 
     public init(_ o: Options) {
         location = o.memory ? "sqlite::memory:" : "sqlite:" + o.path
-        let base = SQLiteConnection.Options(path: o.path, create: true, memory: o.memory,
-                                            busyTimeoutMs: Int32(o.busyTimeoutMs), synchronous: o.synchronous)
+        let base = SQLiteConnection.Options(path: o.path, memory: o.memory, synchronous: o.synchronous)
         let writerPool = ConnectionPool<SQLiteConnection>(name: "SQLite writer", max: 1, acquireTimeout: o.acquireTimeoutSeconds * 6) { n in
             ConnectionHost(name: "portableq-sqlite-w\(n)", open: { try SQLiteConnection(base) },
                            isBroken: { _ in false }, close: { _ in })
@@ -225,10 +223,9 @@ public final class SQLiteDriver: StorageDriver {
             .opt(x.dlqReason), .int(x.outcome == .released ? 1 : 0), .text(x.lease.jobId), .text(x.lease.token),
         ]) { try EndedLease(row: $0) }
         if let ended = rows.first {
-            try c.run(SQLiteSQL.attemptInsert, ended.attemptValues(x.lease, nowMs: nowMs) + [
-                .text(x.outcome.rawValue), .opt(x.errorCode), .opt(x.errorMessage), .opt(x.decision?.rawValue),
-                x.decision == .retry ? .int(runAt) : .null, .opt(x.dlqReason), .text(ended.queue), .opt(ended.waitMs),
-            ])
+            try c.run(SQLiteSQL.attemptInsert, ended.attempt(x.lease, nowMs: nowMs, outcome: x.outcome, errorCode: x.errorCode,
+                                                             errorMessage: x.errorMessage, decision: x.decision,
+                                                             retryAtMs: x.decision == .retry ? runAt : nil, dlqReason: x.dlqReason))
             if let flow, let runId = x.runId, let step = x.stepSlug, let outcome = x.stepOutcome {
                 madeIn += try SQLiteDriver.advance(c, runId: runId, step: step, outcome: outcome, flow: flow, nowMs: nowMs)
             }
@@ -310,10 +307,8 @@ public final class SQLiteDriver: StorageDriver {
                                               [.text(t.jobId), .int(nowMs), .text(token), .text(t.errorCode), .text(t.errorMessage)],
                                               { try EndedLease(row: $0) }).first
                 else { continue }
-                try c.run(SQLiteSQL.attemptInsert, ended.attemptValues(LeaseKey(jobId: t.jobId, token: token), nowMs: nowMs) + [
-                    .text(AttemptOutcome.cancelled.rawValue), .text(t.errorCode), .text(t.errorMessage), .null, .null, .null,
-                    .text(ended.queue), .opt(ended.waitMs),
-                ])
+                try c.run(SQLiteSQL.attemptInsert, ended.attempt(LeaseKey(jobId: t.jobId, token: token), nowMs: nowMs, outcome: .cancelled,
+                                                                 errorCode: t.errorCode, errorMessage: t.errorMessage))
             } else {
                 guard let attempts = try c.query(SQLiteSQL.jobCancelQueued, [.text(t.jobId), .int(nowMs)], {
                     try $0.columns(of: "jobs").int("attempts")
@@ -381,7 +376,7 @@ public final class SQLiteDriver: StorageDriver {
     public func jobCount(_ filter: JobFilter, cap: Int) async throws -> Int {
         let (archive, w, params) = SQLiteDriver.filterSQL(filter)
         let sql = SQLiteSQL.jobCount(archive: archive, where: w)
-        return try await read { c in try c.count(sql, params + [.int(Int64(cap))]) }
+        return try await read { c in try c.scalar(sql, params + [.int(Int64(cap))]) }
     }
 
     public func jobHistory(_ id: String) async throws -> JobHistory {
@@ -414,8 +409,8 @@ public final class SQLiteDriver: StorageDriver {
         let dueSQL = SQLiteSQL.queueDue(byType: q.jobTypes != nil)
         return try await write { c in
             let policy = try c.query(SQLiteSQL.policyGet, [.text(queue)]) { try QueuePolicy(row: $0) }.first ?? QueuePolicy(queue: queue)
-            let running = try c.count(SQLiteSQL.queueRunning, [.text(queue)])
-            let due = try c.count(dueSQL, [.text(queue), .int(nowMs), .int(Int64(q.limit)), types])
+            let running = try c.scalar(SQLiteSQL.queueRunning, [.text(queue)])
+            let due = try c.scalar(dueSQL, [.text(queue), .int(nowMs), .int(Int64(q.limit)), types])
             let allowance = decide(policy, running, due, Time.date(millis: nowMs))
             var jobs: [Job] = []
             if allowance.count > 0 {
@@ -432,7 +427,7 @@ public final class SQLiteDriver: StorageDriver {
     }
 
     public func queuePurge(_ queue: String, dryRun: Bool) async throws -> Int {
-        if dryRun { return try await read { c in try c.count(SQLiteSQL.purgeCount, [.text(queue)]) } }
+        if dryRun { return try await read { c in try c.scalar(SQLiteSQL.purgeCount, [.text(queue)]) } }
         var total = 0
         while true {
             let n: Int = try await write { c in
@@ -622,7 +617,7 @@ public final class SQLiteDriver: StorageDriver {
 
     public func decisionCount(_ kind: DecisionKind, cap: Int) async throws -> Int {
         let sql = SQLiteSQL.decisionCount(SQLiteDriver.table(kind))
-        return try await read { c in try c.count(sql, [.int(Int64(cap))]) }
+        return try await read { c in try c.scalar(sql, [.int(Int64(cap))]) }
     }
 
     // MARK: workflows
@@ -636,7 +631,7 @@ public final class SQLiteDriver: StorageDriver {
                 return latest
             }
             var stored = def
-            stored.version = try c.count(SQLiteSQL.flowNextVersion, [.text(def.slug)])
+            stored.version = try c.scalar(SQLiteSQL.flowNextVersion, [.text(def.slug)])
             stored.createdAt = Time.date(millis: nowMs)
             try c.run(SQLiteSQL.flowInsert, [.text(def.slug), .opt(stored.version), .text(text), .int(nowMs)])
             return stored
@@ -683,7 +678,7 @@ public final class SQLiteDriver: StorageDriver {
     }
 
     public func flowRunCount(_ flow: String?, cap: Int) async throws -> Int {
-        try await read { c in try c.count(SQLiteSQL.runCount, [.opt(flow), .int(Int64(cap))]) }
+        try await read { c in try c.scalar(SQLiteSQL.runCount, [.opt(flow), .int(Int64(cap))]) }
     }
 
     public func flowRunCancel(_ id: String, now: Date?) async throws -> Bool {
@@ -803,12 +798,12 @@ public final class SQLiteDriver: StorageDriver {
     }
 }
 
-/// What ending a lease returns (`jobComplete`, `jobCancelRunning`): the fields of the attempt
-/// row written next in the same transaction.
+/// What ending a lease returns (`jobComplete`, `jobCancelRunning`): the job's side of the
+/// attempt row written next in the same transaction.
 struct EndedLease {
     var attempt: Int
     var workerId: String?
-    var startedAt: Int?
+    var startedAtMs: Int?
     var queue: String
     var waitMs: Int?
 
@@ -816,14 +811,19 @@ struct EndedLease {
         let c = row.columns(of: "jobs")
         attempt = try c.int("attempts")
         workerId = try c.textOrNull("worker_id")
-        startedAt = try c.intOrNull("started_at")
+        startedAtMs = try c.intOrNull("started_at")
         queue = try c.text("queue")
         waitMs = try c.intOrNull("wait_ms")
     }
 
-    /// The first columns of `SQLiteSQL.attemptInsert`: job, attempt, token, worker, start, end.
-    func attemptValues(_ lease: LeaseKey, nowMs: Int64) -> [SQLValue] {
-        [.text(lease.jobId), .opt(attempt), .text(lease.token), .opt(workerId), .int(startedAt.map(Int64.init) ?? nowMs), .int(nowMs)]
+    /// The parameters of `SQLiteSQL.attemptInsert` for the attempt this lease ended with.
+    func attempt(_ lease: LeaseKey, nowMs: Int64, outcome: AttemptOutcome, errorCode: String?, errorMessage: String?,
+                 decision: AttemptDecision? = nil, retryAtMs: Int64? = nil, dlqReason: String? = nil) -> [SQLValue] {
+        [
+            .text(lease.jobId), .opt(attempt), .text(lease.token), .opt(workerId), .int(startedAtMs.map(Int64.init) ?? nowMs),
+            .int(nowMs), .text(outcome.rawValue), .opt(errorCode), .opt(errorMessage), .opt(decision?.rawValue),
+            retryAtMs.map(SQLValue.int) ?? .null, .opt(dlqReason), .text(queue), .opt(waitMs),
+        ]
     }
 }
 
@@ -860,7 +860,7 @@ final class SQLiteCopyTarget: CopyTarget {
 
     func count(_ table: CopyTable, queue: String?) async throws -> Int {
         let sql = "SELECT count(*) FROM \(table.rawValue)" + (table.hasQueue ? " WHERE (?1 IS NULL OR queue = ?1)" : "")
-        return try await host.with { c in try c.count(sql, table.hasQueue ? [.opt(queue)] : []) }
+        return try await host.with { c in try c.scalar(sql, table.hasQueue ? [.opt(queue)] : []) }
     }
 
     func commit() async throws {

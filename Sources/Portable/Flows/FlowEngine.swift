@@ -32,7 +32,6 @@ public struct FlowChanges: Sendable, Equatable {
     /// Queued jobs of other steps to cancel, with what to record (the run failed: they never start).
     public var cancelJobs: [CancelTarget] = []
     public init() {}
-    public var isEmpty: Bool { steps.isEmpty && runStatus == nil && newJobs.isEmpty && cancelJobs.isEmpty }
 }
 
 /// The core's decision for a finished step, handed to the driver to run inside its ack transaction.
