@@ -187,4 +187,7 @@ public struct LeaderLease: Sendable, Equatable {
     public var expiresAt: Date
     public var isMine: Bool
     public init(holder: String, expiresAt: Date, isMine: Bool) { self.holder = holder; self.expiresAt = expiresAt; self.isMine = isMine }
+
+    /// The lease row was released by its holder between taking and reading it.
+    public static let vanished = PortableError(.unavailable, "the maintenance lease row vanished; trying again next tick")
 }

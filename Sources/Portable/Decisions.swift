@@ -62,3 +62,24 @@ public enum Decide {
         return .retry(delaySeconds: policy.backoff.delaySeconds(afterAttempt: counted, unit: random.unit()))
     }
 }
+
+/// What operator actions record, worded once here for both backends.
+extension Decide {
+    /// A retry in place (`retry`, bulk retry): the `retried` event.
+    public static let retryEvent = EventNote(type: "retried", message: "put back in the queue with a fresh budget")
+
+    /// An operator's cancel of `job` as last read: a running job by its current lease.
+    public static func cancel(_ job: Job) -> CancelTarget {
+        cancel(jobId: job.id, runningToken: job.status == .running ? job.leaseToken : nil, reason: nil)
+    }
+
+    /// A queued step job of a run that just failed: it never starts.
+    public static func cancelForFailedRun(jobId: String) -> CancelTarget {
+        cancel(jobId: jobId, runningToken: nil, reason: "its run failed")
+    }
+
+    static func cancel(jobId: String, runningToken: String?, reason: String?) -> CancelTarget {
+        CancelTarget(jobId: jobId, runningToken: runningToken, event: EventNote(type: "cancelled", message: reason),
+                     errorCode: Codes.cancelled, errorMessage: "cancelled while running")
+    }
+}

@@ -62,6 +62,14 @@ public struct Job: Sendable, Equatable {
         self.finishedAt = finishedAt; self.archivedAt = archivedAt; self.runId = runId; self.stepSlug = stepSlug
     }
 
+    /// The order of a claim: priority (higher first), then run_at, then id. Drivers return
+    /// claimed jobs in no particular order; the core sorts them.
+    public static func claimOrder(_ a: Job, _ b: Job) -> Bool {
+        if a.priority != b.priority { return a.priority > b.priority }
+        if a.runAt != b.runAt { return a.runAt < b.runAt }
+        return a.id < b.id
+    }
+
     /// Attempts that count against the budget.
     public var countedAttempts: Int { attempts - attemptBase }
 

@@ -63,7 +63,7 @@ extension PortableClient {
             let (got, allowance) = try await driver.jobLeaseRestricted(req, queue: p.queue, now: now) { policy, running, due, now in
                 Allowance.decide(policy: policy, running: running, wanted: min(limit, due), now: now)
             }
-            jobs += got
+            jobs += got.sorted(by: Job.claimOrder)
             if let reason = allowance.heldBy {
                 held.append(DecisionTally(queue: p.queue, reasonCode: reason.rawValue, count: 1, message: nil))
             }

@@ -169,7 +169,7 @@ public final class PortableClient: Sendable {
     /// continue, a fresh budget of `max_attempts`, backoff restarts. Other statuses: CONFLICT.
     public func retry(_ id: String) async throws -> Job {
         let j = try await job(id)
-        let changed = try await driver.jobRetryMany([j.id], from: [.dlq, .cancelled], now: now)
+        let changed = try await driver.jobRetryMany([j.id], from: [.dlq, .cancelled], event: Decide.retryEvent, now: now)
         guard !changed.isEmpty else {
             let current = try await job(id)
             throw PortableError.conflict("job \(id) is \(current.status.rawValue); only dlq or cancelled jobs can be retried")
@@ -205,16 +205,14 @@ public final class PortableClient: Sendable {
         guard j.status == .queued || j.status == .running else {
             throw PortableError.conflict("job \(id) is \(j.status.rawValue); only queued or running jobs can be cancelled")
         }
-        let target = CancelTarget(jobId: j.id, runningToken: j.status == .running ? j.leaseToken : nil)
-        let changed = try await driver.jobCancelMany([target], now: now)
+        let changed = try await driver.jobCancelMany([Decide.cancel(j)], now: now)
         if changed.isEmpty {
             // It moved on between the read and the write (started, finished): try once more.
             let again = try await job(id)
             guard again.status == .queued || again.status == .running else {
                 throw PortableError.conflict("job \(id) is \(again.status.rawValue); only queued or running jobs can be cancelled")
             }
-            let t2 = CancelTarget(jobId: again.id, runningToken: again.status == .running ? again.leaseToken : nil)
-            guard try await !driver.jobCancelMany([t2], now: now).isEmpty else {
+            guard try await !driver.jobCancelMany([Decide.cancel(again)], now: now).isEmpty else {
                 throw PortableError.conflict("job \(id) changed while it was being cancelled; try again")
             }
         }
@@ -240,7 +238,7 @@ public final class PortableClient: Sendable {
         if jobTypes?.isEmpty == true || queues?.isEmpty == true { return [] }
         let req = LeaseRequest(queues: queues, jobTypes: jobTypes, limit: limit, leaseSeconds: leaseSeconds,
                                workerId: workerId, token: UUIDv7.randomToken(random))
-        return try await driver.jobLease(req, now: now)
+        return try await driver.jobLease(req, now: now).sorted(by: Job.claimOrder)
     }
 
     /// Extends leases; returns the ids still held (a missing one was cancelled or reaped).
@@ -281,7 +279,8 @@ public final class PortableClient: Sendable {
         }
         let req = LeaseRequest(queues: queues, jobTypes: jobTypes, limit: limit, leaseSeconds: leaseSeconds,
                                workerId: workerId, token: UUIDv7.randomToken(random))
-        return try await driver.jobCompleteAndLease(completions, lease: req, now: now)
+        let (acks, jobs) = try await driver.jobCompleteAndLease(completions, lease: req, now: now)
+        return (acks, jobs.sorted(by: Job.claimOrder))
     }
 
     /// One pass of the reaper: expired leases are recorded as `LEASE_EXPIRED` attempts and the
@@ -377,10 +376,11 @@ extension PortableClient {
         switch action {
         case .retry:
             for chunk in stride(from: 0, to: ids.count, by: 1000) {
-                changed += try await driver.jobRetryMany(Array(ids[chunk..<min(chunk + 1000, ids.count)]), from: [.dlq, .cancelled], now: now).count
+                changed += try await driver.jobRetryMany(Array(ids[chunk..<min(chunk + 1000, ids.count)]), from: [.dlq, .cancelled],
+                                                         event: Decide.retryEvent, now: now).count
             }
         case .cancel:
-            let targets = jobs.map { CancelTarget(jobId: $0.id, runningToken: $0.status == .running ? $0.leaseToken : nil) }
+            let targets = jobs.map(Decide.cancel)
             for chunk in stride(from: 0, to: targets.count, by: 1000) {
                 changed += try await driver.jobCancelMany(Array(targets[chunk..<min(chunk + 1000, targets.count)]), now: now).count
             }

@@ -1,6 +1,8 @@
 /// The one error type of portableq. Every front shows `code.wire` (SCREAMING_SNAKE) and
 /// `message`; the CLI maps codes to exit codes and HTTP to status codes, each in one table.
-public struct PortableError: Error, Sendable, CustomStringConvertible, Equatable {
+/// `detail` (the statement that failed) is for logs only: it is in `debugDescription`, never in
+/// `message`, `json` or `description`, so no response body carries SQL.
+public struct PortableError: Error, Sendable, CustomStringConvertible, CustomDebugStringConvertible, Equatable {
     public enum Code: String, Sendable, CaseIterable {
         case badJSON, invalidArgument, unauthorized, notFound, methodNotAllowed, conflict, payloadTooLarge
         case enqueueRateExceeded, rateLimited, leaseLost, unavailable, busy
@@ -36,18 +38,21 @@ public struct PortableError: Error, Sendable, CustomStringConvertible, Equatable
     public var retryAfter: Double?
     /// The database's own code (SQLSTATE on Postgres, extended result code on SQLite), if any.
     public var databaseCode: String?
+    /// For logs only: what the database was running when it failed (SQL text).
+    public var detail: String?
 
-    public init(_ code: Code, _ message: String, retryAfter: Double? = nil, databaseCode: String? = nil) {
+    public init(_ code: Code, _ message: String, retryAfter: Double? = nil, databaseCode: String? = nil, detail: String? = nil) {
         self.code = code
         self.message = message
         self.retryAfter = retryAfter
         self.databaseCode = databaseCode
+        self.detail = detail
     }
 
     public var description: String { "\(code.wire): \(message)" }
 
-    /// Bad usage (the caller's input) rather than an operation that failed.
-    public var isUsageError: Bool { code == .badURL }
+    /// `description` plus the detail kept for logs.
+    public var debugDescription: String { description + (detail.map { " (in: \($0))" } ?? "") }
 
     public var json: JSON {
         .object([("error", .object([("code", .string(code.wire)), ("message", .string(message))]))])

@@ -31,7 +31,7 @@ public protocol StorageDriver: Sendable {
     /// is not inserted; its outcome carries the existing job with `created: false`.
     func jobInsertMany(_ rows: [JobInsert], now: Date?) async throws -> [JobInsertOutcome]
     /// Leases runnable jobs (status queued, run_at due) in priority, run_at, id order, in one
-    /// statement. Returns the leased rows as they are now.
+    /// statement. Returns the leased rows as they are now, in no particular order.
     func jobLease(_ request: LeaseRequest, now: Date?) async throws -> [Job]
     /// Extends the given leases; returns the job ids whose lease is still held.
     func jobLeaseExtend(_ leases: [LeaseKey], seconds: Double, now: Date?) async throws -> Set<String>
@@ -52,11 +52,12 @@ public protocol StorageDriver: Sendable {
 
     // MARK: jobs — operator actions
 
-    /// Puts jobs whose status is one of `from` back to queued in place (fresh budget, an event
-    /// `retried`). Returns the ids changed.
-    func jobRetryMany(_ ids: [String], from: [JobStatus], now: Date?) async throws -> [String]
-    /// Cancels queued jobs, and running ones whose lease token still matches (recording the
-    /// attempt as cancelled). Returns the ids changed.
+    /// Puts jobs whose status is one of `from` back to queued in place (fresh budget) and
+    /// records `event` for each. Returns the ids changed.
+    func jobRetryMany(_ ids: [String], from: [JobStatus], event: EventNote, now: Date?) async throws -> [String]
+    /// Cancels queued jobs (recording each target's event), and running ones whose lease token
+    /// still matches (recording the attempt as cancelled with the target's error). Returns the
+    /// ids changed.
     func jobCancelMany(_ targets: [CancelTarget], now: Date?) async throws -> [String]
     /// Deletes jobs (live or archived) whose status is one of `from`, with their history.
     func jobDeleteMany(_ ids: [String], from: [JobStatus]) async throws -> [String]
@@ -146,7 +147,8 @@ public protocol StorageDriver: Sendable {
     /// A version (nil: the latest).
     func flowGet(_ slug: String, version: Int?) async throws -> FlowDefinition?
     /// Inserts the run, its steps and its root jobs in one transaction.
-    func flowRunStart(_ run: FlowRun, jobs: [JobInsert], now: Date?) async throws -> FlowRun
+    func flowRunStart(_ run: FlowRun, jobs: [JobInsert], now: Date?) async throws
+    /// A run with its steps, in no particular order.
     func flowRunGet(_ id: String) async throws -> FlowRun?
     /// Newest first, without steps.
     func flowRunList(_ flow: String?, limit: Int, offset: Int) async throws -> [FlowRun]

@@ -59,7 +59,8 @@ final class PGConnection {
         s.split(whereSeparator: { $0 == "\n" || $0 == "\t" || $0 == " " }).joined(separator: " ")
     }
 
-    /// Maps a failed result (or a lost connection) to a PortableError, keeping the SQLSTATE.
+    /// Maps a failed result (or a lost connection) to a PortableError, keeping the SQLSTATE; the
+    /// SQL is kept for logs only (`detail`).
     func error(_ res: OpaquePointer?, sql: String?) -> PortableError {
         let sqlstate = res.flatMap { PQresultErrorField($0, Int32(UInt8(ascii: "C"))) }.map { String(cString: $0) }
         let primary = res.flatMap { PQresultErrorField($0, Int32(UInt8(ascii: "M"))) }.map { String(cString: $0) }
@@ -68,7 +69,7 @@ final class PGConnection {
         if conn == nil || PQstatus(conn) != CONNECTION_OK || sqlstate == nil && res == nil {
             broken = true
             return PortableError(.unavailable, "lost the connection to PostgreSQL at \(url.description): \(message)",
-                                 databaseCode: sqlstate)
+                                 databaseCode: sqlstate, detail: sql.map(PortableError.oneLine))
         }
         let code: PortableError.Code
         let state = sqlstate ?? ""
@@ -81,9 +82,7 @@ final class PGConnection {
         case "22023", "22P02", "23514": code = .invalidArgument
         default: code = .backend
         }
-        var text = "PostgreSQL error \(sqlstate ?? "?"): \(message)"
-        if let sql, code == .backend { text += " (in: \(PGConnection.clean(String(sql.prefix(160)))))" }
-        return PortableError(code, text, databaseCode: sqlstate)
+        return .statement(code, reason: message, databaseCode: sqlstate ?? "?", codeName: "SQLSTATE", sql: sql)
     }
 
     /// Runs one or more statements with no parameters (simple query protocol).
@@ -121,6 +120,24 @@ final class PGConnection {
             throw e
         }
         return PGResult(res)
+    }
+
+    /// The first column of the first row as an integer (counts); no row reads as 0.
+    func scalar(_ sql: String, _ params: [String?] = []) throws -> Int {
+        try query(sql, params).first.map { try Rows.scalar($0) } ?? 0
+    }
+
+    /// The row of a statement that always returns one (a SELECT of values, INSERT … RETURNING).
+    func one<T>(_ sql: String, _ params: [String?] = [], _ map: (PGRow) throws -> T) throws -> T {
+        guard let row = try query(sql, params).first else {
+            throw PortableError(.backend, "the database returned no row where one was expected", detail: PortableError.oneLine(sql))
+        }
+        return try map(row)
+    }
+
+    /// The database's clock, or `now` when given (`PostgresSQL.clockNow`).
+    func clock(_ now: String?) throws -> Date {
+        try one(PostgresSQL.clockNow, [now]) { try $0.columns(of: "clock").date("now") }
     }
 
     /// A transaction; rolled back when `body` throws.
@@ -175,19 +192,39 @@ final class PGResult {
     func isNull(_ r: Int, _ c: Int) -> Bool { PQgetisnull(res, Int32(r), Int32(c)) == 1 }
 
     func string(_ r: Int, _ c: Int) -> String? {
-        if isNull(r, c) { return nil }
-        let p = PQgetvalue(res, Int32(r), Int32(c))!
+        guard !isNull(r, c), let p = PQgetvalue(res, Int32(r), Int32(c)) else { return nil }
         let n = Int(PQgetlength(res, Int32(r), Int32(c)))
         return p.withMemoryRebound(to: UInt8.self, capacity: n) {
             String(decoding: UnsafeBufferPointer(start: $0, count: n), as: UTF8.self)
         }
     }
 
-    func int(_ r: Int, _ c: Int) -> Int? { string(r, c).flatMap { Int($0) } }
-    func double(_ r: Int, _ c: Int) -> Double? { string(r, c).flatMap { Double($0) } }
-    func bool(_ r: Int, _ c: Int) -> Bool? { string(r, c).map { $0 == "t" } }
-    /// timestamptz text in ISO style with TimeZone=UTC: `2026-11-26 11:24:59.123+00`.
-    func date(_ r: Int, _ c: Int) -> Date? { string(r, c).flatMap { Time.parse($0, requireOffset: false) } }
+    /// Maps every row through the shared `RowReader`.
+    func map<T>(_ transform: (PGRow) throws -> T) rethrows -> [T] {
+        try (0..<rows).map { try transform(PGRow(result: self, index: $0)) }
+    }
+
+    var all: [PGRow] { (0..<rows).map { PGRow(result: self, index: $0) } }
+    var first: PGRow? { rows > 0 ? PGRow(result: self, index: 0) : nil }
+}
+
+/// Row `index` of a result, read through the shared `RowReader`. Values arrive as text: times
+/// as ISO `timestamptz` in UTC (`2026-11-26 11:24:59.123+00`), booleans as `t`/`f`.
+struct PGRow: RowReader {
+    let result: PGResult
+    let index: Int
+
+    func text(_ c: Int) -> String? { result.string(index, c) }
+    func int(_ c: Int) throws -> Int? { try parse(c) { Int($0) } }
+    func double(_ c: Int) throws -> Double? { try parse(c) { Double($0) } }
+    func date(_ c: Int) throws -> Date? { try parse(c) { Time.parse($0, requireOffset: false) } }
+    func bool(_ c: Int) throws -> Bool? { try parse(c) { $0 == "t" ? true : $0 == "f" ? false : nil } }
+
+    private func parse<T>(_ c: Int, _ read: (String) -> T?) throws -> T? {
+        guard let s = text(c) else { return nil }
+        guard let v = read(s) else { throw UnreadableValue(s) }
+        return v
+    }
 }
 
 /// Text-format array literals for `unnest($n::type[])`: one parameter carries a whole batch.
@@ -218,31 +255,4 @@ enum PGArray {
     static func literalOrNull(ints items: [Int?]) -> String? { literalOrNull(items.map { $0.map(String.init) }) }
 
     static func literal(ints items: [Int?]) -> String { literal(items.map { $0.map(String.init) }) }
-
-    /// Parses a one-dimensional text array (`{a,"b c",NULL}`) as returned by the server.
-    static func parse(_ s: String) -> [String?] {
-        var out: [String?] = []
-        let b = Array(s.utf8)
-        guard b.count >= 2, b.first == UInt8(ascii: "{") else { return [] }
-        var i = 1
-        while i < b.count - 1 {
-            if b[i] == UInt8(ascii: "\"") {
-                i += 1
-                var cur: [UInt8] = []
-                while i < b.count, b[i] != UInt8(ascii: "\"") {
-                    if b[i] == UInt8(ascii: "\\") { i += 1 }
-                    cur.append(b[i]); i += 1
-                }
-                i += 1
-                out.append(String(decoding: cur, as: UTF8.self))
-            } else {
-                let start = i
-                while i < b.count - 1, b[i] != UInt8(ascii: ",") { i += 1 }
-                let tok = String(decoding: b[start..<i], as: UTF8.self)
-                out.append(tok == "NULL" ? nil : tok)
-            }
-            if i < b.count - 1, b[i] == UInt8(ascii: ",") { i += 1 }
-        }
-        return out
-    }
 }

@@ -31,7 +31,7 @@ final class PGListener: Sendable {
         var delay = 0.2
         var wasDown = false
         while !stopped.load(ordering: .relaxed) {
-            if conn == nil || conn!.isBroken {
+            if conn?.isBroken ?? true {
                 conn = nil
                 do {
                     let c = try PGConnection(url: url, sessionSettings: [])
@@ -47,12 +47,13 @@ final class PGListener: Sendable {
                     continue
                 }
             }
-            var pfd = pollfd(fd: conn!.socket, events: Int16(POLLIN), revents: 0)
+            guard let c = conn else { continue }
+            var pfd = pollfd(fd: c.socket, events: Int16(POLLIN), revents: 0)
             let n = poll(&pfd, 1, 250)
             if n < 0 && errno != EINTR { conn = nil; wasDown = true; continue }
             if n == 0 { continue }
             do {
-                for (_, queue) in try conn!.drainNotifications() { wakeups.notify(queue: queue) }
+                for (_, queue) in try c.drainNotifications() { wakeups.notify(queue: queue) }
             } catch {
                 conn = nil
                 wasDown = true

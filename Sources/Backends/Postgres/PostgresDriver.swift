@@ -51,19 +51,16 @@ public final class PostgresDriver: StorageDriver {
 
     public func clockNow(_ now: Date?) async throws -> Date {
         let n = PostgresDriver.ts(now)
-        return try await with { c in try c.query(PostgresSQL.clockNow, [n]).date(0, 0)! }
+        return try await with { c in try c.clock(n) }
     }
 
     // MARK: schema
 
     public func migrationList() async throws -> [AppliedMigration]? {
         try await with { c in
-            guard try c.query(PostgresSQL.migrationsTableExists).bool(0, 0) == true else { return nil }
-            let r = try c.query(PostgresSQL.migrationList)
-            return (0..<r.rows).map { i in
-                AppliedMigration(version: r.int(i, 0)!, name: r.string(i, 1)!, compatibleWith: r.int(i, 2)!,
-                                 appliedAt: r.date(i, 3)!)
-            }
+            let exists = try c.query(PostgresSQL.migrationsTableExists).first.map { try $0.columns(of: "schema_migrations").bool("exists") }
+            guard exists == true else { return nil }
+            return try c.query(PostgresSQL.migrationList).map { try AppliedMigration(row: $0) }
         }
     }
 
@@ -77,8 +74,8 @@ public final class PostgresDriver: StorageDriver {
                     try c.exec(PostgresSQL.schemaCreate(schema))
                     try c.exec(PostgresSQL.searchPath(schema))
                     try c.exec(PostgresSQL.migrationsTableCreate)
-                    let r = try c.query(PostgresSQL.migrationList)
-                    if (0..<r.rows).contains(where: { r.int($0, 0) == m.version }) { return false }
+                    let done = try c.query(PostgresSQL.migrationList).map { try AppliedMigration(row: $0) }
+                    if done.contains(where: { $0.version == m.version }) { return false }
                     try c.exec(m.sql)
                     _ = try c.query(PostgresSQL.migrationRecord, [String(m.version), m.name, String(m.compatibleWith)])
                     return true
@@ -99,9 +96,10 @@ public final class PostgresDriver: StorageDriver {
             var m: [String: (Date, Date)] = [:]
             m.reserveCapacity(r.rows)
             var queues = Set<String>()
-            for i in 0..<r.rows {
-                m[r.string(i, 0)!] = (r.date(i, 1)!, r.date(i, 2)!)
-                queues.insert(r.string(i, 3)!)
+            for row in r.all {
+                let job = row.columns(of: "jobs")
+                m[try job.text("id")] = (try job.date("run_at"), try job.date("created_at"))
+                queues.insert(try job.text("queue"))
             }
             notify(c, queues)
             return m
@@ -155,20 +153,15 @@ public final class PostgresDriver: StorageDriver {
         let byId = Dictionary(created.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
         let dupes = rows.filter { byId[$0.id] == nil }
         let keyed: [String: String] = try await with { c in
-            let r = try c.query(PostgresSQL.keyLookup, [PGArray.literal(dupes.map(\.queue)),
-                                                        PGArray.literal(dupes.map { $0.idempotencyKey ?? "" })])
-            var m: [String: String] = [:]
-            for i in 0..<r.rows { m[r.string(i, 0)! + "\u{0}" + r.string(i, 1)!] = r.string(i, 2)! }
-            return m
+            try PostgresDriver.keyOwners(c.query(PostgresSQL.keyLookup, [PGArray.literal(dupes.map(\.queue)),
+                                                                        PGArray.literal(dupes.map { $0.idempotencyKey ?? "" })]))
         }
         let existing = Dictionary(try await jobGetMany(Array(Set(keyed.values))).map { ($0.id, $0) },
                                   uniquingKeysWith: { a, _ in a })
         return try rows.map { row in
             if let j = byId[row.id] { return JobInsertOutcome(job: j, created: true) }
             let key = row.queue + "\u{0}" + (row.idempotencyKey ?? "")
-            guard let id = keyed[key], let j = existing[id] else {
-                throw PortableError(.conflict, "idempotency key \(row.idempotencyKey ?? "") in queue \(row.queue) is taken by a job that no longer exists")
-            }
+            guard let id = keyed[key], let j = existing[id] else { throw PortableError.keyOwnerGone(row) }
             return JobInsertOutcome(job: j, created: false)
         }
     }
@@ -177,23 +170,14 @@ public final class PostgresDriver: StorageDriver {
 
     public func jobLease(_ q: LeaseRequest, now: Date?) async throws -> [Job] {
         let (sql, p) = PostgresDriver.leaseStatement(q, now: now)
-        let jobs = try await with { c in
-            let r = try c.query(sql, p)
-            return try (0..<r.rows).map { try PostgresDriver.job(r, $0, archived: false) }
-        }
-        return jobs.sorted { a, b in
-            if a.priority != b.priority { return a.priority > b.priority }
-            if a.runAt != b.runAt { return a.runAt < b.runAt }
-            return a.id < b.id
-        }
+        return try await with { c in try c.query(sql, p).map { try Job(row: $0) } }
     }
 
     public func jobLeaseExtend(_ leases: [LeaseKey], seconds: Double, now: Date?) async throws -> Set<String> {
         let params: [String?] = [PostgresDriver.ts(now), String(seconds), PGArray.literal(leases.map(\.jobId)),
                                  PGArray.literal(leases.map(\.token))]
         return try await with { c in
-            let r = try c.query(PostgresSQL.jobLeaseExtend, params)
-            return Set((0..<r.rows).compactMap { r.string($0, 0) })
+            Set(try c.query(PostgresSQL.jobLeaseExtend, params).map { try Rows.id($0) })
         }
     }
 
@@ -201,19 +185,20 @@ public final class PostgresDriver: StorageDriver {
         async throws -> (acks: [AckResult], jobs: [Job]) {
         let (sql, p) = completeAndLeaseStatement(completions, lease: q, now: now)
         let (applied, jobs): (Set<String>, [Job]) = try await with { c in
-            let r = try c.query(sql, p)
             var applied = Set<String>()
             var jobs: [Job] = []
-            for i in 0..<r.rows {
-                if r.bool(i, 0) == true {
-                    applied.insert(r.string(i, 1)!)
+            // Rows: (true, acked job id, NULLs…) or (false, a claimed job's columns).
+            for row in try c.query(sql, p).all {
+                let ack = row.columns(of: "jobs")
+                if try ack.bool("acked") {
+                    applied.insert(try ack.text("job_id"))
                 } else {
-                    jobs.append(try PostgresDriver.job(r, i, archived: false, base: 1))
+                    jobs.append(try Job(row: row, from: 1))
                 }
             }
             return (applied, jobs)
         }
-        return (try await ackResults(completions, applied: applied), SQLiteDriver.ordered(jobs))
+        return (try await ackResults(completions, applied: applied), jobs)
     }
 
     /// The claim's SQL and parameters (also what the query-plan guard test explains).
@@ -262,7 +247,10 @@ public final class PostgresDriver: StorageDriver {
             let r = try c.query(PostgresSQL.attemptOutcomeByToken, [PGArray.literal(rest.map(\.lease.jobId)),
                                                                      PGArray.literal(rest.map(\.lease.token))])
             var m: [String: String] = [:]
-            for i in 0..<r.rows { m[r.string(i, 0)!] = r.string(i, 1)! }
+            for row in r.all {
+                let attempt = row.columns(of: "attempts")
+                m[try attempt.text("job_id")] = try attempt.text("outcome")
+            }
             return m
         }
         return completions.map { x in
@@ -273,19 +261,21 @@ public final class PostgresDriver: StorageDriver {
 
     public func jobCompleteMany(_ completions: [Completion], now: Date?, flow: FlowHook?) async throws -> [AckResult] {
         let params = completeParams(completions, now: now)
-        let steps = flow == nil ? [] : completions.filter { $0.runId != nil && $0.stepOutcome != nil }
+        let steps = completions.compactMap { x -> (jobId: String, runId: String, step: String, outcome: StepOutcome)? in
+            guard let runId = x.runId, let step = x.stepSlug, let outcome = x.stepOutcome else { return nil }
+            return (x.lease.jobId, runId, step, outcome)
+        }
         let applied: Set<String> = try await with { [self] c in
-            if steps.isEmpty {
-                let r = try c.query(PostgresSQL.jobCompleteMany, params)
-                return Set((0..<r.rows).compactMap { r.string($0, 0) })
+            func complete() throws -> Set<String> {
+                Set(try c.query(PostgresSQL.jobCompleteMany, params).map { try $0.columns(of: "attempts").text("job_id") })
             }
+            guard let flow, !steps.isEmpty else { return try complete() }
             // Step jobs: the ack and what follows in their runs commit together.
             var queues = Set<String>()
             let applied = try c.transaction {
-                let r = try c.query(PostgresSQL.jobCompleteMany, params)
-                let applied = Set((0..<r.rows).compactMap { r.string($0, 0) })
-                for x in steps where applied.contains(x.lease.jobId) {
-                    queues.formUnion(try advance(c, runId: x.runId!, step: x.stepSlug!, outcome: x.stepOutcome!, flow: flow!, now: now))
+                let applied = try complete()
+                for x in steps where applied.contains(x.jobId) {
+                    queues.formUnion(try advance(c, runId: x.runId, step: x.step, outcome: x.outcome, flow: flow, now: now))
                 }
                 return applied
             }
@@ -304,36 +294,37 @@ public final class PostgresDriver: StorageDriver {
     public func jobLeaseExpiredList(limit: Int, now: Date?) async throws -> [Job] {
         let params: [String?] = [PostgresDriver.ts(now), String(limit)]
         return try await with { c in
-            let r = try c.query(PostgresSQL.jobLeaseExpiredList, params)
-            return try (0..<r.rows).map { try PostgresDriver.job(r, $0, archived: false) }
+            try c.query(PostgresSQL.jobLeaseExpiredList, params).map { try Job(row: $0) }
         }
     }
 
     // MARK: operator actions
 
-    public func jobRetryMany(_ ids: [String], from: [JobStatus], now: Date?) async throws -> [String] {
-        let params: [String?] = [PostgresDriver.ts(now), PGArray.literal(ids), PGArray.literal(from.map(\.rawValue))]
-        return try await with { c in
-            let r = try c.query(PostgresSQL.jobRetryMany, params)
-            return (0..<r.rows).compactMap { r.string($0, 0) }
-        }
+    public func jobRetryMany(_ ids: [String], from: [JobStatus], event: EventNote, now: Date?) async throws -> [String] {
+        let params: [String?] = [PostgresDriver.ts(now), PGArray.literal(ids), PGArray.literal(from.map(\.rawValue)),
+                                 event.type, event.message]
+        return try await with { c in try c.query(PostgresSQL.jobRetryMany, params).map { try Rows.id($0) } }
     }
 
     public func jobCancelMany(_ targets: [CancelTarget], now: Date?) async throws -> [String] {
-        let params: [String?] = [PostgresDriver.ts(now), PGArray.literal(targets.map(\.jobId)),
-                                 PGArray.literal(targets.map(\.runningToken))]
-        return try await with { c in
-            let r = try c.query(PostgresSQL.jobCancelMany, params)
-            return (0..<r.rows).compactMap { r.string($0, 0) }
-        }
+        let params = PostgresDriver.cancelParams(targets, now: now)
+        return try await with { c in try c.query(PostgresSQL.jobCancelMany, params).map { try Rows.id($0) } }
+    }
+
+    /// The cancel's parameters: $1 now, then one array per field of the targets.
+    static func cancelParams(_ targets: [CancelTarget], now: Date?) -> [String?] {
+        [
+            PostgresDriver.ts(now), PGArray.literal(targets.map(\.jobId)), PGArray.literal(targets.map(\.runningToken)),
+            PGArray.literal(targets.map(\.event.type)), PGArray.literal(targets.map(\.event.message)),
+            PGArray.literal(targets.map(\.errorCode)), PGArray.literal(targets.map(\.errorMessage)),
+        ]
     }
 
     public func jobDeleteMany(_ ids: [String], from: [JobStatus]) async throws -> [String] {
         let params: [String?] = [PGArray.literal(ids), PGArray.literal(from.filter { $0 != .archived }.map(\.rawValue)),
                                  from.contains(.archived) ? "true" : "false"]
         return try await with { c in
-            let r = try c.query(PostgresSQL.jobDeleteMany, params)
-            return (0..<r.rows).compactMap { r.string($0, 0) }
+            try c.query(PostgresSQL.jobDeleteMany, params).map { try Rows.id($0) }
         }
     }
 
@@ -343,8 +334,7 @@ public final class PostgresDriver: StorageDriver {
         guard !ids.isEmpty else { return [] }
         let params: [String?] = [PGArray.literal(ids)]
         return try await with { c in
-            let r = try c.query(PostgresSQL.jobGetMany, params)
-            return try (0..<r.rows).map { try PostgresDriver.job(r, $0, archived: true) }
+            try c.query(PostgresSQL.jobGetMany, params).map { try Job(row: $0, archived: true) }
         }
     }
 
@@ -372,8 +362,7 @@ public final class PostgresDriver: StorageDriver {
         let sql = PostgresSQL.jobList(archive: archive, where: w, limit: p.count + 1, offset: p.count + 2)
         let params = p + [String(limit), String(offset)]
         return try await with { c in
-            let r = try c.query(sql, params)
-            return try (0..<r.rows).map { try PostgresDriver.job(r, $0, archived: true) }
+            try c.query(sql, params).map { try Job(row: $0, archived: true) }
         }
     }
 
@@ -381,41 +370,22 @@ public final class PostgresDriver: StorageDriver {
         let (archive, w, p) = PostgresDriver.filterSQL(filter)
         let sql = PostgresSQL.jobCount(archive: archive, where: w, limit: p.count + 1)
         let params = p + [String(cap)]
-        return try await with { c in try c.query(sql, params).int(0, 0) ?? 0 }
+        return try await with { c in try c.scalar(sql, params) }
     }
 
     public func jobHistory(_ id: String) async throws -> JobHistory {
         try await with { c in
-            let a = try c.query(PostgresSQL.attemptList, [id])
-            let attempts = (0..<a.rows).map { i in
-                Attempt(jobId: a.string(i, 0)!, attempt: a.int(i, 1)!, leaseToken: a.string(i, 2)!, workerId: a.string(i, 3),
-                        startedAt: a.date(i, 4)!, finishedAt: a.date(i, 5)!,
-                        outcome: AttemptOutcome(rawValue: a.string(i, 6)!) ?? .failed, errorCode: a.string(i, 7),
-                        errorMessage: a.string(i, 8), decision: a.string(i, 9).flatMap(AttemptDecision.init(rawValue:)),
-                        retryAt: a.date(i, 10), dlqReason: a.string(i, 11))
-            }
-            let e = try c.query(PostgresSQL.eventList, [id])
-            let events = (0..<e.rows).map { i in
-                JobEvent(jobId: e.string(i, 0)!, at: e.date(i, 1)!, type: e.string(i, 2)!, message: e.string(i, 3),
-                         afterAttempt: e.int(i, 4))
-            }
-            let r = try c.query(PostgresSQL.replayList, [id])
-            let replays = (0..<r.rows).map { i in ReplayRef(id: r.string(i, 0)!, createdAt: r.date(i, 1)!) }
-            return JobHistory(attempts: attempts, events: events, replays: replays)
+            JobHistory(attempts: try c.query(PostgresSQL.attemptList, [id]).map { try Attempt(row: $0) },
+                       events: try c.query(PostgresSQL.eventList, [id]).map { try JobEvent(row: $0) },
+                       replays: try c.query(PostgresSQL.replayList, [id]).map { try ReplayRef(row: $0) })
         }
     }
 
     // MARK: queue policies
 
-    static func policy(_ r: PGResult, _ i: Int) -> QueuePolicy {
-        QueuePolicy(queue: r.string(i, 0)!, paused: r.bool(i, 1) == true, maxRunning: r.int(i, 2),
-                    maxStartsPerSecond: r.double(i, 3), tokens: r.double(i, 4), tokensAt: r.date(i, 5))
-    }
-
     public func queuePolicyList() async throws -> [QueuePolicy] {
         try await with { c in
-            let r = try c.query(PostgresSQL.policyList)
-            return (0..<r.rows).map { PostgresDriver.policy(r, $0) }
+            try c.query(PostgresSQL.policyList).map { try QueuePolicy(row: $0) }
         }
     }
 
@@ -431,16 +401,15 @@ public final class PostgresDriver: StorageDriver {
         let n = PostgresDriver.ts(now)
         let dueSQL = PostgresSQL.queueDue(byType: q.jobTypes != nil)
         let types = q.jobTypes.map { PGArray.literal($0) }
-        let (jobs, allowance): ([Job], Allowance) = try await with { c in
+        return try await with { c in
             try c.transaction {
                 _ = try c.query(PostgresSQL.queueLock, [queue])
-                let dbNow = try c.query(PostgresSQL.clockNow, [n]).date(0, 0)!
-                let pr = try c.query(PostgresSQL.policyGet, [queue])
-                let policy = pr.rows > 0 ? PostgresDriver.policy(pr, 0) : QueuePolicy(queue: queue)
-                let running = try c.query(PostgresSQL.queueRunning, [queue]).int(0, 0) ?? 0
+                let dbNow = try c.clock(n)
+                let policy = try c.query(PostgresSQL.policyGet, [queue]).first.map { try QueuePolicy(row: $0) } ?? QueuePolicy(queue: queue)
+                let running = try c.scalar(PostgresSQL.queueRunning, [queue])
                 var dueParams: [String?] = [n, queue, String(q.limit)]
                 if let types { dueParams.append(types) }
-                let due = try c.query(dueSQL, dueParams).int(0, 0) ?? 0
+                let due = try c.scalar(dueSQL, dueParams)
                 let allowance = decide(policy, running, due, dbNow)
                 var jobs: [Job] = []
                 if allowance.count > 0 {
@@ -448,8 +417,7 @@ public final class PostgresDriver: StorageDriver {
                     allowed.queues = [queue]
                     allowed.limit = allowance.count
                     let claim = PostgresDriver.leaseStatement(allowed, now: now, unrestrictedOnly: false)
-                    let r = try c.query(claim.sql, claim.params)
-                    jobs = try (0..<r.rows).map { try PostgresDriver.job(r, $0, archived: false) }
+                    jobs = try c.query(claim.sql, claim.params).map { try Job(row: $0) }
                 }
                 if let tokens = allowance.tokensAfter {
                     _ = try c.query(PostgresSQL.policyTokens, [queue, String(tokens), Time.format(dbNow)])
@@ -457,14 +425,13 @@ public final class PostgresDriver: StorageDriver {
                 return (jobs, allowance)
             }
         }
-        return (SQLiteDriver.ordered(jobs), allowance)
     }
 
     public func queuePurge(_ queue: String, dryRun: Bool) async throws -> Int {
-        if dryRun { return try await with { c in try c.query(PostgresSQL.purgeCount, [queue]).int(0, 0) ?? 0 } }
+        if dryRun { return try await with { c in try c.scalar(PostgresSQL.purgeCount, [queue]) } }
         var total = 0
         while true {
-            let n = try await with { c in try c.query(PostgresSQL.purge, [queue]).int(0, 0) ?? 0 }
+            let n = try await with { c in try c.scalar(PostgresSQL.purge, [queue]) }
             total += n
             if n < 1000 { return total }
         }
@@ -473,7 +440,7 @@ public final class PostgresDriver: StorageDriver {
     public func queueDeleteAll(_ queue: String) async throws -> Int {
         var total = 0
         while true {
-            let n = try await with { c in try c.query(PostgresSQL.queueDeleteAll, [queue]).int(0, 0) ?? 0 }
+            let n = try await with { c in try c.scalar(PostgresSQL.queueDeleteAll, [queue]) }
             total += n
             if n == 0 { return total }
         }
@@ -489,11 +456,8 @@ public final class PostgresDriver: StorageDriver {
         return try await with { c in
             try c.transaction {
                 _ = try c.query(PostgresSQL.leaderAcquire, [n, name, holder, String(seconds)])
-                let r = try c.query(PostgresSQL.leaderGet, [name])
-                guard r.rows > 0, let h = r.string(0, 0), let expires = r.date(0, 1) else {
-                    throw PortableError(.unavailable, "the maintenance lease row vanished; trying again next tick")
-                }
-                return LeaderLease(holder: h, expiresAt: expires, isMine: h == holder)
+                guard let row = try c.query(PostgresSQL.leaderGet, [name]).first else { throw LeaderLease.vanished }
+                return try LeaderLease(row: row, me: holder)
             }
         }
     }
@@ -514,11 +478,7 @@ public final class PostgresDriver: StorageDriver {
 
     public func maintenanceList(limit: Int) async throws -> [MaintenanceRun] {
         try await with { c in
-            let r = try c.query(PostgresSQL.maintenanceList, [String(limit)])
-            return (0..<r.rows).map { i in
-                MaintenanceRun(holder: r.string(i, 0)!, task: r.string(i, 1)!, startedAt: r.date(i, 2)!,
-                               finishedAt: r.date(i, 3)!, affected: r.int(i, 4)!, details: r.string(i, 5))
-            }
+            try c.query(PostgresSQL.maintenanceList, [String(limit)]).map { try MaintenanceRun(row: $0) }
         }
     }
 
@@ -528,16 +488,16 @@ public final class PostgresDriver: StorageDriver {
     }
 
     public func archiveDeleteBefore(_ cutoff: Date, limit: Int) async throws -> Int {
-        try await with { c in try c.query(PostgresSQL.archiveDelete, [Time.format(cutoff), String(limit)]).int(0, 0) ?? 0 }
+        try await with { c in try c.scalar(PostgresSQL.archiveDelete, [Time.format(cutoff), String(limit)]) }
     }
 
     public func historyPruneBefore(_ cutoff: Date, limit: Int, now: Date?) async throws -> Int {
         let params: [String?] = [PostgresDriver.ts(now), Time.format(cutoff), String(limit)]
-        return try await with { c in try c.query(PostgresSQL.historyPrune, params).int(0, 0) ?? 0 }
+        return try await with { c in try c.scalar(PostgresSQL.historyPrune, params) }
     }
 
     public func expireBefore(_ cutoff: Date) async throws -> Int {
-        try await with { c in try c.query(PostgresSQL.expire, [Time.format(cutoff)]).int(0, 0) ?? 0 }
+        try await with { c in try c.scalar(PostgresSQL.expire, [Time.format(cutoff)]) }
     }
 
     // MARK: schedules
@@ -554,12 +514,7 @@ public final class PostgresDriver: StorageDriver {
 
     public func scheduleList() async throws -> [Schedule] {
         try await with { c in
-            let r = try c.query(PostgresSQL.scheduleList)
-            return (0..<r.rows).map { i in
-                Schedule(name: r.string(i, 0)!, cron: r.string(i, 1)!, queue: r.string(i, 2)!, jobType: r.string(i, 3)!,
-                         payload: r.string(i, 4)!, priority: r.int(i, 5)!, maxAttempts: r.int(i, 6), timeoutSeconds: r.int(i, 7),
-                         lastSlotAt: r.date(i, 8), createdAt: r.date(i, 9))
-            }
+            try c.query(PostgresSQL.scheduleList).map { try Schedule(row: $0) }
         }
     }
 
@@ -572,12 +527,17 @@ public final class PostgresDriver: StorageDriver {
     public func jobKeyLookupMany(_ keys: [(queue: String, key: String)]) async throws -> [String: String] {
         guard !keys.isEmpty else { return [:] }
         let params: [String?] = [PGArray.literal(keys.map(\.queue)), PGArray.literal(keys.map(\.key))]
-        return try await with { c in
-            let r = try c.query(PostgresSQL.keyLookupMany, params)
-            var m: [String: String] = [:]
-            for i in 0..<r.rows { m[r.string(i, 0)! + "\u{0}" + r.string(i, 1)!] = r.string(i, 2)! }
-            return m
+        return try await with { c in try PostgresDriver.keyOwners(c.query(PostgresSQL.keyLookupMany, params)) }
+    }
+
+    /// Rows of `job_keys` (queue, idempotency_key, job_id) as "queue\0key" → job id.
+    static func keyOwners(_ r: PGResult) throws -> [String: String] {
+        var m: [String: String] = [:]
+        for row in r.all {
+            let key = row.columns(of: "job_keys")
+            m[try key.text("queue") + "\u{0}" + key.text("idempotency_key")] = try key.text("job_id")
         }
+        return m
     }
 
     public func enqueueRateTake(queue: String, count: Int, limit: Int, now: Date?) async throws -> Double? {
@@ -586,8 +546,10 @@ public final class PostgresDriver: StorageDriver {
             try c.transaction {
                 _ = try c.query(PostgresSQL.rateLock, [queue])
                 let r = try c.query(PostgresSQL.rateWindow, [n, queue])
-                let nowMs = r.rows > 0 ? Int64(r.string(0, 2)!)! : Int64(try c.query(PostgresSQL.rateNow, [n]).string(0, 0)!)!
-                let buckets = (0..<r.rows).map { (Int64(r.string($0, 0)!)!, r.int($0, 1)!) }
+                let buckets = try r.map { try Rows.rateBucket($0) }
+                // The window's rows carry the database's now; an empty window asks for it.
+                let nowMs = Int64(try r.first.map { try $0.columns(of: "enqueue_rate", from: 2).int("now") }
+                                  ?? c.one(PostgresSQL.rateNow, [n]) { try Rows.scalar($0) })
                 if let wait = Guardrail.retryAfter(buckets: buckets, count: count, limit: limit, nowMs: nowMs) { return wait }
                 _ = try c.query(PostgresSQL.rateAdd, [n, queue, String(count)])
                 _ = try c.query(PostgresSQL.rateTrim, [n, queue])
@@ -610,17 +572,13 @@ public final class PostgresDriver: StorageDriver {
     public func decisionList(_ kind: DecisionKind, limit: Int, offset: Int) async throws -> [Decision] {
         let sql = PostgresSQL.decisionList(PostgresDriver.table(kind))
         return try await with { c in
-            let r = try c.query(sql, [String(limit), String(offset)])
-            return (0..<r.rows).map { i in
-                Decision(queue: r.string(i, 0)!, reasonCode: r.string(i, 1)!, minute: r.date(i, 2)!, count: r.int(i, 3)!,
-                         lastMessage: r.string(i, 4))
-            }
+            try c.query(sql, [String(limit), String(offset)]).map { try Decision(row: $0, table: PostgresDriver.table(kind)) }
         }
     }
 
     public func decisionCount(_ kind: DecisionKind, cap: Int) async throws -> Int {
         let sql = PostgresSQL.decisionCount(PostgresDriver.table(kind))
-        return try await with { c in try c.query(sql, [String(cap)]).int(0, 0) ?? 0 }
+        return try await with { c in try c.scalar(sql, [String(cap)]) }
     }
 
     // MARK: workflows
@@ -629,12 +587,10 @@ public final class PostgresDriver: StorageDriver {
     /// locked. Returns the queues of the step jobs it made, to notify after the commit.
     func advance(_ c: PGConnection, runId: String, step: String, outcome: StepOutcome, flow: FlowHook, now: Date?) throws -> Set<String> {
         let n = PostgresDriver.ts(now)
-        let r = try c.query(PostgresSQL.runSnapshot, [runId])
-        guard r.rows == 1 else { return [] }
-        let s = try c.query(PostgresSQL.runStepList, [runId])
-        let steps = (0..<s.rows).map { PostgresDriver.runStep(s, $0) }
-        let changes = try flow.advance(FlowSnapshot(runId: runId, status: RunStatus(rawValue: r.string(0, 0)!) ?? .running,
-                                                    input: r.string(0, 1)!, definitionJSON: r.string(0, 2)!, steps: steps), step, outcome)
+        guard let row = try c.query(PostgresSQL.runSnapshot, [runId]).first else { return [] }
+        var snapshot = try FlowSnapshot(row: row, runId: runId)
+        snapshot.steps = try c.query(PostgresSQL.runStepList, [runId]).map { try RunStep(row: $0) }
+        let changes = try flow.advance(snapshot, step, outcome)
         if !changes.steps.isEmpty {
             let cs = changes.steps
             _ = try c.query(PostgresSQL.runStepUpdate, [
@@ -645,26 +601,13 @@ public final class PostgresDriver: StorageDriver {
         if !changes.newJobs.isEmpty {
             _ = try c.query(PostgresSQL.jobInsertMany, insertParams(changes.newJobs, now: now))
         }
-        if !changes.cancelJobIds.isEmpty {
-            _ = try c.query(PostgresSQL.jobCancelMany, [n, PGArray.literal(changes.cancelJobIds),
-                                                        PGArray.literal(changes.cancelJobIds.map { _ in String?.none })])
+        if !changes.cancelJobs.isEmpty {
+            _ = try c.query(PostgresSQL.jobCancelMany, PostgresDriver.cancelParams(changes.cancelJobs, now: now))
         }
         if let rs = changes.runStatus {
             _ = try c.query(PostgresSQL.runStatusSet, [n, runId, rs.rawValue, changes.failedStep])
         }
         return Set(changes.newJobs.map(\.queue))
-    }
-
-    static func runStep(_ r: PGResult, _ i: Int) -> RunStep {
-        RunStep(slug: r.string(i, 0)!, status: RunStepStatus(rawValue: r.string(i, 1)!) ?? .waiting, remainingDeps: r.int(i, 2)!,
-                jobId: r.string(i, 3), output: r.string(i, 4), finishedAt: r.date(i, 5))
-    }
-
-    static func definition(_ r: PGResult, _ i: Int) throws -> FlowDefinition {
-        var d = try FlowDefinition.parse(try JSON.parse(r.string(i, 2)!))
-        d.version = r.int(i, 0)
-        d.createdAt = r.date(i, 1)
-        return d
     }
 
     public func flowDefine(_ def: FlowDefinition, now: Date?) async throws -> FlowDefinition {
@@ -673,31 +616,30 @@ public final class PostgresDriver: StorageDriver {
         return try await with { c in
             try c.transaction {
                 _ = try c.query(PostgresSQL.flowLock, [def.slug])
-                let latest = try c.query(PostgresSQL.flowLatest, [def.slug])
-                if latest.rows == 1, let d = latest.string(0, 2), (try? JSON.parse(d).compact) == text {
-                    return try PostgresDriver.definition(latest, 0)
+                if let latest = try c.query(PostgresSQL.flowLatest, [def.slug]).first.map({ try FlowDefinition(row: $0) }),
+                   latest.json.compact == text {
+                    return latest
                 }
-                return try PostgresDriver.definition(try c.query(PostgresSQL.flowInsert, [n, def.slug, text]), 0)
+                return try c.one(PostgresSQL.flowInsert, [n, def.slug, text]) { try FlowDefinition(row: $0) }
             }
         }
     }
 
     public func flowList() async throws -> [FlowDefinition] {
         try await with { c in
-            let r = try c.query(PostgresSQL.flowListLatest)
-            return try (0..<r.rows).map { try PostgresDriver.definition(r, $0) }
+            try c.query(PostgresSQL.flowListLatest).map { try FlowDefinition(row: $0) }
         }
     }
 
     public func flowGet(_ slug: String, version: Int?) async throws -> FlowDefinition? {
         try await with { c in
-            let r = version == nil ? try c.query(PostgresSQL.flowLatest, [slug])
-                                   : try c.query(PostgresSQL.flowGetVersion, [slug, String(version!)])
-            return r.rows == 0 ? nil : try PostgresDriver.definition(r, 0)
+            let r = try version.map { try c.query(PostgresSQL.flowGetVersion, [slug, String($0)]) }
+                ?? c.query(PostgresSQL.flowLatest, [slug])
+            return try r.first.map { try FlowDefinition(row: $0) }
         }
     }
 
-    public func flowRunStart(_ run: FlowRun, jobs: [JobInsert], now: Date?) async throws -> FlowRun {
+    public func flowRunStart(_ run: FlowRun, jobs: [JobInsert], now: Date?) async throws {
         let n = PostgresDriver.ts(now)
         let jobParams = insertParams(jobs, now: now)
         try await with { [self] c in
@@ -711,36 +653,25 @@ public final class PostgresDriver: StorageDriver {
             }
             notify(c, Set(jobs.map(\.queue)))
         }
-        guard let stored = try await flowRunGet(run.id) else { throw PortableError(.backend, "run \(run.id) vanished") }
-        return stored
-    }
-
-    static func run(_ r: PGResult, _ i: Int) -> FlowRun {
-        FlowRun(id: r.string(i, 0)!, flowSlug: r.string(i, 1)!, flowVersion: r.int(i, 2)!,
-                status: RunStatus(rawValue: r.string(i, 3)!) ?? .running, input: r.string(i, 4)!, createdAt: r.date(i, 5)!,
-                finishedAt: r.date(i, 6), failedStep: r.string(i, 7), steps: [])
     }
 
     public func flowRunGet(_ id: String) async throws -> FlowRun? {
         try await with { c in
-            let r = try c.query(PostgresSQL.runGet, [id])
-            guard r.rows == 1 else { return nil }
-            var run = PostgresDriver.run(r, 0)
-            let s = try c.query(PostgresSQL.runStepList, [id])
-            run.steps = (0..<s.rows).map { PostgresDriver.runStep(s, $0) }
+            guard let row = try c.query(PostgresSQL.runGet, [id]).first else { return nil }
+            var run = try FlowRun(row: row)
+            run.steps = try c.query(PostgresSQL.runStepList, [id]).map { try RunStep(row: $0) }
             return run
         }
     }
 
     public func flowRunList(_ flow: String?, limit: Int, offset: Int) async throws -> [FlowRun] {
         try await with { c in
-            let r = try c.query(PostgresSQL.runList, [flow, String(limit), String(offset)])
-            return (0..<r.rows).map { PostgresDriver.run(r, $0) }
+            try c.query(PostgresSQL.runList, [flow, String(limit), String(offset)]).map { try FlowRun(row: $0) }
         }
     }
 
     public func flowRunCount(_ flow: String?, cap: Int) async throws -> Int {
-        try await with { c in try c.query(PostgresSQL.runCount, [flow, String(cap)]).int(0, 0) ?? 0 }
+        try await with { c in try c.scalar(PostgresSQL.runCount, [flow, String(cap)]) }
     }
 
     public func flowRunCancel(_ id: String, now: Date?) async throws -> Bool {
@@ -772,19 +703,7 @@ public final class PostgresDriver: StorageDriver {
             params = table.hasQueue ? [queue] : []
         }
         return try await with { c in
-            let r = try c.query(sql, params)
-            return (0..<r.rows).map { i in
-                cols.enumerated().map { j, col -> CopyValue in
-                    guard let s = r.string(i, j) else { return .null }
-                    switch col.type {
-                    case .text, .uuid, .json: return .text(s)
-                    case .int: return .int(Int64(s) ?? 0)
-                    case .double: return .double(Double(s) ?? 0)
-                    case .bool: return .bool(s == "t")
-                    case .time: return Time.parse(s, requireOffset: false).map(CopyValue.time) ?? .null
-                    }
-                }
-            }
+            try c.query(sql, params).map { try table.values($0) }
         }
     }
 
@@ -809,19 +728,13 @@ public final class PostgresDriver: StorageDriver {
             try c.transaction {
                 try c.exec("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
                 var out: [QueueCount] = []
-                let queues = try c.query(PostgresSQL.queuesWithQueued)
-                for qi in 0..<queues.rows {
-                    let queue = queues.string(qi, 0)!
-                    let r = try c.query(PostgresSQL.queueCountsQueued, [n, queue, cap])
-                    out += QueueCount.markCapped((0..<r.rows).map { i in
-                        QueueCount(queue: queue, status: .queued, due: r.bool(i, 0) == true, count: r.int(i, 1)!, oldestRunAt: r.date(i, 2))
+                for queue in try c.query(PostgresSQL.queuesWithQueued).map({ try $0.columns(of: "jobs").text("queue") }) {
+                    out += QueueCount.markCapped(try c.query(PostgresSQL.queueCountsQueued, [n, queue, cap]).map {
+                        try QueueCount(queuedRow: $0, queue: queue)
                     })
                 }
                 for (sql, status) in [(PostgresSQL.queueCountsRunning, JobStatus.running), (PostgresSQL.queueCountsDLQ, .dlq)] {
-                    let r = try c.query(sql, [cap])
-                    out += QueueCount.markCapped((0..<r.rows).map { i in
-                        QueueCount(queue: r.string(i, 0)!, status: status, due: true, count: r.int(i, 1)!, oldestRunAt: r.date(i, 2))
-                    })
+                    out += QueueCount.markCapped(try c.query(sql, [cap]).map { try QueueCount(row: $0, status: status) })
                 }
                 return out
             }
@@ -831,15 +744,11 @@ public final class PostgresDriver: StorageDriver {
     public func attemptWindow(seconds: Double, sampleLimit: Int, now: Date?) async throws -> AttemptWindow {
         let n = PostgresDriver.ts(now)
         return try await with { c in
-            let r = try c.query(PostgresSQL.attemptWindowCounts, [n, String(seconds)])
-            let counts = (0..<r.rows).map { i in
-                AttemptWindow.Count(queue: r.string(i, 0)!, outcome: r.string(i, 1)!, count: r.int(i, 2)!)
-            }
-            let s = try c.query(PostgresSQL.attemptWindowSamples, [n, String(seconds), String(sampleLimit)])
-            let samples = (0..<s.rows).map { i in
-                AttemptWindow.Sample(queue: s.string(i, 0)!, waitMs: s.int(i, 1), runMs: s.int(i, 2) ?? 0)
-            }
-            return AttemptWindow(counts: counts, samples: samples)
+            AttemptWindow(
+                counts: try c.query(PostgresSQL.attemptWindowCounts, [n, String(seconds)]).map { try AttemptWindow.Count(row: $0) },
+                samples: try c.query(PostgresSQL.attemptWindowSamples, [n, String(seconds), String(sampleLimit)]).map {
+                    try AttemptWindow.Sample(row: $0)
+                })
         }
     }
 
@@ -857,11 +766,7 @@ public final class PostgresDriver: StorageDriver {
 
     public func jobTypeList() async throws -> [JobTypePolicy] {
         try await with { c in
-            let r = try c.query(PostgresSQL.jobTypeList)
-            return (0..<r.rows).map { i in
-                JobTypePolicy(jobType: r.string(i, 0)!, maxAttempts: r.int(i, 1), timeoutSeconds: r.int(i, 2),
-                              backoffBaseMs: r.int(i, 3), backoffMaxMs: r.int(i, 4), concurrency: r.int(i, 5))
-            }
+            try c.query(PostgresSQL.jobTypeList).map { try JobTypePolicy(row: $0) }
         }
     }
 
@@ -881,36 +786,8 @@ public final class PostgresDriver: StorageDriver {
 
     public func workerList() async throws -> [WorkerInfo] {
         try await with { c in
-            let r = try c.query(PostgresSQL.workerList)
-            return (0..<r.rows).map { i in
-                WorkerInfo(id: r.string(i, 0)!, host: r.string(i, 1)!, pid: r.int(i, 2)!,
-                           queues: r.string(i, 3).flatMap(SQLiteDriver.stringArray),
-                           jobTypes: r.string(i, 4).flatMap(SQLiteDriver.stringArray),
-                           concurrency: r.int(i, 5)!, leaseSeconds: r.double(i, 6)!, startedAt: r.date(i, 7)!,
-                           lastHeartbeatAt: r.date(i, 8)!)
-            }
+            try c.query(PostgresSQL.workerList).map { try WorkerInfo(row: $0) }
         }
-    }
-
-    // MARK: rows
-
-    /// Columns in `PostgresSQL.jobColumns` order starting at column `base`, then archived_at
-    /// when `archived` is true.
-    static func job(_ r: PGResult, _ i: Int, archived: Bool, base b: Int = 0) throws -> Job {
-        guard let status = JobStatus(rawValue: r.string(i, b + 6) ?? "") else {
-            throw PortableError(.backend, "job \(r.string(i, b) ?? "?") has unknown status \(r.string(i, b + 6) ?? "null")")
-        }
-        let archivedAt = archived ? r.date(i, b + 26) : nil
-        return Job(
-            id: r.string(i, b)!, queue: r.string(i, b + 1)!, jobType: r.string(i, b + 2)!, payload: r.string(i, b + 3)!,
-            priority: r.int(i, b + 4)!, runAt: r.date(i, b + 5)!, status: archivedAt != nil ? .archived : status,
-            attempts: r.int(i, b + 7)!, attemptBase: r.int(i, b + 8)!, maxAttempts: r.int(i, b + 9),
-            timeoutSeconds: r.int(i, b + 10), backoffBaseMs: r.int(i, b + 11), idempotencyKey: r.string(i, b + 12),
-            replayOf: r.string(i, b + 13), output: r.string(i, b + 14), lastErrorCode: r.string(i, b + 15),
-            lastErrorMessage: r.string(i, b + 16), dlqReasonCode: r.string(i, b + 17), leaseToken: r.string(i, b + 18),
-            leaseExpiresAt: r.date(i, b + 19), workerId: r.string(i, b + 20), createdAt: r.date(i, b + 21)!,
-            startedAt: r.date(i, b + 22), finishedAt: r.date(i, b + 23), archivedAt: archivedAt, runId: r.string(i, b + 24),
-            stepSlug: r.string(i, b + 25))
     }
 }
 
@@ -959,7 +836,7 @@ final class PostgresCopyTarget: CopyTarget {
 
     func count(_ table: CopyTable, queue: String?) async throws -> Int {
         let sql = "SELECT count(*) FROM \(table.rawValue)" + (table.hasQueue ? " WHERE ($1::text IS NULL OR queue = $1)" : "")
-        return try await host.with { c in try c.query(sql, table.hasQueue ? [queue] : []).int(0, 0) ?? 0 }
+        return try await host.with { c in try c.scalar(sql, table.hasQueue ? [queue] : []) }
     }
 
     func commit() async throws {

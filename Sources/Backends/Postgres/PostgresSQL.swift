@@ -247,6 +247,7 @@ enum PostgresSQL {
 
     // MARK: operator actions
 
+    /// $4, $5: the event the core decided (type, message).
     static let jobRetryMany = """
         WITH u AS (
             UPDATE jobs SET status = 'queued', attempt_base = attempts, run_at = \(now), finished_at = NULL,
@@ -256,32 +257,38 @@ enum PostgresSQL {
         ),
         e AS (
             INSERT INTO job_events (job_id, at, type, message, after_attempt)
-            SELECT id, \(now), 'retried', 'put back in the queue with a fresh budget', attempts FROM u
+            SELECT id, \(now), $4, $5, attempts FROM u
         )
         SELECT id FROM u
         """
 
+    /// Arrays per target: $2 id, $3 running token, $4/$5 the event of a queued job (type,
+    /// message), $6/$7 the error of a running job's cancelled attempt (code, message).
     static let jobCancelMany = """
-        WITH i AS (SELECT * FROM unnest($2::uuid[], $3::uuid[]) AS i(id, token)),
+        WITH i AS (
+            SELECT * FROM unnest($2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[])
+                AS i(id, token, event_type, event_message, error_code, error_message)
+        ),
         u AS (
             UPDATE jobs j SET status = 'cancelled', finished_at = \(now), lease_token = NULL, lease_expires_at = NULL,
-                last_error_code = CASE WHEN i.token IS NULL THEN j.last_error_code ELSE 'CANCELLED' END,
-                last_error_message = CASE WHEN i.token IS NULL THEN j.last_error_message ELSE 'cancelled while running' END
+                last_error_code = CASE WHEN i.token IS NULL THEN j.last_error_code ELSE i.error_code END,
+                last_error_message = CASE WHEN i.token IS NULL THEN j.last_error_message ELSE i.error_message END
             FROM i
             WHERE j.id = i.id
               AND ((i.token IS NULL AND j.status = 'queued') OR (j.status = 'running' AND j.lease_token = i.token))
-            RETURNING j.id, j.attempts, j.worker_id, j.started_at, i.token, j.queue, j.wait_ms
+            RETURNING j.id, j.attempts, j.worker_id, j.started_at, i.token, j.queue, j.wait_ms, i.event_type, i.event_message,
+                      i.error_code, i.error_message
         ),
         a AS (
             INSERT INTO attempts (job_id, attempt, lease_token, worker_id, started_at, finished_at, outcome,
                                   error_code, error_message, queue, wait_ms)
-            SELECT id, attempts, token, worker_id, coalesce(started_at, \(now)), \(now), 'cancelled', 'CANCELLED',
-                   'cancelled while running', queue, wait_ms
+            SELECT id, attempts, token, worker_id, coalesce(started_at, \(now)), \(now), 'cancelled', error_code,
+                   error_message, queue, wait_ms
             FROM u WHERE token IS NOT NULL
         ),
         e AS (
-            INSERT INTO job_events (job_id, at, type, after_attempt)
-            SELECT id, \(now), 'cancelled', attempts FROM u WHERE token IS NULL
+            INSERT INTO job_events (job_id, at, type, message, after_attempt)
+            SELECT id, \(now), event_type, event_message, attempts FROM u WHERE token IS NULL
         )
         SELECT id FROM u
         """

@@ -20,22 +20,21 @@ final class SQLiteConnection {
     let db: OpaquePointer
     let path: String
     private var cache: [String: SQLiteStatement] = [:]
+    /// How long a writer waits for another process's write lock (README: "a 5 s busy timeout").
+    static let busyTimeoutMs: Int32 = 5000
 
     struct Options: Sendable {
         var path: String
-        var readOnly = false
         var create = true
         var memory = false
-        var busyTimeoutMs: Int32 = 5000
         var synchronous = "FULL"
         var queryOnly = false
     }
 
     init(_ o: Options) throws {
         var handle: OpaquePointer?
-        var flags = SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_URI
-        flags |= o.readOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE
-        if o.create && !o.readOnly { flags |= SQLITE_OPEN_CREATE }
+        var flags = SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_URI | SQLITE_OPEN_READWRITE
+        if o.create { flags |= SQLITE_OPEN_CREATE }
         let target = o.memory ? "file:portableq-memdb?mode=memory&cache=shared" : o.path
         let rc = sqlite3_open_v2(target, &handle, flags, nil)
         guard rc == SQLITE_OK, let h = handle else {
@@ -46,10 +45,10 @@ final class SQLiteConnection {
         db = h
         path = o.path
         sqlite3_extended_result_codes(db, 1)
-        sqlite3_busy_timeout(db, o.busyTimeoutMs)
+        sqlite3_busy_timeout(db, SQLiteConnection.busyTimeoutMs)
         if !o.memory {
             // WAL lets readers run beside the one writer and several processes share the file.
-            if !o.readOnly && !o.queryOnly { try execute("PRAGMA journal_mode=WAL") }
+            if !o.queryOnly { try execute("PRAGMA journal_mode=WAL") }
             try execute("PRAGMA synchronous=\(o.synchronous)")
         }
         try execute("PRAGMA foreign_keys=OFF; PRAGMA temp_store=MEMORY; PRAGMA cache_size=-16000")
@@ -72,8 +71,10 @@ final class SQLiteConnection {
         }
     }
 
-    func error(_ rc: Int32, sql: String?) -> PortableError {
-        let msg = String(cString: sqlite3_errmsg(db))
+    /// Maps a result code to a PortableError, keeping the code; the SQL is kept for logs only
+    /// (`detail`). `message` overrides sqlite3_errmsg (sqlite3_exec reports its own).
+    func error(_ rc: Int32, sql: String?, message: String? = nil) -> PortableError {
+        let msg = message ?? String(cString: sqlite3_errmsg(db))
         let primary = rc & 0xFF
         let code: PortableError.Code
         switch primary {
@@ -82,9 +83,7 @@ final class SQLiteConnection {
         case SQLITE_CANTOPEN, SQLITE_IOERR, SQLITE_FULL, SQLITE_READONLY, SQLITE_PERM: code = .unavailable
         default: code = .backend
         }
-        var text = "SQLite error \(rc): \(msg)"
-        if let sql, code == .backend { text += " (in: \(sql.prefix(120)))" }
-        return PortableError(code, text, databaseCode: "\(rc)")
+        return .statement(code, reason: msg, databaseCode: "\(rc)", codeName: "SQLite error", sql: sql)
     }
 
     /// Runs one or more statements without parameters.
@@ -92,11 +91,9 @@ final class SQLiteConnection {
         var err: UnsafeMutablePointer<CChar>?
         let rc = sqlite3_exec(db, sql, nil, nil, &err)
         if rc != SQLITE_OK {
-            let msg = err.map { String(cString: $0) } ?? "error"
+            let msg = err.map { String(cString: $0) }
             sqlite3_free(err)
-            var e = error(rc, sql: sql)
-            e.message = "SQLite error \(rc): \(msg)"
-            throw e
+            throw error(rc, sql: sql, message: msg)
         }
     }
 
@@ -129,8 +126,9 @@ final class SQLiteConnection {
         return out
     }
 
-    func scalarInt(_ sql: String, _ params: [SQLValue] = []) throws -> Int64? {
-        try query(sql, params) { $0.int64(0) }.first ?? nil
+    /// The first column of the first row as an integer (counts, a next version); no row reads as 0.
+    func scalar(_ sql: String, _ params: [SQLValue] = []) throws -> Int {
+        try query(sql, params) { try Rows.scalar($0) }.first ?? 0
     }
 
     /// A write transaction. `BEGIN IMMEDIATE` takes the write lock at once, so two processes
@@ -170,11 +168,7 @@ final class SQLiteStatement {
             case .int(let v): rc = sqlite3_bind_int64(stmt, idx, v)
             case .double(let v): rc = sqlite3_bind_double(stmt, idx, v)
             case .text(let s):
-                var s = s
-                rc = s.withUTF8 { buf in
-                    sqlite3_bind_text(stmt, idx, UnsafeRawPointer(buf.baseAddress!).assumingMemoryBound(to: CChar.self),
-                                      Int32(buf.count), portableq_sqlite_transient())
-                }
+                rc = s.withCString { sqlite3_bind_text(stmt, idx, $0, Int32(s.utf8.count), portableq_sqlite_transient()) }
             }
             if rc != SQLITE_OK { throw connection.error(rc, sql: sql) }
         }
@@ -194,19 +188,43 @@ final class SQLiteStatement {
     }
 }
 
-/// A typed view of the current row.
-struct SQLiteRow {
+/// The current row, read through the shared `RowReader`: times are integer milliseconds and
+/// booleans 0/1 here; a value of another storage class is unreadable, never coerced.
+struct SQLiteRow: RowReader {
     let stmt: OpaquePointer
 
-    var columnCount: Int32 { sqlite3_column_count(stmt) }
-    func isNull(_ i: Int32) -> Bool { sqlite3_column_type(stmt, i) == SQLITE_NULL }
-    func int64(_ i: Int32) -> Int64? { isNull(i) ? nil : sqlite3_column_int64(stmt, i) }
-    func int(_ i: Int32) -> Int? { int64(i).map { Int($0) } }
-    func double(_ i: Int32) -> Double? { isNull(i) ? nil : sqlite3_column_double(stmt, i) }
-    func string(_ i: Int32) -> String? {
-        guard let p = sqlite3_column_text(stmt, i) else { return nil }
-        let n = Int(sqlite3_column_bytes(stmt, i))
+    private func type(_ c: Int) -> Int32 { sqlite3_column_type(stmt, Int32(c)) }
+
+    func text(_ c: Int) -> String? {
+        guard let p = sqlite3_column_text(stmt, Int32(c)) else { return nil }
+        let n = Int(sqlite3_column_bytes(stmt, Int32(c)))
         return String(decoding: UnsafeBufferPointer(start: p, count: n), as: UTF8.self)
     }
-    func date(_ i: Int32) -> Date? { int64(i).map(Time.date(millis:)) }
+
+    func int(_ c: Int) throws -> Int? {
+        switch type(c) {
+        case SQLITE_NULL: return nil
+        case SQLITE_INTEGER: return Int(sqlite3_column_int64(stmt, Int32(c)))
+        default: throw UnreadableValue(text(c) ?? "")
+        }
+    }
+
+    func double(_ c: Int) throws -> Double? {
+        switch type(c) {
+        case SQLITE_NULL: return nil
+        case SQLITE_INTEGER, SQLITE_FLOAT: return sqlite3_column_double(stmt, Int32(c))
+        default: throw UnreadableValue(text(c) ?? "")
+        }
+    }
+
+    func date(_ c: Int) throws -> Date? { try int(c).map { Time.date(millis: Int64($0)) } }
+
+    func bool(_ c: Int) throws -> Bool? {
+        switch try int(c) {
+        case nil: return nil
+        case 0: return false
+        case 1: return true
+        case let v?: throw UnreadableValue(String(v))
+        }
+    }
 }

@@ -20,7 +20,6 @@ public final class SQLiteDriver: StorageDriver {
         /// `sqlite::memory:`: one process, one shared connection.
         public var memory = false
         public var synchronous = "FULL"
-        public var busyTimeoutMs = 5000
         public var maxReaders = 4
         public var acquireTimeoutSeconds = 5.0
         public init(path: String) { self.path = path }
@@ -28,8 +27,7 @@ public final class SQLiteDriver: StorageDriver {
 
     public init(_ o: Options) {
         location = o.memory ? "sqlite::memory:" : "sqlite:" + o.path
-        let base = SQLiteConnection.Options(path: o.path, readOnly: false, create: true, memory: o.memory,
-                                            busyTimeoutMs: Int32(o.busyTimeoutMs), synchronous: o.synchronous)
+        let base = SQLiteConnection.Options(path: o.path, memory: o.memory, synchronous: o.synchronous)
         let writerPool = ConnectionPool<SQLiteConnection>(name: "SQLite writer", max: 1, acquireTimeout: o.acquireTimeoutSeconds * 6) { n in
             ConnectionHost(name: "portableq-sqlite-w\(n)", open: { try SQLiteConnection(base) },
                            isBroken: { _ in false }, close: { _ in })
@@ -84,9 +82,7 @@ public final class SQLiteDriver: StorageDriver {
     public func migrationList() async throws -> [AppliedMigration]? {
         try await read { c in
             guard try !c.query(SQLiteSQL.migrationsTableExists, [], { _ in 1 }).isEmpty else { return nil }
-            return try c.query(SQLiteSQL.migrationList) { r in
-                AppliedMigration(version: r.int(0)!, name: r.string(1)!, compatibleWith: r.int(2)!, appliedAt: r.date(3)!)
-            }
+            return try c.query(SQLiteSQL.migrationList) { try AppliedMigration(row: $0) }
         }
     }
 
@@ -95,8 +91,8 @@ public final class SQLiteDriver: StorageDriver {
         for m in migrations.sorted(by: { $0.version < $1.version }) {
             let did = try await write { c in
                 try c.execute(SQLiteSQL.migrationsTableCreate)
-                let done = try c.query(SQLiteSQL.migrationList) { $0.int(0)! }
-                if done.contains(m.version) { return false }
+                let done = try c.query(SQLiteSQL.migrationList) { try AppliedMigration(row: $0) }
+                if done.contains(where: { $0.version == m.version }) { return false }
                 try c.execute(m.sql)
                 try c.run(SQLiteSQL.migrationRecord, [.int(Int64(m.version)), .text(m.name),
                                                       .int(Int64(m.compatibleWith)), .int(Time.millis(Date()))])
@@ -121,9 +117,7 @@ public final class SQLiteDriver: StorageDriver {
         }
         return try rows.enumerated().map { i, r in
             if let eid = existingIds[i] {
-                guard let j = existingJobs[eid] else {
-                    throw PortableError(.conflict, "idempotency key \(r.idempotencyKey ?? "") in queue \(r.queue) belongs to job \(eid), which no longer exists")
-                }
+                guard let j = existingJobs[eid] else { throw PortableError.keyOwnerGone(r) }
                 return JobInsertOutcome(job: j, created: false)
             }
             let runAt = r.runAt.map(Time.millis) ?? nowMs + Int64((r.delaySeconds * 1000).rounded())
@@ -144,7 +138,9 @@ public final class SQLiteDriver: StorageDriver {
             if let key = r.idempotencyKey {
                 let n = try c.run(SQLiteSQL.keyInsert, [.text(r.queue), .text(key), .text(r.id)])
                 if n == 0 {
-                    existing[i] = try c.query(SQLiteSQL.keyLookup, [.text(r.queue), .text(key)]) { $0.string(0)! }.first
+                    existing[i] = try c.query(SQLiteSQL.keyLookup, [.text(r.queue), .text(key)]) {
+                        try $0.columns(of: "job_keys").text("job_id")
+                    }.first
                     continue
                 }
             }
@@ -162,17 +158,16 @@ public final class SQLiteDriver: StorageDriver {
 
     public func jobLease(_ q: LeaseRequest, now: Date?) async throws -> [Job] {
         let nowMs = SQLiteDriver.nowMs(now)
-        let jobs = try await write { c in try SQLiteDriver.claim(q, nowMs: nowMs, c) }
-        return SQLiteDriver.ordered(jobs)
+        return try await write { c in try SQLiteDriver.claim(q, nowMs: nowMs, c) }
     }
 
     /// Claims in the caller's write transaction. Without a queue list, the queues with queued
     /// jobs are listed first (a loose index scan), so the claim walks the index per queue.
     static func claim(_ q: LeaseRequest, nowMs: Int64, _ c: SQLiteConnection) throws -> [Job] {
-        let queues = try q.queues ?? c.query(SQLiteSQL.queuesWithQueued, []) { $0.string(0)! }
+        let queues = try q.queues ?? c.query(SQLiteSQL.queuesWithQueued, []) { try $0.columns(of: "jobs").text("queue") }
         guard !queues.isEmpty else { return [] }
         let claim = leaseStatement(q, nowMs: nowMs, queues: queues)
-        return try c.query(claim.sql, claim.params) { try SQLiteDriver.job($0) }
+        return try c.query(claim.sql, claim.params) { try Job(row: $0) }
     }
 
     /// The claim's SQL and parameters for these queues (also what the query-plan guard explains).
@@ -190,13 +185,11 @@ public final class SQLiteDriver: StorageDriver {
     public func jobCompleteAndLease(_ completions: [Completion], lease q: LeaseRequest, now: Date?)
         async throws -> (acks: [AckResult], jobs: [Job]) {
         let nowMs = SQLiteDriver.nowMs(now)
-        let (acks, jobs): ([AckResult], [Job]) = try await write { c in
+        return try await write { c in
             var ignored: [String] = []
             let acks = try completions.map { try SQLiteDriver.complete($0, c, nowMs: nowMs, flow: nil, madeIn: &ignored) }
-            let jobs = try SQLiteDriver.claim(q, nowMs: nowMs, c)
-            return (acks, jobs)
+            return (acks, try SQLiteDriver.claim(q, nowMs: nowMs, c))
         }
-        return (acks, SQLiteDriver.ordered(jobs))
     }
 
     public func jobLeaseExtend(_ leases: [LeaseKey], seconds: Double, now: Date?) async throws -> Set<String> {
@@ -228,22 +221,19 @@ public final class SQLiteDriver: StorageDriver {
         let rows = try c.query(SQLiteSQL.jobComplete, [
             .text(x.newStatus.rawValue), .opt(x.output), .int(nowMs), .int(runAt), .opt(x.errorCode), .opt(x.errorMessage),
             .opt(x.dlqReason), .int(x.outcome == .released ? 1 : 0), .text(x.lease.jobId), .text(x.lease.token),
-        ]) { r in (r.int(0)!, r.string(1), r.int64(2), r.string(3)!, r.int(4)) }
-        if let (attempt, worker, started, queue, waitMs) = rows.first {
-            try c.run(SQLiteSQL.attemptInsert, [
-                .text(x.lease.jobId), .int(Int64(attempt)), .text(x.lease.token), .opt(worker),
-                .int(started ?? nowMs), .int(nowMs), .text(x.outcome.rawValue), .opt(x.errorCode),
-                .opt(x.errorMessage), .opt(x.decision?.rawValue), x.decision == .retry ? .int(runAt) : .null,
-                .opt(x.dlqReason), .text(queue), .opt(waitMs),
-            ])
+        ]) { try EndedLease(row: $0) }
+        if let ended = rows.first {
+            try c.run(SQLiteSQL.attemptInsert, ended.attempt(x.lease, nowMs: nowMs, outcome: x.outcome, errorCode: x.errorCode,
+                                                             errorMessage: x.errorMessage, decision: x.decision,
+                                                             retryAtMs: x.decision == .retry ? runAt : nil, dlqReason: x.dlqReason))
             if let flow, let runId = x.runId, let step = x.stepSlug, let outcome = x.stepOutcome {
                 madeIn += try SQLiteDriver.advance(c, runId: runId, step: step, outcome: outcome, flow: flow, nowMs: nowMs)
             }
             return .applied
         }
         let recorded = try c.query(SQLiteSQL.attemptOutcomeByToken, [.text(x.lease.jobId), .text(x.lease.token)]) {
-            $0.string(0)
-        }.first ?? nil
+            try $0.columns(of: "attempts").text("outcome")
+        }.first
         return recorded == x.outcome.rawValue ? .duplicate : .leaseLost
     }
 
@@ -251,31 +241,20 @@ public final class SQLiteDriver: StorageDriver {
     /// writer serialises runs). Returns the queues of the jobs it made.
     static func advance(_ c: SQLiteConnection, runId: String, step: String, outcome: StepOutcome, flow: FlowHook,
                         nowMs: Int64) throws -> [String] {
-        guard let (status, input, definition) = try c.query(SQLiteSQL.runSnapshot, [.text(runId)], { r in
-            (RunStatus(rawValue: r.string(0)!) ?? .running, r.string(1)!, r.string(2)!)
-        }).first else { return [] }
-        let steps = try c.query(SQLiteSQL.runStepList, [.text(runId)]) { SQLiteDriver.runStep($0) }
-        let changes = try flow.advance(FlowSnapshot(runId: runId, status: status, input: input, definitionJSON: definition,
-                                                    steps: steps), step, outcome)
+        guard var snapshot = try c.query(SQLiteSQL.runSnapshot, [.text(runId)], { try FlowSnapshot(row: $0, runId: runId) }).first
+        else { return [] }
+        snapshot.steps = try c.query(SQLiteSQL.runStepList, [.text(runId)]) { try RunStep(row: $0) }
+        let changes = try flow.advance(snapshot, step, outcome)
         for s in changes.steps {
             try c.run(SQLiteSQL.runStepUpdate, [.text(runId), .text(s.slug), .text(s.status.rawValue), .int(Int64(s.remainingDeps)),
                                                 .opt(s.jobId), .opt(s.output), .int(nowMs)])
         }
         _ = try insert(changes.newJobs, c, nowMs: nowMs)
-        for id in changes.cancelJobIds {
-            if let attempts = try c.query(SQLiteSQL.jobCancelQueued, [.text(id), .int(nowMs)], { $0.int(0)! }).first {
-                try c.run(SQLiteSQL.eventInsert, [.text(id), .int(nowMs), .text("cancelled"), .text("its run failed"), .int(Int64(attempts))])
-            }
-        }
+        _ = try cancel(changes.cancelJobs, c, nowMs: nowMs)
         if let rs = changes.runStatus {
             try c.run(SQLiteSQL.runStatusSet, [.text(runId), .text(rs.rawValue), rs == .running ? .null : .int(nowMs), .opt(changes.failedStep)])
         }
         return changes.newJobs.map(\.queue)
-    }
-
-    static func runStep(_ r: SQLiteRow) -> RunStep {
-        RunStep(slug: r.string(0)!, status: RunStepStatus(rawValue: r.string(1)!) ?? .waiting, remainingDeps: r.int(2)!,
-                jobId: r.string(3), output: r.string(4), finishedAt: r.date(5))
     }
 
     public func jobReleaseMany(_ leases: [LeaseKey]) async throws -> Int {
@@ -288,7 +267,7 @@ public final class SQLiteDriver: StorageDriver {
     public func jobLeaseExpiredList(limit: Int, now: Date?) async throws -> [Job] {
         let nowMs = SQLiteDriver.nowMs(now)
         return try await read { c in
-            try c.query(SQLiteSQL.jobLeaseExpiredList, [.int(nowMs), .int(Int64(limit))]) { try SQLiteDriver.job($0) }
+            try c.query(SQLiteSQL.jobLeaseExpiredList, [.int(nowMs), .int(Int64(limit))]) { try Job(row: $0) }
         }
     }
 
@@ -298,15 +277,15 @@ public final class SQLiteDriver: StorageDriver {
         s.map { "'\($0.rawValue)'" }.joined(separator: ", ")
     }
 
-    public func jobRetryMany(_ ids: [String], from: [JobStatus], now: Date?) async throws -> [String] {
+    public func jobRetryMany(_ ids: [String], from: [JobStatus], event: EventNote, now: Date?) async throws -> [String] {
         let nowMs = SQLiteDriver.nowMs(now)
         let sql = SQLiteSQL.jobRetry(statuses: SQLiteDriver.statusList(from))
         return try await write { c in
             var changed: [String] = []
             for id in ids {
-                guard let attempts = try c.query(sql, [.text(id), .int(nowMs)], { $0.int(0)! }).first else { continue }
-                try c.run(SQLiteSQL.eventInsert, [.text(id), .int(nowMs), .text("retried"),
-                                                  .text("put back in the queue with a fresh budget"), .int(Int64(attempts))])
+                guard let attempts = try c.query(sql, [.text(id), .int(nowMs)], { try $0.columns(of: "jobs").int("attempts") }).first
+                else { continue }
+                try c.run(SQLiteSQL.eventInsert, [.text(id), .int(nowMs), .text(event.type), .opt(event.message), .opt(attempts)])
                 changed.append(id)
             }
             return changed
@@ -315,27 +294,30 @@ public final class SQLiteDriver: StorageDriver {
 
     public func jobCancelMany(_ targets: [CancelTarget], now: Date?) async throws -> [String] {
         let nowMs = SQLiteDriver.nowMs(now)
-        return try await write { c in
-            var changed: [String] = []
-            for t in targets {
-                if let token = t.runningToken {
-                    guard let (attempt, worker, started, queue, waitMs) = try c.query(SQLiteSQL.jobCancelRunning,
-                        [.text(t.jobId), .int(nowMs), .text(token)], { r in (r.int(0)!, r.string(1), r.int64(2), r.string(3)!, r.int(4)) }).first
-                    else { continue }
-                    try c.run(SQLiteSQL.attemptInsert, [
-                        .text(t.jobId), .int(Int64(attempt)), .text(token), .opt(worker), .int(started ?? nowMs),
-                        .int(nowMs), .text(AttemptOutcome.cancelled.rawValue), .text(Codes.cancelled),
-                        .text("cancelled while running"), .null, .null, .null, .text(queue), .opt(waitMs),
-                    ])
-                } else {
-                    guard let attempts = try c.query(SQLiteSQL.jobCancelQueued, [.text(t.jobId), .int(nowMs)], { $0.int(0)! }).first
-                    else { continue }
-                    try c.run(SQLiteSQL.eventInsert, [.text(t.jobId), .int(nowMs), .text("cancelled"), .null, .int(Int64(attempts))])
-                }
-                changed.append(t.jobId)
+        return try await write { c in try SQLiteDriver.cancel(targets, c, nowMs: nowMs) }
+    }
+
+    /// Cancels in the caller's transaction, recording what each target says: a queued job's
+    /// event, or a running job's attempt. Returns the ids changed.
+    static func cancel(_ targets: [CancelTarget], _ c: SQLiteConnection, nowMs: Int64) throws -> [String] {
+        var changed: [String] = []
+        for t in targets {
+            if let token = t.runningToken {
+                guard let ended = try c.query(SQLiteSQL.jobCancelRunning,
+                                              [.text(t.jobId), .int(nowMs), .text(token), .text(t.errorCode), .text(t.errorMessage)],
+                                              { try EndedLease(row: $0) }).first
+                else { continue }
+                try c.run(SQLiteSQL.attemptInsert, ended.attempt(LeaseKey(jobId: t.jobId, token: token), nowMs: nowMs, outcome: .cancelled,
+                                                                 errorCode: t.errorCode, errorMessage: t.errorMessage))
+            } else {
+                guard let attempts = try c.query(SQLiteSQL.jobCancelQueued, [.text(t.jobId), .int(nowMs)], {
+                    try $0.columns(of: "jobs").int("attempts")
+                }).first else { continue }
+                try c.run(SQLiteSQL.eventInsert, [.text(t.jobId), .int(nowMs), .text(t.event.type), .opt(t.event.message), .opt(attempts)])
             }
-            return changed
+            changed.append(t.jobId)
         }
+        return changed
     }
 
     public func jobDeleteMany(_ ids: [String], from: [JobStatus]) async throws -> [String] {
@@ -360,7 +342,7 @@ public final class SQLiteDriver: StorageDriver {
     public func jobGetMany(_ ids: [String]) async throws -> [Job] {
         guard !ids.isEmpty else { return [] }
         let list = JSON.array(ids.map(JSON.string)).compact
-        return try await read { c in try c.query(SQLiteSQL.jobGetMany, [.text(list)]) { try SQLiteDriver.job($0) } }
+        return try await read { c in try c.query(SQLiteSQL.jobGetMany, [.text(list)]) { try Job(row: $0, archived: true) } }
     }
 
     static func filterSQL(_ f: JobFilter) -> (archive: Bool, where: String, params: [SQLValue]) {
@@ -387,44 +369,28 @@ public final class SQLiteDriver: StorageDriver {
         let (archive, w, params) = SQLiteDriver.filterSQL(filter)
         let sql = SQLiteSQL.jobList(archive: archive, where: w)
         return try await read { c in
-            try c.query(sql, params + [.int(Int64(limit)), .int(Int64(offset))]) { try SQLiteDriver.job($0) }
+            try c.query(sql, params + [.int(Int64(limit)), .int(Int64(offset))]) { try Job(row: $0, archived: true) }
         }
     }
 
     public func jobCount(_ filter: JobFilter, cap: Int) async throws -> Int {
         let (archive, w, params) = SQLiteDriver.filterSQL(filter)
         let sql = SQLiteSQL.jobCount(archive: archive, where: w)
-        return try await read { c in Int(try c.scalarInt(sql, params + [.int(Int64(cap))]) ?? 0) }
+        return try await read { c in try c.scalar(sql, params + [.int(Int64(cap))]) }
     }
 
     public func jobHistory(_ id: String) async throws -> JobHistory {
         try await read { c in
-            let attempts = try c.query(SQLiteSQL.attemptList, [.text(id)]) { r in
-                Attempt(jobId: r.string(0)!, attempt: r.int(1)!, leaseToken: r.string(2)!, workerId: r.string(3),
-                        startedAt: r.date(4)!, finishedAt: r.date(5)!,
-                        outcome: AttemptOutcome(rawValue: r.string(6)!) ?? .failed, errorCode: r.string(7),
-                        errorMessage: r.string(8), decision: r.string(9).flatMap(AttemptDecision.init(rawValue:)),
-                        retryAt: r.date(10), dlqReason: r.string(11))
-            }
-            let events = try c.query(SQLiteSQL.eventList, [.text(id)]) { r in
-                JobEvent(jobId: r.string(0)!, at: r.date(1)!, type: r.string(2)!, message: r.string(3), afterAttempt: r.int(4))
-            }
-            let replays = try c.query(SQLiteSQL.replayList, [.text(id)]) { r in
-                ReplayRef(id: r.string(0)!, createdAt: r.date(1)!)
-            }
-            return JobHistory(attempts: attempts, events: events, replays: replays)
+            JobHistory(attempts: try c.query(SQLiteSQL.attemptList, [.text(id)]) { try Attempt(row: $0) },
+                       events: try c.query(SQLiteSQL.eventList, [.text(id)]) { try JobEvent(row: $0) },
+                       replays: try c.query(SQLiteSQL.replayList, [.text(id)]) { try ReplayRef(row: $0) })
         }
     }
 
     // MARK: queue policies
 
-    static func policy(_ r: SQLiteRow) -> QueuePolicy {
-        QueuePolicy(queue: r.string(0)!, paused: r.int(1) == 1, maxRunning: r.int(2), maxStartsPerSecond: r.double(3),
-                    tokens: r.double(4), tokensAt: r.date(5))
-    }
-
     public func queuePolicyList() async throws -> [QueuePolicy] {
-        try await read { c in try c.query(SQLiteSQL.policyList) { SQLiteDriver.policy($0) } }
+        try await read { c in try c.query(SQLiteSQL.policyList) { try QueuePolicy(row: $0) } }
     }
 
     public func queuePolicySet(_ p: QueuePolicy, now: Date?) async throws {
@@ -441,40 +407,31 @@ public final class SQLiteDriver: StorageDriver {
         let nowMs = SQLiteDriver.nowMs(now)
         let types: SQLValue = q.jobTypes.map { .text(JSON.array($0.map(JSON.string)).compact) } ?? .null
         let dueSQL = SQLiteSQL.queueDue(byType: q.jobTypes != nil)
-        let (jobs, allowance): ([Job], Allowance) = try await write { c in
-            let policy = try c.query(SQLiteSQL.policyGet, [.text(queue)]) { SQLiteDriver.policy($0) }.first ?? QueuePolicy(queue: queue)
-            let running = Int(try c.scalarInt(SQLiteSQL.queueRunning, [.text(queue)]) ?? 0)
-            let due = Int(try c.scalarInt(dueSQL, [.text(queue), .int(nowMs), .int(Int64(q.limit)), types]) ?? 0)
+        return try await write { c in
+            let policy = try c.query(SQLiteSQL.policyGet, [.text(queue)]) { try QueuePolicy(row: $0) }.first ?? QueuePolicy(queue: queue)
+            let running = try c.scalar(SQLiteSQL.queueRunning, [.text(queue)])
+            let due = try c.scalar(dueSQL, [.text(queue), .int(nowMs), .int(Int64(q.limit)), types])
             let allowance = decide(policy, running, due, Time.date(millis: nowMs))
             var jobs: [Job] = []
             if allowance.count > 0 {
                 var allowed = q
                 allowed.limit = allowance.count
                 let claim = SQLiteDriver.leaseStatement(allowed, nowMs: nowMs, queues: [queue], unrestrictedOnly: false)
-                jobs = try c.query(claim.sql, claim.params) { try SQLiteDriver.job($0) }
+                jobs = try c.query(claim.sql, claim.params) { try Job(row: $0) }
             }
             if let tokens = allowance.tokensAfter {
                 try c.run(SQLiteSQL.policyTokens, [.text(queue), .double(tokens), .int(nowMs)])
             }
             return (jobs, allowance)
         }
-        return (SQLiteDriver.ordered(jobs), allowance)
-    }
-
-    static func ordered(_ jobs: [Job]) -> [Job] {
-        jobs.sorted { a, b in
-            if a.priority != b.priority { return a.priority > b.priority }
-            if a.runAt != b.runAt { return a.runAt < b.runAt }
-            return a.id < b.id
-        }
     }
 
     public func queuePurge(_ queue: String, dryRun: Bool) async throws -> Int {
-        if dryRun { return try await read { c in Int(try c.scalarInt(SQLiteSQL.purgeCount, [.text(queue)]) ?? 0) } }
+        if dryRun { return try await read { c in try c.scalar(SQLiteSQL.purgeCount, [.text(queue)]) } }
         var total = 0
         while true {
             let n: Int = try await write { c in
-                let ids = try c.query(SQLiteSQL.purgeIds, [.text(queue)]) { $0.string(0)! }
+                let ids = try c.query(SQLiteSQL.purgeIds, [.text(queue)]) { try Rows.id($0) }
                 guard !ids.isEmpty else { return 0 }
                 let list = SQLValue.text(JSON.array(ids.map(JSON.string)).compact)
                 for h in SQLiteSQL.historyDeleteIds { try c.run(h, [list]) }
@@ -490,7 +447,7 @@ public final class SQLiteDriver: StorageDriver {
         var total = 0
         while true {
             let n: Int = try await write { c in
-                let ids = try c.query(SQLiteSQL.queueAllIds, [.text(queue)]) { $0.string(0)! }
+                let ids = try c.query(SQLiteSQL.queueAllIds, [.text(queue)]) { try Rows.id($0) }
                 guard !ids.isEmpty else { return 0 }
                 let list = SQLValue.text(JSON.array(ids.map(JSON.string)).compact)
                 for h in SQLiteSQL.historyDeleteIds { try c.run(h, [list]) }
@@ -509,8 +466,9 @@ public final class SQLiteDriver: StorageDriver {
         let nowMs = SQLiteDriver.nowMs(now)
         return try await write { c in
             try c.run(SQLiteSQL.leaderAcquire, [.text(name), .text(holder), .int(nowMs), .int(nowMs + Int64(seconds * 1000))])
-            let (h, exp) = try c.query(SQLiteSQL.leaderGet, [.text(name)]) { ($0.string(0)!, $0.date(1)!) }.first!
-            return LeaderLease(holder: h, expiresAt: exp, isMine: h == holder)
+            guard let lease = try c.query(SQLiteSQL.leaderGet, [.text(name)], { try LeaderLease(row: $0, me: holder) }).first
+            else { throw LeaderLease.vanished }
+            return lease
         }
     }
 
@@ -530,10 +488,7 @@ public final class SQLiteDriver: StorageDriver {
 
     public func maintenanceList(limit: Int) async throws -> [MaintenanceRun] {
         try await read { c in
-            try c.query(SQLiteSQL.maintenanceList, [.int(Int64(limit))]) { r in
-                MaintenanceRun(holder: r.string(0)!, task: r.string(1)!, startedAt: r.date(2)!, finishedAt: r.date(3)!,
-                               affected: r.int(4)!, details: r.string(5))
-            }
+            try c.query(SQLiteSQL.maintenanceList, [.int(Int64(limit))]) { try MaintenanceRun(row: $0) }
         }
     }
 
@@ -541,7 +496,7 @@ public final class SQLiteDriver: StorageDriver {
         let nowMs = SQLiteDriver.nowMs(now)
         return try await write { c in
             let ids = try c.query(SQLiteSQL.archiveCandidates, [.int(Time.millis(cutoff)), .text(idBelow), .int(Int64(limit))]) {
-                $0.string(0)!
+                try Rows.id($0)
             }
             guard !ids.isEmpty else { return 0 }
             let list = SQLValue.text(JSON.array(ids.map(JSON.string)).compact)
@@ -553,7 +508,9 @@ public final class SQLiteDriver: StorageDriver {
 
     public func archiveDeleteBefore(_ cutoff: Date, limit: Int) async throws -> Int {
         try await write { c in
-            let ids = try c.query(SQLiteSQL.archiveExpired, [.int(Time.millis(cutoff)), .int(Int64(limit))]) { $0.string(0)! }
+            let ids = try c.query(SQLiteSQL.archiveExpired, [.int(Time.millis(cutoff)), .int(Int64(limit))]) {
+                try Rows.id($0, table: "jobs_archive")
+            }
             guard !ids.isEmpty else { return 0 }
             let list = SQLValue.text(JSON.array(ids.map(JSON.string)).compact)
             for h in SQLiteSQL.historyDeleteIds { try c.run(h, [list]) }
@@ -565,7 +522,9 @@ public final class SQLiteDriver: StorageDriver {
     public func historyPruneBefore(_ cutoff: Date, limit: Int, now: Date?) async throws -> Int {
         let nowMs = SQLiteDriver.nowMs(now)
         return try await write { c in
-            let ids = try c.query(SQLiteSQL.pruneCandidates, [.int(Time.millis(cutoff)), .int(Int64(limit))]) { $0.string(0)! }
+            let ids = try c.query(SQLiteSQL.pruneCandidates, [.int(Time.millis(cutoff)), .int(Int64(limit))]) {
+                try Rows.id($0, table: "jobs_archive")
+            }
             guard !ids.isEmpty else { return 0 }
             let list = SQLValue.text(JSON.array(ids.map(JSON.string)).compact)
             for h in SQLiteSQL.pruneHistory { try c.run(h, [list]) }
@@ -598,11 +557,7 @@ public final class SQLiteDriver: StorageDriver {
 
     public func scheduleList() async throws -> [Schedule] {
         try await read { c in
-            try c.query(SQLiteSQL.scheduleList) { r in
-                Schedule(name: r.string(0)!, cron: r.string(1)!, queue: r.string(2)!, jobType: r.string(3)!, payload: r.string(4)!,
-                         priority: r.int(5)!, maxAttempts: r.int(6), timeoutSeconds: r.int(7), lastSlotAt: r.date(8),
-                         createdAt: r.date(9))
-            }
+            try c.query(SQLiteSQL.scheduleList) { try Schedule(row: $0) }
         }
     }
 
@@ -617,7 +572,9 @@ public final class SQLiteDriver: StorageDriver {
         return try await read { c in
             var out: [String: String] = [:]
             for k in keys {
-                if let id = try c.query(SQLiteSQL.keyLookup, [.text(k.queue), .text(k.key)], { $0.string(0) }).first ?? nil {
+                if let id = try c.query(SQLiteSQL.keyLookup, [.text(k.queue), .text(k.key)], {
+                    try $0.columns(of: "job_keys").text("job_id")
+                }).first {
                     out[k.queue + "\u{0}" + k.key] = id
                 }
             }
@@ -630,7 +587,7 @@ public final class SQLiteDriver: StorageDriver {
         let second = nowMs / 1000 * 1000
         return try await write { c in
             let since = nowMs - 60_000
-            let buckets = try c.query(SQLiteSQL.rateWindow, [.text(queue), .int(since)]) { ($0.int64(0)!, $0.int(1)!) }
+            let buckets = try c.query(SQLiteSQL.rateWindow, [.text(queue), .int(since)]) { try Rows.rateBucket($0) }
             if let wait = Guardrail.retryAfter(buckets: buckets, count: count, limit: limit, nowMs: nowMs) { return wait }
             try c.run(SQLiteSQL.rateAdd, [.text(queue), .int(second), .int(Int64(count))])
             try c.run(SQLiteSQL.rateTrim, [.text(queue), .int(since)])
@@ -654,15 +611,13 @@ public final class SQLiteDriver: StorageDriver {
     public func decisionList(_ kind: DecisionKind, limit: Int, offset: Int) async throws -> [Decision] {
         let sql = SQLiteSQL.decisionList(SQLiteDriver.table(kind))
         return try await read { c in
-            try c.query(sql, [.int(Int64(limit)), .int(Int64(offset))]) { r in
-                Decision(queue: r.string(0)!, reasonCode: r.string(1)!, minute: r.date(2)!, count: r.int(3)!, lastMessage: r.string(4))
-            }
+            try c.query(sql, [.int(Int64(limit)), .int(Int64(offset))]) { try Decision(row: $0, table: SQLiteDriver.table(kind)) }
         }
     }
 
     public func decisionCount(_ kind: DecisionKind, cap: Int) async throws -> Int {
         let sql = SQLiteSQL.decisionCount(SQLiteDriver.table(kind))
-        return try await read { c in Int(try c.scalarInt(sql, [.int(Int64(cap))]) ?? 0) }
+        return try await read { c in try c.scalar(sql, [.int(Int64(cap))]) }
     }
 
     // MARK: workflows
@@ -670,42 +625,33 @@ public final class SQLiteDriver: StorageDriver {
     public func flowDefine(_ def: FlowDefinition, now: Date?) async throws -> FlowDefinition {
         let nowMs = SQLiteDriver.nowMs(now)
         let text = def.json.compact
-        let (version, created, stored): (Int, Int64, String) = try await write { c in
-            if let (v, at, d) = try c.query(SQLiteSQL.flowLatest, [.text(def.slug)], { ($0.int(0)!, $0.int64(1)!, $0.string(2)!) }).first,
-               d == text {
-                return (v, at, d)
+        return try await write { c in
+            if let latest = try c.query(SQLiteSQL.flowLatest, [.text(def.slug)], { try FlowDefinition(row: $0) }).first,
+               latest.json.compact == text {
+                return latest
             }
-            let v = Int(try c.scalarInt(SQLiteSQL.flowNextVersion, [.text(def.slug)]) ?? 1)
-            try c.run(SQLiteSQL.flowInsert, [.text(def.slug), .int(Int64(v)), .text(text), .int(nowMs)])
-            return (v, nowMs, text)
+            var stored = def
+            stored.version = try c.scalar(SQLiteSQL.flowNextVersion, [.text(def.slug)])
+            stored.createdAt = Time.date(millis: nowMs)
+            try c.run(SQLiteSQL.flowInsert, [.text(def.slug), .opt(stored.version), .text(text), .int(nowMs)])
+            return stored
         }
-        var out = try FlowDefinition.parse(try JSON.parse(stored))
-        out.version = version
-        out.createdAt = Time.date(millis: created)
-        return out
-    }
-
-    static func definition(_ r: SQLiteRow) throws -> FlowDefinition {
-        var d = try FlowDefinition.parse(try JSON.parse(r.string(2)!))
-        d.version = r.int(0)
-        d.createdAt = r.date(1)
-        return d
     }
 
     public func flowList() async throws -> [FlowDefinition] {
-        try await read { c in try c.query(SQLiteSQL.flowListLatest) { try SQLiteDriver.definition($0) } }
+        try await read { c in try c.query(SQLiteSQL.flowListLatest) { try FlowDefinition(row: $0) } }
     }
 
     public func flowGet(_ slug: String, version: Int?) async throws -> FlowDefinition? {
         try await read { c in
             if let version {
-                return try c.query(SQLiteSQL.flowGetVersion, [.text(slug), .int(Int64(version))]) { try SQLiteDriver.definition($0) }.first
+                return try c.query(SQLiteSQL.flowGetVersion, [.text(slug), .int(Int64(version))]) { try FlowDefinition(row: $0) }.first
             }
-            return try c.query(SQLiteSQL.flowLatest, [.text(slug)]) { try SQLiteDriver.definition($0) }.first
+            return try c.query(SQLiteSQL.flowLatest, [.text(slug)]) { try FlowDefinition(row: $0) }.first
         }
     }
 
-    public func flowRunStart(_ run: FlowRun, jobs: [JobInsert], now: Date?) async throws -> FlowRun {
+    public func flowRunStart(_ run: FlowRun, jobs: [JobInsert], now: Date?) async throws {
         let nowMs = SQLiteDriver.nowMs(now)
         try await write { c in
             try c.run(SQLiteSQL.runInsert, [.text(run.id), .text(run.flowSlug), .int(Int64(run.flowVersion)), .text(run.input), .int(nowMs)])
@@ -715,31 +661,24 @@ public final class SQLiteDriver: StorageDriver {
             _ = try SQLiteDriver.insert(jobs, c, nowMs: nowMs)
         }
         for q in Set(jobs.map(\.queue)) { wakeups.notify(queue: q) }
-        guard let stored = try await flowRunGet(run.id) else { throw PortableError(.backend, "run \(run.id) vanished") }
-        return stored
-    }
-
-    static func run(_ r: SQLiteRow) -> FlowRun {
-        FlowRun(id: r.string(0)!, flowSlug: r.string(1)!, flowVersion: r.int(2)!, status: RunStatus(rawValue: r.string(3)!) ?? .running,
-                input: r.string(4)!, createdAt: r.date(5)!, finishedAt: r.date(6), failedStep: r.string(7), steps: [])
     }
 
     public func flowRunGet(_ id: String) async throws -> FlowRun? {
         try await read { c in
-            guard var run = try c.query(SQLiteSQL.runGet, [.text(id)], { SQLiteDriver.run($0) }).first else { return nil }
-            run.steps = try c.query(SQLiteSQL.runStepList, [.text(id)]) { SQLiteDriver.runStep($0) }
+            guard var run = try c.query(SQLiteSQL.runGet, [.text(id)], { try FlowRun(row: $0) }).first else { return nil }
+            run.steps = try c.query(SQLiteSQL.runStepList, [.text(id)]) { try RunStep(row: $0) }
             return run
         }
     }
 
     public func flowRunList(_ flow: String?, limit: Int, offset: Int) async throws -> [FlowRun] {
         try await read { c in
-            try c.query(SQLiteSQL.runList, [.opt(flow), .int(Int64(limit)), .int(Int64(offset))]) { SQLiteDriver.run($0) }
+            try c.query(SQLiteSQL.runList, [.opt(flow), .int(Int64(limit)), .int(Int64(offset))]) { try FlowRun(row: $0) }
         }
     }
 
     public func flowRunCount(_ flow: String?, cap: Int) async throws -> Int {
-        try await read { c in Int(try c.scalarInt(SQLiteSQL.runCount, [.opt(flow), .int(Int64(cap))]) ?? 0) }
+        try await read { c in try c.scalar(SQLiteSQL.runCount, [.opt(flow), .int(Int64(cap))]) }
     }
 
     public func flowRunCancel(_ id: String, now: Date?) async throws -> Bool {
@@ -769,19 +708,7 @@ public final class SQLiteDriver: StorageDriver {
             params = table.hasQueue ? [.opt(queue)] : []
         }
         return try await read { c in
-            try c.query(sql, params) { r in
-                cols.enumerated().map { i, col -> CopyValue in
-                    let idx = Int32(i)
-                    if r.isNull(idx) { return .null }
-                    switch col.type {
-                    case .text, .uuid, .json: return .text(r.string(idx)!)
-                    case .int: return .int(r.int64(idx)!)
-                    case .double: return .double(r.double(idx)!)
-                    case .bool: return .bool(r.int64(idx)! != 0)
-                    case .time: return .time(r.date(idx)!)
-                    }
-                }
-            }
+            try c.query(sql, params) { try table.values($0) }
         }
     }
 
@@ -806,15 +733,13 @@ public final class SQLiteDriver: StorageDriver {
             // One snapshot for all the counts.
             try c.transaction(immediate: false) {
                 var out: [QueueCount] = []
-                for queue in try c.query(SQLiteSQL.queuesWithQueued, [], { $0.string(0)! }) {
-                    out += QueueCount.markCapped(try c.query(SQLiteSQL.queueCountsQueued, [.int(nowMs), .text(queue), cap]) { r in
-                        QueueCount(queue: queue, status: .queued, due: r.int(0) == 1, count: r.int(1)!, oldestRunAt: r.date(2))
+                for queue in try c.query(SQLiteSQL.queuesWithQueued, [], { try $0.columns(of: "jobs").text("queue") }) {
+                    out += QueueCount.markCapped(try c.query(SQLiteSQL.queueCountsQueued, [.int(nowMs), .text(queue), cap]) {
+                        try QueueCount(queuedRow: $0, queue: queue)
                     })
                 }
                 for (sql, status) in [(SQLiteSQL.queueCountsRunning, JobStatus.running), (SQLiteSQL.queueCountsDLQ, .dlq)] {
-                    out += QueueCount.markCapped(try c.query(sql, [cap]) { r in
-                        QueueCount(queue: r.string(0)!, status: status, due: true, count: r.int(1)!, oldestRunAt: r.date(2))
-                    })
+                    out += QueueCount.markCapped(try c.query(sql, [cap]) { try QueueCount(row: $0, status: status) })
                 }
                 return out
             }
@@ -824,13 +749,11 @@ public final class SQLiteDriver: StorageDriver {
     public func attemptWindow(seconds: Double, sampleLimit: Int, now: Date?) async throws -> AttemptWindow {
         let since = SQLiteDriver.nowMs(now) - Int64(seconds * 1000)
         return try await read { c in
-            let counts = try c.query(SQLiteSQL.attemptWindowCounts, [.int(since)]) { r in
-                AttemptWindow.Count(queue: r.string(0)!, outcome: r.string(1)!, count: r.int(2)!)
-            }
-            let samples = try c.query(SQLiteSQL.attemptWindowSamples, [.int(since), .int(Int64(sampleLimit))]) { r in
-                AttemptWindow.Sample(queue: r.string(0)!, waitMs: r.int(1), runMs: r.int(2) ?? 0)
-            }
-            return AttemptWindow(counts: counts, samples: samples)
+            AttemptWindow(
+                counts: try c.query(SQLiteSQL.attemptWindowCounts, [.int(since)]) { try AttemptWindow.Count(row: $0) },
+                samples: try c.query(SQLiteSQL.attemptWindowSamples, [.int(since), .int(Int64(sampleLimit))]) {
+                    try AttemptWindow.Sample(row: $0)
+                })
         }
     }
 
@@ -848,10 +771,7 @@ public final class SQLiteDriver: StorageDriver {
 
     public func jobTypeList() async throws -> [JobTypePolicy] {
         try await read { c in
-            try c.query(SQLiteSQL.jobTypeList) { r in
-                JobTypePolicy(jobType: r.string(0)!, maxAttempts: r.int(1), timeoutSeconds: r.int(2),
-                              backoffBaseMs: r.int(3), backoffMaxMs: r.int(4), concurrency: r.int(5))
-            }
+            try c.query(SQLiteSQL.jobTypeList) { try JobTypePolicy(row: $0) }
         }
     }
 
@@ -873,38 +793,37 @@ public final class SQLiteDriver: StorageDriver {
 
     public func workerList() async throws -> [WorkerInfo] {
         try await read { c in
-            try c.query(SQLiteSQL.workerList) { r in
-                WorkerInfo(id: r.string(0)!, host: r.string(1)!, pid: r.int(2)!,
-                           queues: r.string(3).flatMap(SQLiteDriver.stringArray),
-                           jobTypes: r.string(4).flatMap(SQLiteDriver.stringArray),
-                           concurrency: r.int(5)!, leaseSeconds: r.double(6)!, startedAt: r.date(7)!,
-                           lastHeartbeatAt: r.date(8)!)
-            }
+            try c.query(SQLiteSQL.workerList) { try WorkerInfo(row: $0) }
         }
     }
+}
 
-    static func stringArray(_ text: String) -> [String]? {
-        guard case .array(let items)? = try? JSON.parse(text) else { return nil }
-        return items.compactMap(\.stringValue)
+/// What ending a lease returns (`jobComplete`, `jobCancelRunning`): the job's side of the
+/// attempt row written next in the same transaction.
+struct EndedLease {
+    var attempt: Int
+    var workerId: String?
+    var startedAtMs: Int?
+    var queue: String
+    var waitMs: Int?
+
+    init(row: SQLiteRow) throws {
+        let c = row.columns(of: "jobs")
+        attempt = try c.int("attempts")
+        workerId = try c.textOrNull("worker_id")
+        startedAtMs = try c.intOrNull("started_at")
+        queue = try c.text("queue")
+        waitMs = try c.intOrNull("wait_ms")
     }
 
-    // MARK: rows
-
-    /// Columns in `SQLiteSQL.jobColumns` order, then optionally archived_at.
-    static func job(_ r: SQLiteRow) throws -> Job {
-        guard let status = JobStatus(rawValue: r.string(6) ?? "") else {
-            throw PortableError(.backend, "job \(r.string(0) ?? "?") has unknown status \(r.string(6) ?? "null")")
-        }
-        let archivedAt = r.columnCount > 26 ? r.date(26) : nil
-        return Job(
-            id: r.string(0)!, queue: r.string(1)!, jobType: r.string(2)!, payload: r.string(3)!,
-            priority: r.int(4)!, runAt: r.date(5)!, status: archivedAt != nil ? .archived : status,
-            attempts: r.int(7)!, attemptBase: r.int(8)!, maxAttempts: r.int(9), timeoutSeconds: r.int(10),
-            backoffBaseMs: r.int(11), idempotencyKey: r.string(12), replayOf: r.string(13), output: r.string(14),
-            lastErrorCode: r.string(15), lastErrorMessage: r.string(16), dlqReasonCode: r.string(17),
-            leaseToken: r.string(18), leaseExpiresAt: r.date(19), workerId: r.string(20), createdAt: r.date(21)!,
-            startedAt: r.date(22), finishedAt: r.date(23), archivedAt: archivedAt, runId: r.string(24),
-            stepSlug: r.string(25))
+    /// The parameters of `SQLiteSQL.attemptInsert` for the attempt this lease ended with.
+    func attempt(_ lease: LeaseKey, nowMs: Int64, outcome: AttemptOutcome, errorCode: String?, errorMessage: String?,
+                 decision: AttemptDecision? = nil, retryAtMs: Int64? = nil, dlqReason: String? = nil) -> [SQLValue] {
+        [
+            .text(lease.jobId), .opt(attempt), .text(lease.token), .opt(workerId), .int(startedAtMs.map(Int64.init) ?? nowMs),
+            .int(nowMs), .text(outcome.rawValue), .opt(errorCode), .opt(errorMessage), .opt(decision?.rawValue),
+            retryAtMs.map(SQLValue.int) ?? .null, .opt(dlqReason), .text(queue), .opt(waitMs),
+        ]
     }
 }
 
@@ -941,7 +860,7 @@ final class SQLiteCopyTarget: CopyTarget {
 
     func count(_ table: CopyTable, queue: String?) async throws -> Int {
         let sql = "SELECT count(*) FROM \(table.rawValue)" + (table.hasQueue ? " WHERE (?1 IS NULL OR queue = ?1)" : "")
-        return try await host.with { c in Int(try c.scalarInt(sql, table.hasQueue ? [.opt(queue)] : []) ?? 0) }
+        return try await host.with { c in try c.scalar(sql, table.hasQueue ? [.opt(queue)] : []) }
     }
 
     func commit() async throws {

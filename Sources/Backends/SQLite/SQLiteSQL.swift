@@ -134,9 +134,10 @@ enum SQLiteSQL {
         RETURNING attempts
         """
 
+    /// ?4, ?5: the error the core decided for a cancelled attempt, kept on the job row.
     static let jobCancelRunning = """
         UPDATE jobs SET status = 'cancelled', finished_at = ?2, lease_token = NULL, lease_expires_at = NULL,
-                        last_error_code = 'CANCELLED', last_error_message = 'cancelled while running'
+                        last_error_code = ?4, last_error_message = ?5
         WHERE id = ?1 AND status = 'running' AND lease_token = ?3
         RETURNING attempts, worker_id, started_at, queue, wait_ms
         """
@@ -318,9 +319,7 @@ enum SQLiteSQL {
     static let runGet = "SELECT \(runColumns) FROM flow_runs WHERE id = ?1"
     static let runList = "SELECT \(runColumns) FROM flow_runs WHERE (?1 IS NULL OR flow_slug = ?1) ORDER BY id DESC LIMIT ?2 OFFSET ?3"
     static let runCount = "SELECT count(*) FROM (SELECT 1 FROM flow_runs WHERE (?1 IS NULL OR flow_slug = ?1) LIMIT ?2)"
-    static let runStepList = """
-        SELECT step_slug, status, remaining_deps, job_id, output, finished_at FROM run_steps WHERE run_id = ?1 ORDER BY step_slug
-        """
+    static let runStepList = "SELECT step_slug, status, remaining_deps, job_id, output, finished_at FROM run_steps WHERE run_id = ?1"
     static let runSnapshot = """
         SELECT r.status, r.input, f.definition FROM flow_runs r
         JOIN flows f ON f.slug = r.flow_slug AND f.version = r.flow_version WHERE r.id = ?1

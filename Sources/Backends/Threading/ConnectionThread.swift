@@ -74,8 +74,9 @@ final class ConnectionHost<C>: @unchecked Sendable {
                 closeConnection(c)
                 connection = nil
             }
-            if connection == nil { connection = try open() }
-            return try body(connection!)
+            let c = try connection ?? open()
+            connection = c
+            return try body(c)
         }
     }
 

@@ -140,6 +140,12 @@ public struct FlowDefinition: Sendable, Equatable {
     public func step(_ slug: String) -> FlowStep? { steps.first { $0.slug == slug } }
     public func dependents(of slug: String) -> [FlowStep] { steps.filter { $0.dependsOn.contains(slug) } }
 
+    /// A run's steps in this definition's order (drivers return them in no particular order).
+    public func ordered(_ runSteps: [RunStep]) -> [RunStep] {
+        let place = Dictionary(steps.enumerated().map { ($1.slug, $0) }, uniquingKeysWith: { a, _ in a })
+        return runSteps.sorted { (place[$0.slug] ?? Int.max, $0.slug) < (place[$1.slug] ?? Int.max, $1.slug) }
+    }
+
     /// The canonical file form (defaults spelled out), stored as the definition.
     public var json: JSON {
         var m: [(String, JSON)] = [("slug", .string(slug))]

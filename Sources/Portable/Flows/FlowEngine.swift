@@ -29,10 +29,9 @@ public struct FlowChanges: Sendable, Equatable {
     public var failedStep: String?
     /// Jobs of steps whose last dependency just succeeded.
     public var newJobs: [JobInsert] = []
-    /// Queued jobs of other steps to cancel (the run failed: they never start).
-    public var cancelJobIds: [String] = []
+    /// Queued jobs of other steps to cancel, with what to record (the run failed: they never start).
+    public var cancelJobs: [CancelTarget] = []
     public init() {}
-    public var isEmpty: Bool { steps.isEmpty && runStatus == nil && newJobs.isEmpty && cancelJobIds.isEmpty }
 }
 
 /// The core's decision for a finished step, handed to the driver to run inside its ack transaction.
@@ -80,8 +79,10 @@ public enum FlowEngine {
     public static func advance(_ snap: FlowSnapshot, def: FlowDefinition, step slug: String, outcome: StepOutcome,
                                newId: () -> String) -> FlowChanges {
         var c = FlowChanges()
-        guard snap.status != .cancelled, var me = snap.steps.first(where: { $0.slug == slug }) else { return c }
-        var byslug = Dictionary(snap.steps.map { ($0.slug, $0) }, uniquingKeysWith: { a, _ in a })
+        // Definition order, whatever order the driver read them in: both backends decide alike.
+        let steps = def.ordered(snap.steps)
+        guard snap.status != .cancelled, var me = steps.first(where: { $0.slug == slug }) else { return c }
+        var byslug = Dictionary(steps.map { ($0.slug, $0) }, uniquingKeysWith: { a, _ in a })
         var runStatus = snap.status
         switch outcome {
         case .failed:
@@ -92,12 +93,12 @@ public enum FlowEngine {
                 runStatus = .failed
                 c.failedStep = slug
                 // Nothing downstream starts: waiting steps are skipped, queued ones cancelled.
-                for st in snap.steps where st.slug != slug {
+                for st in steps where st.slug != slug {
                     if st.status == .waiting || st.status == .queued {
                         var s = st
                         s.status = .skipped
                         c.steps.append(s)
-                        if st.status == .queued, let j = st.jobId { c.cancelJobIds.append(j) }
+                        if st.status == .queued, let j = st.jobId { c.cancelJobs.append(Decide.cancelForFailedRun(jobId: j)) }
                     }
                 }
             }
@@ -107,9 +108,9 @@ public enum FlowEngine {
             byslug[slug] = me
             c.steps.append(me)
             // A step retried in place after it failed the run revives the run when no other step failed.
-            if runStatus == .failed, !snap.steps.contains(where: { $0.slug != slug && $0.status == .failed }) {
+            if runStatus == .failed, !steps.contains(where: { $0.slug != slug && $0.status == .failed }) {
                 runStatus = .running
-                for st in snap.steps where st.status == .skipped {
+                for st in steps where st.status == .skipped {
                     var s = st
                     s.status = st.jobId == nil ? .waiting : .queued
                     byslug[s.slug] = s

@@ -31,17 +31,15 @@ extension PortableClient {
         }
         let run = FlowRun(id: runId, flowSlug: def.slug, flowVersion: def.version ?? 1, status: .running, input: input,
                           createdAt: clock.localNow, finishedAt: nil, failedStep: nil, steps: steps)
-        let stored = try await driver.flowRunStart(run, jobs: jobs, now: now)
-        return try await self.run(stored.id).run
+        try await driver.flowRunStart(run, jobs: jobs, now: now)
+        return try await self.run(run.id).run
     }
 
     /// A run with its definition and its steps' jobs.
     public func run(_ id: String) async throws -> (run: FlowRun, definition: FlowDefinition?, jobs: [String: Job]) {
         guard UUIDv7.isValid(id), var r = try await driver.flowRunGet(id.lowercased()) else { throw PortableError.notFound("no run \(id)") }
         let def = try await driver.flowGet(r.flowSlug, version: r.flowVersion)
-        if let order = def?.steps.map(\.slug) {
-            r.steps.sort { (order.firstIndex(of: $0.slug) ?? 0) < (order.firstIndex(of: $1.slug) ?? 0) }
-        }
+        r.steps = def?.ordered(r.steps) ?? r.steps.sorted { $0.slug < $1.slug }
         let jobs = try await driver.jobGetMany(r.steps.compactMap(\.jobId))
         return (r, def, Dictionary(jobs.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a }))
     }
@@ -72,8 +70,7 @@ extension PortableClient {
         let live = try await driver.jobList(JobFilter(runId: r.id), limit: 1000, offset: 0)
             .filter { $0.status == .queued || $0.status == .running }
         if !live.isEmpty {
-            _ = try await driver.jobCancelMany(live.map { CancelTarget(jobId: $0.id, runningToken: $0.status == .running ? $0.leaseToken : nil) },
-                                               now: now)
+            _ = try await driver.jobCancelMany(live.map(Decide.cancel), now: now)
         }
         return try await run(r.id).run
     }

@@ -179,7 +179,7 @@ public final class Maintainer: Sendable {
                 }
             } catch {
                 let e = PortableError.wrap(error)
-                if e.code != .unavailable { logger.error("maintenance failed", metadata: ["error": .string(e.description)]) }
+                if e.code != .unavailable { logger.error("maintenance failed", metadata: ["error": .string(e.debugDescription)]) }
             }
             try? await Task.sleep(nanoseconds: UInt64(settings.reapIntervalSeconds * 1e9))
         }

@@ -165,7 +165,7 @@ enum SchemaDump {
                     SELECT type, name, coalesce(sql, '') FROM sqlite_master
                     WHERE name NOT LIKE 'sqlite_%' AND name <> 'schema_migrations'
                     ORDER BY type, name
-                    """) { r in "\(r.string(0)!) \(r.string(1)!)\n\(r.string(2)!)\n" }.joined(separator: "\n")
+                    """) { r in "\(r.text(0) ?? "") \(r.text(1) ?? "")\n\(r.text(2) ?? "")\n" }.joined(separator: "\n")
             }
         }
         let pg = driver as! PostgresDriver

@@ -116,7 +116,7 @@ import Testing
             } else if let lite = db.driver as? SQLiteDriver {
                 let plans = try await lite.read { c in
                     try cases.map { k in
-                        try c.query("EXPLAIN QUERY PLAN " + k.sqlite.sql, k.sqlite.params) { $0.string(3) ?? "" }
+                        try c.query("EXPLAIN QUERY PLAN " + k.sqlite.sql, k.sqlite.params) { $0.text(3) ?? "" }
                     }
                 }
                 for (k, lines) in zip(cases, plans) {
@@ -192,9 +192,9 @@ import Testing
                     let plans = try await lite.read { c in
                         try Self.claims.map { k in
                             let req = Self.request(k)
-                            let queues = try req.queues ?? c.query(SQLiteSQL.queuesWithQueued, []) { $0.string(0)! }
+                            let queues = try req.queues ?? c.query(SQLiteSQL.queuesWithQueued, []) { $0.text(0) ?? "" }
                             let (sql, params) = SQLiteDriver.leaseStatement(req, nowMs: Time.millis(now), queues: queues)
-                            return try c.query("EXPLAIN QUERY PLAN " + sql, params) { ($0.int64(1) ?? 0, $0.string(3) ?? "") }
+                            return try c.query("EXPLAIN QUERY PLAN " + sql, params) { (try $0.int(1) ?? 0, $0.text(3) ?? "") }
                         }
                     }
                     for (k, plan) in zip(Self.claims, plans) {

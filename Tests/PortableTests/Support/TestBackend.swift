@@ -82,6 +82,15 @@ final class TestDB: Sendable {
         return try Database.open(try DatabaseURL.parse(url), settings: settings)
     }
 
+    /// Runs SQL straight on the test database (to break it on purpose).
+    func execute(_ sql: String) async throws {
+        if let pg = driver as? PostgresDriver {
+            try await pg.with { c in try c.exec(sql) }
+        } else if let lite = driver as? SQLiteDriver {
+            try await lite.write { c in try c.execute(sql) }
+        }
+    }
+
     func close() async {
         if case .postgres = backend, let pg = driver as? PostgresDriver {
             let schema = pg.url.schema

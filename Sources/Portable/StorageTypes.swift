@@ -153,10 +153,34 @@ public struct JobInsertOutcome: Sendable, Equatable {
     public init(job: Job, created: Bool) { self.job = job; self.created = created }
 }
 
+extension PortableError {
+    /// A row's idempotency key is taken, but its job was deleted before it could be read back.
+    public static func keyOwnerGone(_ row: JobInsert) -> PortableError {
+        .conflict("idempotency key \(row.idempotencyKey ?? "") in queue \(row.queue) is taken by a job that no longer exists")
+    }
+}
+
+/// An event a driver records beside an operator's change (`retried`, `cancelled`): type and
+/// message are decided in the core (`Decide`), so both backends write the same words.
+public struct EventNote: Sendable, Equatable {
+    public var type: String
+    public var message: String?
+    public init(type: String, message: String?) { self.type = type; self.message = message }
+}
+
 /// A target of a cancel: queued jobs by id; running ones also by their current lease token,
-/// so a cancel racing an ack changes exactly one of them.
+/// so a cancel racing an ack changes exactly one of them. What is recorded is decided in the
+/// core (`Decide.cancel`): a queued job gets `event`; a running job's attempt ends `cancelled`
+/// with `errorCode` and `errorMessage`, which the job row keeps as its last error.
 public struct CancelTarget: Sendable, Equatable {
     public var jobId: String
     public var runningToken: String?
-    public init(jobId: String, runningToken: String?) { self.jobId = jobId; self.runningToken = runningToken }
+    public var event: EventNote
+    public var errorCode: String
+    public var errorMessage: String
+
+    public init(jobId: String, runningToken: String?, event: EventNote, errorCode: String, errorMessage: String) {
+        self.jobId = jobId; self.runningToken = runningToken; self.event = event
+        self.errorCode = errorCode; self.errorMessage = errorMessage
+    }
 }
