@@ -50,6 +50,11 @@ public enum Database {
         Migrator.status(applied: try await driver.migrationList(), known: migrations(for: driver.kind))
     }
 
+    /// The schema as this binary sees it, through a client (for `/health` and readiness).
+    public static func status(_ client: PortableClient) async throws -> SchemaStatus {
+        Migrator.status(applied: try await client.migrationsApplied(), known: migrations(for: client.backend))
+    }
+
     /// Applies pending migrations. Refuses (`SCHEMA_TOO_NEW`) a newer schema this binary is not
     /// compatible with. Safe to run from several processes at once; re-running is a no-op.
     @discardableResult

@@ -95,6 +95,12 @@ extension PortableClient {
         let (i, t) = try await (items, total)
         return Page(items: i, total: min(t, config.countCap), totalCapped: t > config.countCap)
     }
+
+    /// Records an enqueue refused before it reached the core (an HTTP body over the upload limit).
+    public func recordIngestRefusal(queue: String, _ error: PortableError) async {
+        try? await driver.decisionRecord(.ingest, [DecisionTally(queue: queue, reasonCode: error.code.wire, count: 1,
+                                                                message: error.message)], now: now)
+    }
 }
 
 public enum Guardrail {

@@ -26,7 +26,8 @@ public struct PortableConfig: Sendable {
 /// The core: enqueue, inspect and operate on jobs through any `StorageDriver`. Workers use
 /// `lease`, `heartbeat`, `complete` and `reap`. Every state decision is made here.
 public final class PortableClient: Sendable {
-    public let driver: any StorageDriver
+    /// The storage seam. Fronts (CLI, HTTP) go through the client's methods; drivers are the core's.
+    package let driver: any StorageDriver
     public let config: PortableConfig
     public let clock: any PortableClock
     public let random: any RandomSource
@@ -300,6 +301,21 @@ public final class PortableClient: Sendable {
         async let counts = driver.queueCounts(now: now)
         async let policies = driver.queuePolicyList()
         return QueueSummary.from(try await counts, policies: try await policies)
+    }
+
+    /// The database's clock (the injected clock in tests): what ages and "alive" are measured against.
+    public func databaseNow() async throws -> Date {
+        try await driver.clockNow(now)
+    }
+
+    /// The migrations recorded in the database; nil for a database without portableq's schema.
+    public func migrationsApplied() async throws -> [AppliedMigration]? {
+        try await driver.migrationList()
+    }
+
+    /// Closes the database connections; the client cannot be used afterwards.
+    public func close() async {
+        await driver.close()
     }
 
     public func workers() async throws -> (workers: [WorkerInfo], now: Date) {

@@ -5,9 +5,11 @@ import Logging
 import Synchronization
 
 /// `portableq bench`: enqueue N no-op jobs in batches, work them through the full path (claim,
-/// attempt recorded, ack) with W in-process worker loops, then measure enqueue-to-start latency
-/// of an idle worker in a separate trickle phase. Uses a queue of its own and deletes it after,
-/// so it can run against a database that holds other work.
+/// attempt recorded, ack) with W in-process `Worker`s — the runtime `portableq work` runs, so the
+/// figure is what a user gets — then measure enqueue-to-start latency of an idle worker in a
+/// separate trickle phase. `--loop` processes with a bare claim/ack loop instead (no handler
+/// tasks, heartbeats or ack buffer), to see what the runtime costs. Uses a queue of its own and
+/// deletes it after, so it can run against a database that holds other work.
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "bench", abstract: "Measure enqueue, processing and start latency.")
 
@@ -17,6 +19,7 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(name: .customLong("batch-size"), help: "Jobs per enqueue batch and per claim.") var batchSize: Int = 100
     @Option(name: .customLong("payload-bytes"), help: "Payload size of each job.") var payloadBytes: Int = 16
     @Option(name: .customLong("trickle"), help: "Jobs in the latency phase.") var trickle: Int = 200
+    @Flag(help: "Process with a bare claim/ack loop instead of the Worker runtime.") var loop = false
     @Flag(help: "Print the result as JSON too.") var json = false
 
     func run() async throws {
@@ -56,36 +59,12 @@ struct BenchCommand: AsyncParsableCommand {
         let enqueueSeconds = Date().timeIntervalSince(t0)
         say(String(format: "enqueued %d in %.2f s", jobs, enqueueSeconds))
 
-        // 2. Process: W loops; each turn acks the last batch (attempts recorded with the ack)
-        // and claims the next, in one round trip.
+        // 2. Process, timed until the last job's ack is written.
         let t1 = Date()
-        let done = Counter()
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            for w in 0..<workers {
-                group.addTask {
-                    var idle = 0
-                    var held: [Job] = []
-                    while true {
-                        let (_, claimed) = try await client.completeAndLease(
-                            held.map { ($0, .success(output: nil)) }, types: [:], queues: [queue], jobTypes: ["noop"],
-                            limit: batch, leaseSeconds: 60, workerId: "bench-\(w)")
-                        done.value.add(held.count, ordering: .relaxed)
-                        held = claimed
-                        if claimed.isEmpty {
-                            if done.value.load(ordering: .relaxed) >= total { return }
-                            idle += 1
-                            if idle > 200 { return }
-                            try await Task.sleep(nanoseconds: 1_000_000)
-                            continue
-                        }
-                        idle = 0
-                    }
-                }
-            }
-            try await group.waitForAll()
-        }
+        let processed = loop ? try await BenchCommand.processWithLoop(client, queue: queue, jobs: total, workers: workers, batch: batch)
+                             : try await BenchCommand.processWithWorkers(client, queue: queue, jobs: total, workers: workers, batch: batch)
         let processSeconds = Date().timeIntervalSince(t1)
-        say(String(format: "processed %d in %.2f s", done.value.load(ordering: .relaxed), processSeconds))
+        say(String(format: "processed %d in %.2f s (%@)", processed, processSeconds, loop ? "claim/ack loop" : "Worker runtime"))
 
         // 3. Trickle: an idle worker (LISTEN/NOTIFY on Postgres, in-process wakeup on SQLite),
         // one job at a time; latency from the enqueue call to the handler's start.
@@ -124,12 +103,14 @@ struct BenchCommand: AsyncParsableCommand {
         func pct(_ p: Double) -> Double { latencies.isEmpty ? 0 : latencies[min(latencies.count - 1, Int(Double(latencies.count) * p))] }
 
         // Clean up the bench queue: its jobs, history and keys.
-        let removed = try await driver.queueDeleteAll(queue)
+        let removed = try await client.deleteQueue(queue)
         let rss = BenchCommand.peakRSSMegabytes()
-        await driver.close()
-        let line = "BENCH_RESULT backend=\(driver.kind.rawValue) jobs=\(jobs) workers=\(workers) batch=\(batchSize) sync=\(sync) "
+        await client.close()
+        // DESIGN.md's keys first, in its order; extra keys after rss_mb.
+        let line = "BENCH_RESULT backend=\(driver.kind.rawValue) jobs=\(jobs) workers=\(workers) sync=\(sync) "
             + String(format: "enqueue_jps=%.0f process_jps=%.0f p50_ms=%.2f p99_ms=%.2f rss_mb=%.1f",
                      Double(jobs) / enqueueSeconds, Double(jobs) / processSeconds, pct(0.5), pct(0.99), rss)
+            + " batch=\(batchSize) mode=\(loop ? "loop" : "worker")"
         Output.line(line)
         say("removed \(removed) bench jobs")
         if json {
@@ -139,9 +120,68 @@ struct BenchCommand: AsyncParsableCommand {
                 ("enqueue_jps", .double((Double(jobs) / enqueueSeconds).rounded())),
                 ("process_jps", .double((Double(jobs) / processSeconds).rounded())),
                 ("p50_ms", .double((pct(0.5) * 100).rounded() / 100)), ("p99_ms", .double((pct(0.99) * 100).rounded() / 100)),
-                ("rss_mb", .double((rss * 10).rounded() / 10)),
+                ("rss_mb", .double((rss * 10).rounded() / 10)), ("mode", .string(loop ? "loop" : "worker")),
             ]))
         }
+    }
+
+    /// W `Worker`s (each with `batch` slots and claims of `batch`), as `portableq work` runs them;
+    /// returns once their acks for all `jobs` are written.
+    static func processWithWorkers(_ client: PortableClient, queue: String, jobs: Int, workers: Int, batch: Int) async throws -> Int {
+        let quiet = Logger(label: "bench", factory: { _ in SwiftLogNoOpLogHandler() })
+        let ws = (0..<workers).map { w -> Worker in
+            var o = WorkerOptions(id: "bench-\(w)")
+            o.queues = [queue]
+            o.concurrency = batch
+            o.batchSize = batch
+            o.maintenance = nil
+            o.pollIntervalSeconds = 0.05
+            let worker = Worker(client: client, options: o, logger: quiet)
+            worker.register("noop") { _ in nil }
+            return worker
+        }
+        return try await withThrowingTaskGroup(of: Void.self) { group in
+            for w in ws { group.addTask { try await w.run() } }
+            var done = 0
+            while done < jobs {
+                try await Task.sleep(nanoseconds: 1_000_000)
+                done = ws.reduce(0) { $0 + $1.stats.succeeded }
+            }
+            for w in ws { w.stop() }
+            try await group.waitForAll()
+            return done
+        }
+    }
+
+    /// W bare loops: each turn acks the last batch (attempts recorded with the ack) and claims
+    /// the next, in one round trip; no handler tasks, heartbeats or ack buffer.
+    static func processWithLoop(_ client: PortableClient, queue: String, jobs total: Int, workers: Int, batch: Int) async throws -> Int {
+        let done = Counter()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for w in 0..<workers {
+                group.addTask {
+                    var idle = 0
+                    var held: [Job] = []
+                    while true {
+                        let (_, claimed) = try await client.completeAndLease(
+                            held.map { ($0, .success(output: nil)) }, types: [:], queues: [queue], jobTypes: ["noop"],
+                            limit: batch, leaseSeconds: 60, workerId: "bench-\(w)")
+                        done.value.add(held.count, ordering: .relaxed)
+                        held = claimed
+                        if claimed.isEmpty {
+                            if done.value.load(ordering: .relaxed) >= total { return }
+                            idle += 1
+                            if idle > 200 { return }
+                            try await Task.sleep(nanoseconds: 1_000_000)
+                            continue
+                        }
+                        idle = 0
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        return done.value.load(ordering: .relaxed)
     }
 
     /// Peak resident set size of this process (VmHWM), in MB.

@@ -29,11 +29,9 @@ struct EnqueueCommand: AsyncParsableCommand {
             }
             at = d
         }
-        let client = try await db.client()
-        let r = try await client.enqueue(NewJob(queue: queue, jobType: type, payloadJSON: body, priority: priority,
-                                                runAt: at, delaySeconds: delay, maxAttempts: maxAttempts,
-                                                timeoutSeconds: timeoutSeconds, idempotencyKey: idempotencyKey))
-        await client.driver.close()
+        let job = NewJob(queue: queue, jobType: type, payloadJSON: body, priority: priority, runAt: at, delaySeconds: delay,
+                         maxAttempts: maxAttempts, timeoutSeconds: timeoutSeconds, idempotencyKey: idempotencyKey)
+        let r = try await db.withClient { client in try await client.enqueue(job) }
         if db.json { Output.json(r.json); return }
         if r.created {
             Output.line("enqueued \(r.job.id) (queue \(r.job.queue), type \(r.job.jobType), runs at \(Time.format(r.job.runAt)))")

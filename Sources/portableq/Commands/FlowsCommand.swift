@@ -28,9 +28,7 @@ struct FlowsDefine: AsyncParsableCommand {
             text = String(decoding: data, as: UTF8.self)
         }
         let def = try FlowDefinition.parse(try JSON.parse(text))
-        let client = try await db.client()
-        let stored = try await client.defineFlow(def)
-        await client.driver.close()
+        let stored = try await db.withClient { client in try await client.defineFlow(def) }
         if db.json { Output.json(stored.apiJSON); return }
         Output.line("flow \(stored.slug) version \(stored.version ?? 1): \(stored.steps.count) steps (\(stored.steps.map(\.slug).joined(separator: ", ")))")
     }
@@ -41,9 +39,7 @@ struct FlowsList: AsyncParsableCommand {
     @OptionGroup var db: DatabaseOptions
 
     func run() async throws {
-        let client = try await db.client(write: false)
-        let flows = try await client.flows()
-        await client.driver.close()
+        let flows = try await db.withClient(write: false) { client in try await client.flows() }
         if db.json { Output.json(Page(items: flows, total: flows.count, totalCapped: false).json { $0.apiJSON }); return }
         Output.table(["FLOW", "VERSION", "STEPS"], flows.map { f in
             [f.slug, "\(f.version ?? 1)", f.steps.map { $0.dependsOn.isEmpty ? $0.slug : "\($0.slug)←\($0.dependsOn.joined(separator: "+"))" }
@@ -60,10 +56,10 @@ struct FlowsStart: AsyncParsableCommand {
 
     func run() async throws {
         let body = try PayloadInput.read(input)
-        let client = try await db.client()
-        let run = try await client.startFlow(slug, inputJSON: body)
-        let json = try await client.runJSON(run.id)
-        await client.driver.close()
+        let (run, json) = try await db.withClient { client in
+            let run = try await client.startFlow(slug, inputJSON: body)
+            return (run, try await client.runJSON(run.id))
+        }
         if db.json { Output.json(json); return }
         Output.line("started run \(run.id) of \(slug) v\(run.flowVersion)")
     }
@@ -75,9 +71,7 @@ struct FlowsShow: AsyncParsableCommand {
     @Argument var runId: String
 
     func run() async throws {
-        let client = try await db.client(write: false)
-        let json = try await client.runJSON(runId)
-        await client.driver.close()
+        let json = try await db.withClient(write: false) { client in try await client.runJSON(runId) }
         if db.json { Output.json(json); return }
         Output.line("run \(runId)  \(json["flow"]?.stringValue ?? "") v\(json["version"]?.intValue ?? 0)  \(json["status"]?.stringValue ?? "")")
         Output.table(["STEP", "STATUS", "DEPENDS ON", "JOB", "ATT", "OUTPUT / WHY"], (json["steps"]?.arrayValue ?? []).map { s in
@@ -95,10 +89,10 @@ struct FlowsCancel: AsyncParsableCommand {
     @Argument var runId: String
 
     func run() async throws {
-        let client = try await db.client()
-        let run = try await client.cancelRun(runId)
-        let json = try await client.runJSON(run.id)
-        await client.driver.close()
+        let (run, json) = try await db.withClient { client in
+            let run = try await client.cancelRun(runId)
+            return (run, try await client.runJSON(run.id))
+        }
         if db.json { Output.json(json); return }
         Output.line("cancelled run \(run.id)")
     }
@@ -111,9 +105,7 @@ struct FlowsRuns: AsyncParsableCommand {
     @Option(help: "1…1000.") var limit: Int = 50
 
     func run() async throws {
-        let client = try await db.client(write: false)
-        let page = try await client.runs(flow: flow, limit: limit)
-        await client.driver.close()
+        let page = try await db.withClient(write: false) { client in try await client.runs(flow: flow, limit: limit) }
         if db.json { Output.json(page.json { $0.summaryJSON }); return }
         Output.table(["RUN", "FLOW", "STATUS", "CREATED", "FINISHED"], page.items.map { r in
             [r.id, "\(r.flowSlug) v\(r.flowVersion)", r.status.rawValue, Time.format(r.createdAt), r.finishedAt.map(Time.format) ?? "-"]

@@ -8,9 +8,7 @@ struct WorkersCommand: AsyncParsableCommand {
     @OptionGroup var db: DatabaseOptions
 
     func run() async throws {
-        let client = try await db.client(write: false)
-        let (workers, now) = try await client.workers()
-        await client.driver.close()
+        let (workers, now) = try await db.withClient(write: false) { client in try await client.workers() }
         let page = Page(items: workers, total: workers.count, totalCapped: false)
         if db.json { Output.json(page.json { $0.json(now: now) }); return }
         Output.table(["ID", "STATE", "QUEUES", "TYPES", "CONC", "LAST HEARTBEAT"], workers.map { w in
@@ -33,9 +31,7 @@ struct QueuesPause: AsyncParsableCommand {
     @Argument var queue: String
 
     func run() async throws {
-        let client = try await db.client()
-        let p = try await client.pause(queue)
-        await client.driver.close()
+        let p = try await db.withClient { client in try await client.pause(queue) }
         if db.json { Output.json(p.json); return }
         Output.line("paused \(queue): running jobs finish, no new ones start (portableq queues resume \(queue))")
     }
@@ -47,9 +43,7 @@ struct QueuesResume: AsyncParsableCommand {
     @Argument var queue: String
 
     func run() async throws {
-        let client = try await db.client()
-        let p = try await client.resume(queue)
-        await client.driver.close()
+        let p = try await db.withClient { client in try await client.resume(queue) }
         if db.json { Output.json(p.json); return }
         Output.line("resumed \(queue)")
     }
@@ -72,11 +66,11 @@ struct QueuesPolicyCommand: AsyncParsableCommand {
         }
         let running = try parse(maxRunning, "max-running") { Int($0) }
         let rate = try parse(maxStartsPerSecond, "max-starts-per-second") { Double($0) }
-        let client = try await db.client()
-        let p = running == nil && rate == nil
-            ? try await client.queuePolicy(queue)
-            : try await client.setQueueLimits(queue, maxRunning: running, maxStartsPerSecond: rate)
-        await client.driver.close()
+        let p = try await db.withClient { client in
+            running == nil && rate == nil
+                ? try await client.queuePolicy(queue)
+                : try await client.setQueueLimits(queue, maxRunning: running, maxStartsPerSecond: rate)
+        }
         if db.json { Output.json(p.json); return }
         Output.line("\(queue): \(p.paused ? "paused" : "active"), max running \(p.maxRunning.map(String.init) ?? "none"), "
             + "max starts per second \(p.maxStartsPerSecond.map { String($0) } ?? "none")")
@@ -91,9 +85,7 @@ struct QueuesPurge: AsyncParsableCommand {
     @Flag(name: .customLong("dry-run"), help: "Only count.") var dryRun = false
 
     func run() async throws {
-        let client = try await db.client()
-        let n = try await client.purge(queue, dryRun: dryRun)
-        await client.driver.close()
+        let n = try await db.withClient { client in try await client.purge(queue, dryRun: dryRun) }
         if db.json { Output.json(.object([("matched", .int(n)), ("changed", .int(dryRun ? 0 : n))])); return }
         Output.line(dryRun ? "would delete \(n) queued job(s) from \(queue) (dry run)" : "deleted \(n) queued job(s) from \(queue)")
     }
@@ -104,10 +96,9 @@ struct QueuesList: AsyncParsableCommand {
     @OptionGroup var db: DatabaseOptions
 
     func run() async throws {
-        let client = try await db.client(write: false)
-        let queues = try await client.queues()
-        let now = try await client.driver.clockNow(nil)
-        await client.driver.close()
+        let (queues, now) = try await db.withClient(write: false) { client in
+            (try await client.queues(), try await client.databaseNow())
+        }
         if db.json {
             Output.json(Page(items: queues, total: queues.count, totalCapped: false).json { $0.json(now: now) })
             return
@@ -132,19 +123,19 @@ struct MetricsCommand: AsyncParsableCommand {
     @Flag(help: "Print again every second until interrupted.") var watch = false
 
     func run() async throws {
-        let client = try await db.client(write: false)
-        repeat {
-            if prom {
-                let counts = try await client.driver.queueCounts(now: nil)
-                let now = try await client.driver.clockNow(nil)
-                Output.line(PrometheusText.render(counts: counts, now: now, process: ProcessMetrics.shared.snapshot), terminator: "")
-            } else {
-                let m = try await client.metrics()
-                if db.json { Output.json(m.json) } else { MetricsCommand.printHuman(m) }
-            }
-            if watch { try await Task.sleep(nanoseconds: 1_000_000_000); Output.line("") }
-        } while watch
-        await client.driver.close()
+        try await db.withClient(write: false) { client in
+            repeat {
+                if prom {
+                    let counts = try await client.queueCounts()
+                    let now = try await client.databaseNow()
+                    Output.line(PrometheusText.render(counts: counts, now: now, process: ProcessMetrics.shared.snapshot), terminator: "")
+                } else {
+                    let m = try await client.metrics()
+                    if db.json { Output.json(m.json) } else { MetricsCommand.printHuman(m) }
+                }
+                if watch { try await Task.sleep(nanoseconds: 1_000_000_000); Output.line("") }
+            } while watch
+        }
     }
 
     static func printHuman(_ m: MetricsSnapshot) {

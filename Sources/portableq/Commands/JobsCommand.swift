@@ -41,16 +41,12 @@ func singleOrBulk(_ db: DatabaseOptions, id: String?, bulk: BulkOptions, action:
                   single: @escaping (PortableClient, String) async throws -> JSON, describe: (JSON) -> String) async throws {
     if let id {
         guard bulk.filter == nil else { throw PortableError.invalid("give a job id or --filter, not both") }
-        let client = try await db.client()
-        let out = try await single(client, id)
-        await client.driver.close()
+        let out = try await db.withClient { client in try await single(client, id) }
         if db.json { Output.json(out) } else { Output.line(describe(out)) }
         return
     }
     guard bulk.filter != nil else { throw PortableError.invalid("give a job id, or --filter for a bulk \(action.rawValue)") }
-    let client = try await db.client()
-    let r = try await client.bulk(action, filter: try bulk.parsedFilter(), dryRun: bulk.dryRun, limit: bulk.limit)
-    await client.driver.close()
+    let r = try await db.withClient { client in try await client.bulk(action, filter: try bulk.parsedFilter(), dryRun: bulk.dryRun, limit: bulk.limit) }
     if db.json { Output.json(r.json); return }
     Output.line(bulk.dryRun ? "would \(action.rawValue) \(r.matched) job(s) (dry run)" : "\(action.rawValue): matched \(r.matched), changed \(r.changed)")
     for id in r.ids.prefix(20) { Output.line("  \(id)") }
@@ -73,9 +69,7 @@ struct JobsList: AsyncParsableCommand {
             guard let s = JobStatus(rawValue: status) else { throw PortableError.invalid("unknown status \(JSON.quote(status))") }
             f.status = s
         }
-        let client = try await db.client(write: false)
-        let page = try await client.jobs(f, limit: limit, offset: offset)
-        await client.driver.close()
+        let page = try await db.withClient(write: false) { client in try await client.jobs(f, limit: limit, offset: offset) }
         if db.json { Output.json(page.json { $0.json }); return }
         JobsList.printTable(page)
     }
@@ -94,9 +88,7 @@ struct JobsShow: AsyncParsableCommand {
     @Argument var id: String
 
     func run() async throws {
-        let client = try await db.client(write: false)
-        let job = try await client.job(id)
-        await client.driver.close()
+        let job = try await db.withClient(write: false) { client in try await client.job(id) }
         Output.json(job.json)
     }
 }
@@ -107,9 +99,7 @@ struct JobsTimeline: AsyncParsableCommand {
     @Argument var id: String
 
     func run() async throws {
-        let client = try await db.client(write: false)
-        let tl = try await client.timeline(id)
-        await client.driver.close()
+        let tl = try await db.withClient(write: false) { client in try await client.timeline(id) }
         if db.json { Output.json(tl.json); return }
         JobsTimeline.printTimeline(tl)
     }
@@ -133,9 +123,7 @@ struct JobsExplain: AsyncParsableCommand {
     @Argument var id: String
 
     func run() async throws {
-        let client = try await db.client(write: false)
-        let e = try await client.explain(id)
-        await client.driver.close()
+        let e = try await db.withClient(write: false) { client in try await client.explain(id) }
         if db.json { Output.json(e.json); return }
         Output.line("\(e.reason.rawValue): \(e.message)")
     }
@@ -186,9 +174,7 @@ struct JobsDelete: AsyncParsableCommand {
     @Argument var id: String
 
     func run() async throws {
-        let client = try await db.client()
-        try await client.delete(id)
-        await client.driver.close()
+        try await db.withClient { client in try await client.delete(id) }
         if db.json { Output.json(.object([("deleted", .bool(true)), ("job_id", .string(id))])); return }
         Output.line("deleted \(id)")
     }
@@ -202,9 +188,7 @@ struct DLQCommand: AsyncParsableCommand {
     @Option(help: "Skip this many.") var offset: Int = 0
 
     func run() async throws {
-        let client = try await db.client(write: false)
-        let page = try await client.jobs(JobFilter(queue: queue, status: .dlq), limit: limit, offset: offset)
-        await client.driver.close()
+        let page = try await db.withClient(write: false) { client in try await client.jobs(JobFilter(queue: queue, status: .dlq), limit: limit, offset: offset) }
         if db.json { Output.json(page.json { $0.json }); return }
         Output.table(["ID", "QUEUE", "TYPE", "REASON", "LAST ERROR", "ATT", "FINISHED"], page.items.map { j in
             [j.id, j.queue, j.jobType, j.dlqReasonCode ?? "", j.lastErrorCode ?? "", "\(j.attempts)", j.finishedAt.map(Time.format) ?? ""]

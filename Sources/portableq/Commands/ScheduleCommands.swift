@@ -23,11 +23,11 @@ struct SchedulesAdd: AsyncParsableCommand {
 
     func run() async throws {
         let body = try PayloadInput.read(payload)
-        let client = try await db.client()
-        let s = try await client.addSchedule(Schedule(name: name, cron: cron, queue: queue, jobType: type, payload: body,
-                                                      priority: priority, maxAttempts: maxAttempts))
-        let now = try await client.driver.clockNow(nil)
-        await client.driver.close()
+        let (s, now) = try await db.withClient { client in
+            let s = try await client.addSchedule(Schedule(name: name, cron: cron, queue: queue, jobType: type, payload: body,
+                                                          priority: priority, maxAttempts: maxAttempts))
+            return (s, try await client.databaseNow())
+        }
         if db.json { Output.json(s.json(now: now)); return }
         Output.line("schedule \(name): \(cron) → \(type) in \(queue); next slot \(s.json(now: now)["next_slot_at"]?.stringValue ?? "none")")
     }
@@ -38,10 +38,9 @@ struct SchedulesList: AsyncParsableCommand {
     @OptionGroup var db: DatabaseOptions
 
     func run() async throws {
-        let client = try await db.client(write: false)
-        let list = try await client.schedules()
-        let now = try await client.driver.clockNow(nil)
-        await client.driver.close()
+        let (list, now) = try await db.withClient(write: false) { client in
+            (try await client.schedules(), try await client.databaseNow())
+        }
         if db.json { Output.json(Page(items: list, total: list.count, totalCapped: false).json { $0.json(now: now) }); return }
         Output.table(["NAME", "CRON", "TYPE", "QUEUE", "LAST SLOT", "NEXT SLOT"], list.map { s in
             let j = s.json(now: now)
@@ -56,43 +55,8 @@ struct SchedulesRemove: AsyncParsableCommand {
     @Argument var name: String
 
     func run() async throws {
-        let client = try await db.client()
-        try await client.removeSchedule(name)
-        await client.driver.close()
+        try await db.withClient { client in try await client.removeSchedule(name) }
         if db.json { Output.json(.object([("deleted", .bool(true)), ("name", .string(name))])); return }
         Output.line("removed schedule \(name)")
-    }
-}
-
-struct MaintainCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "maintain",
-        abstract: "Run maintenance: reap, schedules, archive, delete, prune, expire (only the lease holder acts).")
-    @OptionGroup var db: DatabaseOptions
-    @Flag(help: "One pass, then exit.") var once = false
-    @Option(name: .customLong("log-format"), help: "text or json.") var logFormat: String?
-
-    func run() async throws {
-        var s = try db.settings()
-        if let f = logFormat { s.logFormat = f }
-        let client = try await db.client()
-        let holder = (s.workerId ?? WorkerOptions.defaultId) + ":maintain"
-        let maintainer = Maintainer(client: client, settings: MaintenanceSettings(s), holder: holder)
-        if once {
-            let runs = try await maintainer.pass()
-            await maintainer.resign()
-            await client.driver.close()
-            guard let runs else {
-                let lease = try? await client.driver.leaderAcquire(name: Maintainer.leaseName, holder: holder, seconds: 0, now: nil)
-                throw PortableError.conflict("another maintainer (\(lease?.holder ?? "a worker")) holds the maintenance lease; nothing was done")
-            }
-            if db.json { Output.json(.object([("runs", .array(runs.map(\.json)))])); return }
-            Output.table(["TASK", "AFFECTED", "MS", "DETAILS"], runs.map { r in
-                [r.task, "\(r.affected)", "\(Time.millis(r.finishedAt) - Time.millis(r.startedAt))", r.details ?? ""]
-            })
-            return
-        }
-        StderrLogHandler.bootstrap(format: s.logFormat)
-        let logged = Maintainer(client: client, settings: MaintenanceSettings(s), holder: holder, logger: Logger(label: "portableq.maintenance"))
-        await logged.run()
     }
 }

@@ -106,8 +106,13 @@ struct WorkCommand: AsyncParsableCommand {
                                                                    maxOutputBytes: s.maxPayloadBytes,
                                                                    killGraceSeconds: worker.options.killGraceSeconds))
             }
-            try await worker.run()
-            await client.driver.close()
+            do {
+                try await worker.run()
+            } catch {
+                await client.close()
+                throw error
+            }
+            await client.close()
         }
     }
 

@@ -81,8 +81,7 @@ struct JobRoutes {
             return try await request.jsonBody(context)
         } catch let e as PortableError where e.code == .payloadTooLarge {
             let queue = request.query("queue").flatMap { Names.isValid($0) ? $0 : nil } ?? "unknown"
-            try? await client.driver.decisionRecord(.ingest, [DecisionTally(queue: queue, reasonCode: e.code.wire, count: 1,
-                                                                                message: e.message)], now: client.clock.now)
+            await client.recordIngestRefusal(queue: queue, e)
             throw e
         }
     }

@@ -30,7 +30,7 @@ struct QueueRoutes {
         }
         router.route(.get, "/schedules") { _, _ in
             let list = try await client.schedules()
-            let now = try await client.driver.clockNow(client.clock.now)
+            let now = try await client.databaseNow()
             return HTTP.json(Page(items: list, total: list.count, totalCapped: false).json { $0.json(now: now) })
         }
         router.route(.post, "/schedules") { request, context in
@@ -43,7 +43,7 @@ struct QueueRoutes {
                                                           jobType: type, payload: payload.compact, priority: try f.int("priority") ?? 0,
                                                           maxAttempts: try f.int("max_attempts"),
                                                           timeoutSeconds: try f.int("timeout_seconds")))
-            let now = try await client.driver.clockNow(client.clock.now)
+            let now = try await client.databaseNow()
             return HTTP.json(s.json(now: now), status: .created)
         }
         router.route(.delete, "/schedules/:name") { _, context in
@@ -53,7 +53,7 @@ struct QueueRoutes {
         }
         router.route(.get, "/maintenance/runs") { request, _ in
             let q = try ListQuery(request, defaultLimit: 50)
-            let runs = try await client.driver.maintenanceList(limit: q.limit)
+            let runs = try await client.maintenanceRuns(limit: q.limit)
             return HTTP.json(Page(items: runs, total: runs.count, totalCapped: false).json { $0.json })
         }
     }

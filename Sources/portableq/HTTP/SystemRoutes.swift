@@ -11,7 +11,7 @@ struct SystemRoutes {
         router.route(.get, "/health") { _, _ in try await health() }
         router.route(.get, "/queues") { _, _ in
             let queues = try await client.queues()
-            let now = try await client.driver.clockNow(client.clock.now)
+            let now = try await client.databaseNow()
             return HTTP.json(Page(items: queues, total: queues.count, totalCapped: false).json { $0.json(now: now) })
         }
         router.route(.get, "/workers") { _, _ in
@@ -28,8 +28,8 @@ struct SystemRoutes {
         }
         router.route(.get, "/metrics") { _, _ in HTTP.json(try await client.metrics().json) }
         router.route(.get, "/metrics/prom") { _, _ in
-            let counts = try await client.driver.queueCounts(now: client.clock.now)
-            let now = try await client.driver.clockNow(client.clock.now)
+            let counts = try await client.queueCounts()
+            let now = try await client.databaseNow()
             return HTTP.text(PrometheusText.render(counts: counts, now: now, process: ProcessMetrics.shared.snapshot),
                              contentType: "text/plain; version=0.0.4; charset=utf-8")
         }
@@ -46,12 +46,12 @@ struct SystemRoutes {
     /// 200 when the database answers; 503 with `Retry-After` when it does not (the server stays up).
     func health() async throws -> Response {
         var fields: [(String, JSON)] = [
-            ("backend", .string(client.driver.kind.rawValue)),
+            ("backend", .string(client.backend.rawValue)),
             ("version", .string(PortableqVersion.string)),
             ("uptime_seconds", .int(Int(Date().timeIntervalSince(startedAt)))),
         ]
         do {
-            let status = try await Database.status(client.driver)
+            let status = try await Database.status(client)
             fields.insert(("status", .string("ok")), at: 0)
             fields.append(("database", .string("up")))
             fields.append(("schema_version", .int(status.databaseVersion)))

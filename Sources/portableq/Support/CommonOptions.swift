@@ -39,6 +39,20 @@ struct DatabaseOptions: ParsableArguments {
         }
         return PortableClient(driver: driver, config: s.config)
     }
+
+    /// Opens a client, runs `body` and closes the database whatever happens (a thrown error
+    /// still closes it).
+    func withClient<T>(write: Bool = true, _ body: (PortableClient) async throws -> T) async throws -> T {
+        let client = try await client(write: write)
+        do {
+            let value = try await body(client)
+            await client.close()
+            return value
+        } catch {
+            await client.close()
+            throw error
+        }
+    }
 }
 
 /// Output helpers: JSON for `--json`, aligned tables for people.
