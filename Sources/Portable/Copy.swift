@@ -61,8 +61,7 @@ public enum CopyTable: String, CaseIterable, Sendable {
         }
     }
 
-    /// Tables read in pages of jobs; their children are read per page.
-    public var isJobTable: Bool { self == .jobs || self == .jobsArchive }
+    /// Tables read per page of jobs.
     public var isChildTable: Bool { self == .attempts || self == .jobEvents || self == .jobKeys }
     /// Whether the table has a `queue` column to filter on.
     public var hasQueue: Bool {

@@ -56,7 +56,12 @@ public final class PortableClient: Sendable {
         guard !jobs.isEmpty else { return [] }
         var oversized = Set<Int>()
         let rows = try jobs.enumerated().map { i, j in
-            try prepareInsert(j, sizeChecked: { oversized.insert(i) })
+            do {
+                return try prepareInsert(j, sizeChecked: { oversized.insert(i) })
+            } catch var e as PortableError where jobs.count > 1 {
+                e.message = "job \(i + 1) of \(jobs.count): " + e.message
+                throw e
+            }
         }
         return try await insertGuarded(rows, oversized: oversized)
     }

@@ -24,13 +24,11 @@ final class OutageLog: Sendable {
         self.onBack = onBack
     }
 
-    var isDown: Bool { state.withLock { $0.down } }
-
     /// A call failed. Unavailability is an outage (logged once); anything else is logged as an error.
     func failed(_ error: any Error, doing what: String) {
         let e = PortableError.wrap(error)
         guard e.code == .unavailable else {
-            logger.error("worker error", metadata: ["during": .string(what), "error": .string(e.description)])
+            logger.error("worker error", metadata: ["during": .string(what), "error": .string(e.debugDescription)])
             return
         }
         let now = clock.localNow

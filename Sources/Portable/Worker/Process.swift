@@ -16,8 +16,6 @@ final class ChildProcess: @unchecked Sendable {
     }
 
     let pid: pid_t
-    private let lock = NSLock()
-    private var exited = false
 
     private init(pid: pid_t) { self.pid = pid }
 
@@ -122,7 +120,6 @@ final class ChildProcess: @unchecked Sendable {
                 let r = waitpid(pid, &status, WNOHANG)
                 if r == pid {
                     reaped = true
-                    lock.lock(); exited = true; lock.unlock()
                     graceUntil = Date().timeIntervalSince1970 + 0.5
                 }
             } else if let g = graceUntil, Date().timeIntervalSince1970 > g {
@@ -132,7 +129,6 @@ final class ChildProcess: @unchecked Sendable {
         for fd in [inFD, outFD, errFD] where fd >= 0 { close(fd) }
         if !reaped {
             while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-            lock.lock(); exited = true; lock.unlock()
         }
         if err.count > stderrTail { err.removeFirst(err.count - stderrTail) }
         let termSig = status & 0x7F
@@ -141,8 +137,6 @@ final class ChildProcess: @unchecked Sendable {
         }
         return Exit(status: nil, signal: termSig, stdout: out, stdoutTruncated: truncated, stderrTail: err)
     }
-
-    var hasExited: Bool { lock.lock(); defer { lock.unlock() }; return exited }
 
     /// SIGTERM to the whole group, then SIGKILL after `grace` seconds if it is still there.
     func terminateGroup(grace: Double) {

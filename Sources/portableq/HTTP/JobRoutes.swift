@@ -55,7 +55,7 @@ struct JobRoutes {
         return HTTP.json(try await client.jobs(f, limit: q.limit, offset: q.offset).json { $0.json })
     }
 
-    /// The body of `POST /jobs` (and of each item of a batch) as a NewJob.
+    /// The body of `POST /jobs` (and of each item of a batch) as a NewJob; `enqueueMany` checks the values.
     static func newJob(_ json: JSON, headerKey: String?, what: String = "the request body") throws -> NewJob {
         let f = try Fields(json, what: what)
         guard let type = try f.string("job_type") else { throw PortableError.invalid("job_type is required") }
@@ -63,10 +63,7 @@ struct JobRoutes {
         if let h = headerKey, let b = bodyKey, h != b {
             throw PortableError.invalid("the Idempotency-Key header and idempotency_key in the body differ")
         }
-        if f.has("run_at") && f.has("delay_seconds") { throw PortableError.invalid("give run_at or delay_seconds, not both") }
-        if let d = try f.double("delay_seconds"), d < 0 { throw PortableError.invalid("delay_seconds must not be negative") }
-        if let m = try f.int("max_attempts"), m < 1 { throw PortableError.invalid("max_attempts must be at least 1") }
-        if let t = try f.int("timeout_seconds"), t < 1 { throw PortableError.invalid("timeout_seconds must be at least 1") }
+        // Only the wire form is checked here (types, header vs body); the core validates values.
         let payload = f.object.first(where: { $0.0 == "payload_json" })?.1 ?? .null
         return NewJob(queue: try f.string("queue") ?? "default", jobType: type, payloadJSON: payload.compact,
                       priority: try f.int("priority") ?? 0, runAt: try f.time("run_at"),

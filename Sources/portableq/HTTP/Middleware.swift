@@ -16,7 +16,8 @@ struct ErrorMiddleware: RouterMiddleware {
             return try await next(request, context)
         } catch let e as PortableError {
             if e.code == .backend || e.code == .schemaTooNew || e.code == .schemaTooOld {
-                logger.error("request failed", metadata: ["path": .string(request.uri.path), "error": .string(e.description)])
+                // The log keeps what the response never carries: the failing statement.
+                logger.error("request failed", metadata: ["path": .string(request.uri.path), "error": .string(e.debugDescription)])
             }
             return HTTP.error(e)
         } catch let e as HTTPError where e.status.code == 404 || e.status.code == 405 {

@@ -16,11 +16,13 @@ enum CLIError {
 
     /// Set by commands run with `--json`: errors are then also printed as the HTTP error body.
     nonisolated(unsafe) static var jsonOutput = false
+    /// Set by `--verbose`: errors also show what is kept for logs (the failing statement).
+    nonisolated(unsafe) static var verbose = false
 
     static func report(_ error: any Error) -> Int32 {
         if let e = error as? PortableError {
             if jsonOutput { Output.line(e.json.compact) }
-            printError("\(e.message) (\(e.code.wire))")
+            printError("\(e.message) (\(e.code.wire))" + (verbose ? e.detail.map { " [in: \($0)]" } ?? "" : ""))
             return exitCode(e.code)
         }
         if error is CancellationError {

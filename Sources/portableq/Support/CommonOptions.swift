@@ -10,11 +10,15 @@ struct DatabaseOptions: ParsableArguments {
     @Flag(name: .long, help: "Print the JSON body the matching HTTP endpoint returns.")
     var json = false
 
+    @Flag(name: .long, help: "On errors, also print internal details (the statement that failed).")
+    var verbose = false
+
     /// Settings from the environment, with `--database` applied.
     func settings() throws -> Settings {
         var s = try Settings.fromEnvironment()
         if let database { s.databaseURL = database }
         CLIError.jsonOutput = json
+        CLIError.verbose = verbose
         return s
     }
 

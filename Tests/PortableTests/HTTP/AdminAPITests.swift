@@ -41,6 +41,22 @@ import Testing
     }
 
     @Test(arguments: TestBackend.enabled)
+    func aFailedStatementAnswers500WithoutSQL(_ backend: TestBackend) async throws {
+        try await withServer(backend) { db, s in
+            let id = try await db.client.add("t").id
+            // A table gone from under the server: the statement fails in the database.
+            try await db.execute("DROP TABLE job_events")
+            let r = try await s.get("/jobs/\(id)/timeline")
+            #expect(r.status == 500 && r.errorCode == "BACKEND_ERROR", "\(r)")
+            let message = r.json["error"]?["message"]?.stringValue ?? ""
+            #expect(message.contains("job_events"), "it says what failed: \(message)")
+            for sqlWord in ["SELECT", "FROM ", "WHERE", "$1", "?1"] {
+                #expect(!message.contains(sqlWord), "no SQL in the body: \(message)")
+            }
+        }
+    }
+
+    @Test(arguments: TestBackend.enabled)
     func inputRulesAnswer400And422(_ backend: TestBackend) async throws {
         try await withServer(backend) { _, s in
             let malformed = try await s.request("POST", "/jobs", raw: #"{"job_type": "#)
