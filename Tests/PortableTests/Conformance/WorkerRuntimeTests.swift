@@ -129,4 +129,30 @@ import Testing
             #expect(lat[9] < 15_000, "woken, not polled: \(lat)")
         }
     }
+
+    /// Every timer of the worker runs on the client's clock: with a `TestClock`, a handler's
+    /// timeout fires when the test moves the clock past it, not after real seconds.
+    @Test(arguments: TestBackend.enabled)
+    func aTimeoutFiresWhenTheInjectedClockPassesIt(_ backend: TestBackend) async throws {
+        try await withDB(backend) { db in
+            let job = try await db.client.enqueue(NewJob(jobType: "slow", maxAttempts: 1, timeoutSeconds: 60)).job
+            let running = Mutex(false)
+            let w = makeWorker(db)
+            w.register("slow") { _ in
+                running.withLock { $0 = true }
+                try await Task.sleep(nanoseconds: 120_000_000_000)  // real time: only cancellation ends it
+                return nil
+            }
+            let task = Task { try await w.run() }
+            #expect(try await eventually { running.withLock { $0 } })
+            try await Task.sleep(nanoseconds: 200_000_000)
+            #expect(try await db.client.job(job.id).status == .running, "no real time makes it time out")
+            db.clock.advance(61)
+            #expect(try await eventually(timeout: 20) { try await db.client.job(job.id).status == .dlq })
+            let j = try await db.client.job(job.id)
+            #expect(j.lastErrorCode == Codes.timeout && j.lastErrorMessage == "timed out after 60 s", "\(j)")
+            w.stop()
+            try await task.value
+        }
+    }
 }
