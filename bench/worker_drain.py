@@ -47,6 +47,7 @@ def serve(bin_path, url):
 
 
 def enqueue(bin_path, url, queue, jobs):
+    subprocess.run([bin_path, "migrate", "--database", url], check=True, capture_output=True)
     p, base = serve(bin_path, url)
     try:
         left = jobs

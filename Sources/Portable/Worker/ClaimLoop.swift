@@ -25,9 +25,16 @@ struct ClaimLoop: Sendable {
             let slotGen = table.changed.generation
             let wakeGen = client.wakeups.generation
             // A busy worker claims along with each ack batch (one round trip for both); queues with
-            // a policy are claimed here only, one at a time under their lock.
+            // a policy are claimed here only, one at a time under their lock. Waiting for the
+            // buffer to drain (not for each freed slot) keeps a busy loop from waking per job.
+            let drainGen = acks.drained.generation
             if acks.isBusy && !claims.hasRestrictedQueues() {
-                await table.changed.wait(after: slotGen)
+                let (drained, stopped, clock) = (acks.drained, table.stopped, client.clock)
+                await firstOf([
+                    { await drained.wait(after: drainGen) },
+                    { await stopped.wait(after: stopGen) },
+                    { try? await clock.sleep(seconds: 0.1) },  // re-checks policies now and then
+                ])
                 continue
             }
             guard let r = claims.reserve() else {

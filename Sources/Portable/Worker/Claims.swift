@@ -10,13 +10,13 @@ final class Claims: Sendable {
     let options: WorkerOptions
     let table: JobTable
     let stats: WorkerCounters
-    private let dispatch: AsyncStream<JobTable.Entry>.Continuation
+    private let dispatch: AsyncStream<[JobTable.Entry]>.Continuation
     private let policies = Mutex<(list: [QueuePolicy], at: Date?)>(([], nil))
     /// Throttling seen by claims, aggregated here and written with the heartbeat (never a row per poll).
     private let held = Mutex<[String: DecisionTally]>([:])
 
     init(client: PortableClient, options: WorkerOptions, table: JobTable, stats: WorkerCounters,
-         dispatch: AsyncStream<JobTable.Entry>.Continuation) {
+         dispatch: AsyncStream<[JobTable.Entry]>.Continuation) {
         self.client = client
         self.options = options
         self.table = table
@@ -80,7 +80,7 @@ final class Claims: Sendable {
         let (start, handBack) = table.admit(jobs, for: r)
         if !start.isEmpty {
             stats.update { $0.claimed += start.count }
-            for e in start { dispatch.yield(e) }
+            dispatch.yield(start)
         }
         if !handBack.isEmpty { await handBackUnstarted(handBack) }
     }

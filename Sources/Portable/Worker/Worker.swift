@@ -106,13 +106,13 @@ public final class Worker: Service, Sendable {
         let claims: Claims
         let acks: AckBuffer
         let outage: OutageLog
-        let jobs: AsyncStream<JobTable.Entry>
+        let jobs: AsyncStream<[JobTable.Entry]>
     }
 
     private func makeParts(_ regs: [String: Registration]) -> Parts {
         let table = JobTable(concurrency: options.concurrency, typeLimits: regs.mapValues(\.options.concurrency),
                              everyType: options.failUnknownTypes)
-        let (jobs, dispatch) = AsyncStream<JobTable.Entry>.makeStream()
+        let (jobs, dispatch) = AsyncStream<[JobTable.Entry]>.makeStream()
         let claims = Claims(client: client, options: options, table: table, stats: statsBox, dispatch: dispatch)
         let wakeups = client.wakeups
         let outage = OutageLog(logger: logger, clock: client.clock) { wakeups.notify(queue: nil) }
@@ -161,8 +161,8 @@ public final class Worker: Service, Sendable {
                     await Worker.untilStopping(p.table)
                     await shutdown.run()
                 }
-                for await entry in p.jobs {
-                    work.addTask { await runner.execute(entry) }
+                for await batch in p.jobs {
+                    for entry in batch { work.addTask { await runner.execute(entry) } }
                 }
             }
             // The last acks reach the database (bounded: an outage must not hang shutdown).
