@@ -17,7 +17,7 @@ final class AckBuffer: Sendable {
 
     private struct State {
         var pending: [Outcome] = []
-        var writing = false
+        var writing = 0
         var closed = false
     }
 
@@ -54,10 +54,10 @@ final class AckBuffer: Sendable {
     }
 
     /// Outcomes are waiting or being written (the ack path will claim for free slots).
-    var isBusy: Bool { state.withLock { !$0.pending.isEmpty || $0.writing } }
+    var isBusy: Bool { state.withLock { !$0.pending.isEmpty || $0.writing > 0 } }
 
     /// Nothing pending and nothing being written.
-    var isDrained: Bool { state.withLock { $0.pending.isEmpty && !$0.writing } }
+    var isDrained: Bool { state.withLock { $0.pending.isEmpty && $0.writing == 0 } }
 
     /// After the last outcome: `run` returns once everything is written (or given up).
     func close() {
@@ -65,18 +65,31 @@ final class AckBuffer: Sendable {
         arrived.fire()
     }
 
+    /// Two writers share the buffer: while one batch is in the database, the next one (the
+    /// outcomes of the jobs claimed with an earlier batch) can be on its way, so a worker with
+    /// more slots than one claim keeps two round trips in flight.
     func run() async {
+        await withDiscardingTaskGroup { group in
+            for _ in 0..<AckBuffer.writers { group.addTask { await self.writerLoop() } }
+        }
+    }
+
+    static let writers = 2
+
+    private func writerLoop() async {
         var backoff = 0.1
         while true {
             let gen = arrived.generation
+            if state.withLock({ !$0.pending.isEmpty }) { await linger() }
             let batch: [Outcome] = state.withLock { s in
                 let b = s.pending
                 s.pending = []
-                s.writing = !b.isEmpty
+                if !b.isEmpty { s.writing += 1 }
                 return b
             }
+            trace("ack take \(batch.count) held \(table.count)")
             if batch.isEmpty {
-                drained.fire()
+                if isDrained { drained.fire() }
                 if state.withLock({ $0.closed }) || Task.isCancelled { return }
                 await arrived.wait(after: gen)
                 continue
@@ -91,9 +104,32 @@ final class AckBuffer: Sendable {
         }
     }
 
+    /// Waits, at most `ackLingerSeconds`, until no handler holds a slot any more (every job
+    /// claimed with the last batch has finished) or a full batch is waiting.
+    private func linger() async {
+        let (table, clock, seconds) = (table, client.clock, options.ackLingerSeconds)
+        let full: @Sendable () -> Bool = { self.readyToWrite }
+        if full() { return }
+        await firstOf([
+            {
+                while !Task.isCancelled {
+                    let gen = table.changed.generation
+                    if full() { return }
+                    await table.changed.wait(after: gen)
+                }
+            },
+            { try? await clock.sleep(seconds: seconds) },
+        ])
+    }
+
+    private var readyToWrite: Bool {
+        state.withLock { $0.closed || $0.pending.count >= options.claimBatch } || table.count == 0
+    }
+
     /// Writes one batch, claiming along when there is room. False when the database failed.
     private func write(_ batch: [Outcome]) async -> Bool {
         let claim = await reservationForClaimingAlong()
+        if ProcessInfo.processInfo.environment["PQ_TRACE"] != nil { print("ack: batch \(batch.count) claim \(claim?.count ?? -1) held \(table.count)") }
         do {
             let results = batch.map { ($0.job, $0.result) }
             let acks: [AckResult]
@@ -106,10 +142,16 @@ final class AckBuffer: Sendable {
             } else {
                 acks = try await client.complete(results, types: types)
             }
+            trace("ack wrote \(batch.count) claimed \(claim?.count ?? -1)")
             outage.succeeded()
+            stats.update { s in
+                s.ackBatches += 1
+                if claim != nil { s.ackBatchesThatClaimed += 1 }
+            }
             record(batch, acks)
-            state.withLock { $0.writing = false }
+            state.withLock { $0.writing -= 1 }
             table.acksSettled(batch.count)
+            if isDrained { drained.fire() }
             return true
         } catch {
             if let claim { table.cancel(claim) }
@@ -123,7 +165,7 @@ final class AckBuffer: Sendable {
             }
             state.withLock { s in
                 s.pending.insert(contentsOf: keep, at: 0)
-                s.writing = false
+                s.writing -= 1
             }
             table.acksSettled(batch.count - keep.count)
             return false

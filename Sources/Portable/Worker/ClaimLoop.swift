@@ -28,7 +28,7 @@ struct ClaimLoop: Sendable {
             // a policy are claimed here only, one at a time under their lock. Waiting for the
             // buffer to drain (not for each freed slot) keeps a busy loop from waking per job.
             let drainGen = acks.drained.generation
-            if acks.isBusy && !claims.hasRestrictedQueues() {
+            if table.hasUnwrittenAcks && !claims.hasRestrictedQueues() {
                 let (drained, stopped, clock) = (acks.drained, table.stopped, client.clock)
                 await firstOf([
                     { await drained.wait(after: drainGen) },
@@ -37,12 +37,17 @@ struct ClaimLoop: Sendable {
                 ])
                 continue
             }
+            let busyAtCheck = acks.isBusy
+            trace("claimloop check busy \(busyAtCheck) held \(table.count)")
             guard let r = claims.reserve() else {
                 await table.changed.wait(after: slotGen)
                 continue
             }
             do {
+                let busyBefore = acks.isBusy
                 let took = try await claims.claim(r)
+                if ProcessInfo.processInfo.environment["PQ_TRACE"] != nil { print("claim loop: reserved \(r.count) took \(took) busyAtCheck \(busyAtCheck) busyBefore \(busyBefore) held \(table.count) restricted \(claims.hasRestrictedQueues())") }
+                claims.stats.update { $0.claimRoundTrips += 1 }
                 outage.succeeded()
                 backoff = 0.2
                 if took > 0 { continue }

@@ -4,7 +4,7 @@ import Logging
 /// Runs one claimed job: checks it may still start (the worker is not stopping, its queue was not
 /// paused since the claim), runs the handler beside the job's stop signal — a timeout, a lost
 /// lease or the shutdown deadline cancels it — and hands the outcome to the ack buffer. Runs as a
-/// child of the worker's task group; the slot is freed when the handler has returned.
+/// child of the worker's task group; the slot is freed as soon as the handler has returned.
 struct HandlerRunner: Sendable {
     let client: PortableClient
     let options: WorkerOptions
@@ -34,14 +34,13 @@ struct HandlerRunner: Sendable {
                 var result = await self.invoke(job)
                 // The worker's own task was cancelled (not this job stopped): hand it back uncounted.
                 if Task.isCancelled, stop.reason == nil, case .failure(Codes.cancelled, _, _) = result { result = .released }
-                let (accepted, started) = self.table.report(job.id)
+                let (accepted, started) = self.table.handlerReturned(job.id)
                 if accepted { self.acks.add(job, result, startedAt: started) }
                 stop.fire(.finished)
             }
             await stop.wait()
             if stop.reason != .finished { group.cancelAll() }
         }
-        table.finish(job.id)
     }
 
     var defaults: PolicyDefaults {

@@ -173,12 +173,16 @@ final class JobTable: Sendable {
         }
     }
 
-    /// running → reported: the outcome may go to the ack buffer. False when a timeout, a lost
-    /// lease or shutdown got there first.
-    func report(_ id: String) -> (accepted: Bool, startedAt: Date) {
-        state.withLock { s in
-            guard case .running(let started, _)? = s.entries[id]?.phase else { return (false, Date.distantPast) }
-            s.entries[id]?.phase = .reported(startedAt: started)
+    /// The handler returned: its slot is free at once, and a job still `running` has its outcome
+    /// counted as unwritten in the same step (so a claim never sees the slot free while the ack
+    /// that will claim for it is not yet known). False when a timeout, a lost lease or shutdown
+    /// got there first: their outcome, if any, is already in the ack buffer.
+    func handlerReturned(_ id: String) -> (accepted: Bool, startedAt: Date) {
+        defer { changed.fire() }
+        return state.withLock { s in
+            guard let e = s.entries.removeValue(forKey: id) else { return (false, Date.distantPast) }
+            s.typeCounts[e.job.jobType, default: 1] -= 1
+            guard case .running(let started, _) = e.phase else { return (false, Date.distantPast) }
             s.unwrittenAcks += 1
             return (true, started)
         }
@@ -207,7 +211,7 @@ final class JobTable: Sendable {
         }
     }
 
-    /// The handler returned (or never started): the slot is free.
+    /// The job never started: the slot is free.
     func finish(_ id: String) {
         state.withLock { s in
             guard let e = s.entries.removeValue(forKey: id) else { return }
@@ -238,6 +242,8 @@ final class JobTable: Sendable {
     }
 
     var count: Int { state.withLock { $0.entries.count } }
+    /// Outcomes are waiting for their ack (or being written): the ack path will claim for free slots.
+    var hasUnwrittenAcks: Bool { state.withLock { $0.unwrittenAcks > 0 } }
     var claimsInFlight: Int { state.withLock { $0.claimsInFlight } }
 
     /// Nothing held, claimed, in flight or unwritten: only then may `--until-empty` ask the database.
@@ -274,4 +280,12 @@ final class JobTable: Sendable {
             return out
         }
     }
+}
+
+let traceOn = ProcessInfo.processInfo.environment["PQ_TRACE"] != nil
+let traceSeq = Mutex(0)
+func trace(_ s: @autoclosure () -> String) {
+    guard traceOn else { return }
+    let n = traceSeq.withLock { $0 += 1; return $0 }
+    print("\(n) \(s())")
 }

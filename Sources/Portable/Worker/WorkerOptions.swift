@@ -28,6 +28,10 @@ public struct WorkerOptions: Sendable {
     public var maintenance: MaintenanceSettings? = MaintenanceSettings()
     /// How long queue policies are cached between claims (claims re-check them atomically).
     public var policyRefreshSeconds = 1.0
+    /// How long an ack batch waits for the handlers still running to finish, so their outcomes
+    /// join it and their slots are free for the claim that rides along (fast handlers finish
+    /// within it; a slow one only delays acks by this much).
+    public var ackLingerSeconds = 0.002
 
     public init(id: String = WorkerOptions.defaultId) { self.id = id }
 
@@ -45,6 +49,11 @@ public struct WorkerStats: Sendable, Equatable {
     public var failed = 0
     public var released = 0
     public var leaseLost = 0
+    /// Round trips: claims made by the claim loop, ack batches written, and how many of those
+    /// claimed the next jobs in the same statement.
+    public var claimRoundTrips = 0
+    public var ackBatches = 0
+    public var ackBatchesThatClaimed = 0
 }
 
 /// A worker's counts, shared by its parts.

@@ -149,6 +149,9 @@ struct BenchCommand: AsyncParsableCommand {
             }
             for w in ws { w.stop() }
             try await group.waitForAll()
+            let s = ws.map(\.stats)
+            FileHandle.standardError.write(Data(("bench: round trips: \(s.reduce(0) { $0 + $1.claimRoundTrips }) claims, "
+                + "\(s.reduce(0) { $0 + $1.ackBatches }) ack batches (\(s.reduce(0) { $0 + $1.ackBatchesThatClaimed }) claimed along)\n").utf8))
             return done
         }
     }
