@@ -69,10 +69,10 @@ def rss_peak_mb(pid_status_text):
     return int(m.group(1)) / 1024 if m else 0.0
 
 
-def drain(bin_path, url, queue, concurrency, jobs):
+def drain(bin_path, url, queue, concurrency, jobs, batch=None):
     """Times one `work --until-empty`; returns (jobs/s, seconds, peak RSS MB)."""
     args = [bin_path, "work", "--database", url, "--queues", queue, "--concurrency", str(concurrency), "--until-empty",
-            "--poll-interval-ms", "100"]
+            "--poll-interval-ms", "100"] + (["--batch-size", str(batch)] if batch else [])
     t0 = time.time()
     p = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     peak = 0.0

@@ -87,7 +87,6 @@ final class AckBuffer: Sendable {
                 if !b.isEmpty { s.writing += 1 }
                 return b
             }
-            trace("ack take \(batch.count) held \(table.count)")
             if batch.isEmpty {
                 if isDrained { drained.fire() }
                 if state.withLock({ $0.closed }) || Task.isCancelled { return }
@@ -129,7 +128,6 @@ final class AckBuffer: Sendable {
     /// Writes one batch, claiming along when there is room. False when the database failed.
     private func write(_ batch: [Outcome]) async -> Bool {
         let claim = await reservationForClaimingAlong()
-        if ProcessInfo.processInfo.environment["PQ_TRACE"] != nil { print("ack: batch \(batch.count) claim \(claim?.count ?? -1) held \(table.count)") }
         do {
             let results = batch.map { ($0.job, $0.result) }
             let acks: [AckResult]
@@ -142,7 +140,6 @@ final class AckBuffer: Sendable {
             } else {
                 acks = try await client.complete(results, types: types)
             }
-            trace("ack wrote \(batch.count) claimed \(claim?.count ?? -1)")
             outage.succeeded()
             stats.update { s in
                 s.ackBatches += 1

@@ -37,16 +37,12 @@ struct ClaimLoop: Sendable {
                 ])
                 continue
             }
-            let busyAtCheck = acks.isBusy
-            trace("claimloop check busy \(busyAtCheck) held \(table.count)")
             guard let r = claims.reserve() else {
                 await table.changed.wait(after: slotGen)
                 continue
             }
             do {
-                let busyBefore = acks.isBusy
                 let took = try await claims.claim(r)
-                if ProcessInfo.processInfo.environment["PQ_TRACE"] != nil { print("claim loop: reserved \(r.count) took \(took) busyAtCheck \(busyAtCheck) busyBefore \(busyBefore) held \(table.count) restricted \(claims.hasRestrictedQueues())") }
                 claims.stats.update { $0.claimRoundTrips += 1 }
                 outage.succeeded()
                 backoff = 0.2

@@ -282,10 +282,3 @@ final class JobTable: Sendable {
     }
 }
 
-let traceOn = ProcessInfo.processInfo.environment["PQ_TRACE"] != nil
-let traceSeq = Mutex(0)
-func trace(_ s: @autoclosure () -> String) {
-    guard traceOn else { return }
-    let n = traceSeq.withLock { $0 += 1; return $0 }
-    print("\(n) \(s())")
-}
