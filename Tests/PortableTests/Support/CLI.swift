@@ -30,6 +30,11 @@ enum CLI {
         return env
     }
 
+    /// A shell command (e.g. `mount`), waited for like a CLI run.
+    static func run(shell script: String, timeout: Double = 60) async throws -> Result {
+        try await Running(shell: script).wait(timeout: timeout)
+    }
+
     /// Waits without blocking a thread of the cooperative pool (tests run in parallel on it).
     static func run(_ args: [String], env: [String: String] = [:], stdin: String? = nil, cwd: String? = nil,
                     timeout: Double = 60) async throws -> Result {
@@ -40,17 +45,30 @@ enum CLI {
     /// A child whose stdout/stderr go to files, so it can run long without filling a pipe.
     final class Running: @unchecked Sendable {
         let process = Process()
+        let dir: String
         let outPath: String
         let errPath: String
 
-        init(_ args: [String], env: [String: String] = [:], stdin: String? = nil, cwd: String? = nil) throws {
+        deinit {
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+            try? FileManager.default.removeItem(atPath: dir)
+        }
+
+        /// A shell script instead of the binary (e.g. a loop of CLI calls).
+        convenience init(shell script: String, env: [String: String] = [:]) throws {
+            try self.init(["-c", script], env: env, executable: "/bin/sh")
+        }
+
+        init(_ args: [String], env: [String: String] = [:], stdin: String? = nil, cwd: String? = nil,
+             executable: String = CLI.binary) throws {
             let dir = NSTemporaryDirectory() + "pq-cli-" + UUID().uuidString.prefix(8)
+            self.dir = dir
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
             outPath = dir + "/out"
             errPath = dir + "/err"
             _ = FileManager.default.createFile(atPath: outPath, contents: nil)
             _ = FileManager.default.createFile(atPath: errPath, contents: nil)
-            process.executableURL = URL(fileURLWithPath: CLI.binary)
+            process.executableURL = URL(fileURLWithPath: executable)
             process.arguments = args
             process.environment = CLI.environment(env)
             if let cwd { process.currentDirectoryURL = URL(fileURLWithPath: cwd) }
