@@ -5,6 +5,21 @@ import FoundationNetworking
 import Testing
 @testable import Backends
 
+/// A fresh database and a `serve` on it for `body`; both cleaned up whatever happens.
+func withAdminServer(_ backend: TestBackend, env: [String: String] = [:], token: String? = nil,
+                     _ body: (TestDB, AdminServerProcess) async throws -> Void) async throws {
+    try await withDB(backend, realClock: true) { db in
+        let server = try await AdminServerProcess.start(database: db.url, env: env, token: token)
+        do {
+            try await body(db, server)
+        } catch {
+            try? await server.stop()
+            throw error
+        }
+        try await server.stop()
+    }
+}
+
 /// `portableq serve` as a real process on a free loopback port, and requests to it over a
 /// real socket.
 final class AdminServerProcess: Sendable {
