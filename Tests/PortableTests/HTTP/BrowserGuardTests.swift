@@ -5,7 +5,8 @@ import Testing
 /// What a web page in the user's browser can do to a token-less loopback `serve`: nothing.
 /// Bodies must be JSON, cross-site state changes and foreign `Host`s (DNS rebinding) are 403,
 /// and every response carries the security headers.
-@Suite struct BrowserGuardTests {
+/// Serialized: each test starts a server process, and the suite runs beside every other.
+@Suite(.serialized) struct BrowserGuardTests {
     @Test(arguments: TestBackend.enabled)
     func bodiesThatAreNotJSONAre415AndChangeNothing(_ backend: TestBackend) async throws {
         try await withAdminServer(backend) { db, s in

@@ -4,7 +4,8 @@ import Testing
 
 /// No password in any message, parsed URL or not; `/health` tells a caller without the token
 /// only that the database is down.
-@Suite struct SecretsInMessagesTests {
+/// Serialized: each test starts a server process, and the suite runs beside every other.
+@Suite(.serialized) struct SecretsInMessagesTests {
     static let secret = "S3cretPW"
 
     @Test func aDatabaseURLsPasswordIsNeverPrinted() async throws {
