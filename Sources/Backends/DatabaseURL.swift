@@ -13,6 +13,7 @@ public enum DatabaseURL: Sendable, Equatable, CustomStringConvertible {
 
     public static func parse(_ raw: String, cwd: String = FileManager.default.currentDirectoryPath) throws -> DatabaseURL {
         let s = raw.trimmingCharacters(in: .whitespaces)
+        let shown = JSON.quote(redact(raw))
         if s.hasPrefix("sqlite:") {
             let rest = String(s.dropFirst("sqlite:".count))
             if rest == ":memory:" { return .sqliteMemory }
@@ -20,14 +21,14 @@ public enum DatabaseURL: Sendable, Equatable, CustomStringConvertible {
             if rest.hasPrefix("///") {
                 path = String(rest.dropFirst(2))
             } else if rest.hasPrefix("//") {
-                throw PortableError(.badURL, "cannot parse database URL \(JSON.quote(raw)): use sqlite:relative/path.db or sqlite:///absolute/path.db")
+                throw PortableError(.badURL, "cannot parse database URL \(shown): use sqlite:relative/path.db or sqlite:///absolute/path.db")
             } else if rest.hasPrefix("/") {
                 path = rest
             } else {
                 path = rest
             }
             guard !path.isEmpty, !path.hasSuffix("/") else {
-                throw PortableError(.badURL, "cannot parse database URL \(JSON.quote(raw)): it names no file (sqlite:path/to/file.db)")
+                throw PortableError(.badURL, "cannot parse database URL \(shown): it names no file (sqlite:path/to/file.db)")
             }
             let clean = path.split(separator: "?", maxSplits: 1).first.map(String.init) ?? path
             let abs = clean.hasPrefix("/") ? clean : (cwd as NSString).appendingPathComponent(clean)
@@ -37,9 +38,23 @@ public enum DatabaseURL: Sendable, Equatable, CustomStringConvertible {
             return .postgres(try PostgresURL.parse(s))
         }
         if let colon = s.firstIndex(of: ":"), s.distance(from: s.startIndex, to: colon) > 0 {
-            throw PortableError(.badURL, "cannot parse database URL \(JSON.quote(raw)): unknown scheme \(JSON.quote(String(s[..<colon]))) (use sqlite: or postgres://)")
+            throw PortableError(.badURL, "cannot parse database URL \(shown): unknown scheme \(JSON.quote(String(s[..<colon]))) (use sqlite: or postgres://)")
         }
-        throw PortableError(.badURL, "cannot parse database URL \(JSON.quote(raw)): expected sqlite:PATH or postgres://...")
+        throw PortableError(.badURL, "cannot parse database URL \(shown): expected sqlite:PATH or postgres://...")
+    }
+
+    /// `raw` with its secrets masked, for messages and logs, whether or not it parses: the
+    /// userinfo's password (everything from the first `:` to the last `@`, which may over-mask
+    /// but never shows a password with a stray `/`, `?` or `@` in it) and the values of
+    /// `password`, `sslpassword` and `options` query parameters.
+    public static func redact(_ raw: String) -> String {
+        var s = raw
+        if let scheme = s.range(of: "://"), let at = s.range(of: "@", options: .backwards, range: scheme.upperBound..<s.endIndex),
+           let colon = s.range(of: ":", range: scheme.upperBound..<at.lowerBound) {
+            s.replaceSubrange(colon.upperBound..<at.lowerBound, with: "***")
+        }
+        return s.replacingOccurrences(of: #"([?&](?:password|sslpassword|options)=)[^&#]*"#, with: "$1***",
+                                      options: [.regularExpression, .caseInsensitive])
     }
 
     public var description: String {
@@ -72,14 +87,21 @@ public struct PostgresURL: Sendable, Equatable, CustomStringConvertible {
             && a.options.map { $0.0 + "=" + $0.1 } == b.options.map { $0.0 + "=" + $0.1 }
     }
 
-    static let allowedOptions: Set<String> = [
-        "sslmode", "sslrootcert", "sslcert", "sslkey", "connect_timeout", "application_name",
-        "target_session_attrs", "options", "keepalives", "keepalives_idle", "sslcompression", "gssencmode",
+    /// libpq keywords a URL may set, with their values where libpq takes only some (a bad one is
+    /// bad usage here rather than a failed connection later).
+    static let allowedOptions: [String: Set<String>?] = [
+        "sslmode": ["disable", "allow", "prefer", "require", "verify-ca", "verify-full"],
+        "gssencmode": ["disable", "prefer", "require"],
+        "target_session_attrs": ["any", "read-write", "read-only", "primary", "standby", "prefer-standby"],
+        "sslcompression": ["0", "1"], "keepalives": ["0", "1"],
+        "connect_timeout": nil, "keepalives_idle": nil,
+        "sslrootcert": nil, "sslcert": nil, "sslkey": nil, "application_name": nil, "options": nil,
     ]
+    static let integerOptions: Set<String> = ["connect_timeout", "keepalives_idle"]
 
     static func parse(_ raw: String) throws -> PostgresURL {
         func bad(_ why: String) -> PortableError {
-            PortableError(.badURL, "cannot parse database URL \(JSON.quote(PostgresURL.redact(raw))): \(why)")
+            PortableError(.badURL, "cannot parse database URL \(JSON.quote(DatabaseURL.redact(raw))): \(why)")
         }
         guard let c = URLComponents(string: raw) else { throw bad("not a valid URL") }
         var u = PostgresURL(host: nil, port: nil, user: nil, password: nil, database: nil, schema: "portableq", options: [])
@@ -97,7 +119,13 @@ public struct PostgresURL: Sendable, Equatable, CustomStringConvertible {
             if item.name == "schema" {
                 guard PostgresURL.isIdentifier(v) else { throw bad("schema \(JSON.quote(v)) must match ^[A-Za-z_][A-Za-z0-9_]{0,62}$") }
                 u.schema = v
-            } else if allowedOptions.contains(item.name) {
+            } else if let allowed = allowedOptions[item.name] {
+                if let values = allowed, !values.contains(v) {
+                    throw bad("\(item.name)=\(JSON.quote(v)) is not one of \(values.sorted().joined(separator: ", "))")
+                }
+                if integerOptions.contains(item.name), UInt32(v) == nil {
+                    throw bad("\(item.name)=\(JSON.quote(v)) must be a whole number")
+                }
                 u.options.append((item.name, v))
             } else {
                 throw bad("unknown parameter \(JSON.quote(item.name))")
@@ -115,12 +143,6 @@ public struct PostgresURL: Sendable, Equatable, CustomStringConvertible {
             if !(letter || (i > 0 && digit)) { return false }
         }
         return true
-    }
-
-    static func redact(_ raw: String) -> String {
-        guard var c = URLComponents(string: raw), c.password != nil else { return raw }
-        c.password = "***"
-        return c.string ?? raw
     }
 
     /// libpq connection keywords.

@@ -7,6 +7,8 @@ public struct PortableError: Error, Sendable, CustomStringConvertible, CustomDeb
         case badJSON, invalidArgument, unauthorized, notFound, methodNotAllowed, conflict, payloadTooLarge
         case enqueueRateExceeded, rateLimited, leaseLost, unavailable, busy
         case schemaTooOld, schemaTooNew, noDatabase, badURL, backend
+        /// HTTP only: a malformed request (protocol level), a body that is not JSON, a refused origin or host.
+        case badRequest, unsupportedMediaType, forbidden
 
         /// The spelling on the wire and in logs.
         public var wire: String {
@@ -28,6 +30,9 @@ public struct PortableError: Error, Sendable, CustomStringConvertible, CustomDeb
             case .noDatabase: return "NO_DATABASE"
             case .badURL: return "BAD_URL"
             case .backend: return "BACKEND_ERROR"
+            case .badRequest: return "BAD_REQUEST"
+            case .unsupportedMediaType: return "UNSUPPORTED_MEDIA_TYPE"
+            case .forbidden: return "FORBIDDEN"
             }
         }
     }

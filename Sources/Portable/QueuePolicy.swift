@@ -52,7 +52,8 @@ public struct Allowance: Sendable, Equatable {
     /// The one decision for capped and rate-limited queues: the cap minus running jobs, the
     /// whole tokens in the bucket, and what the worker asked for — whichever is least.
     public static func decide(policy p: QueuePolicy, running: Int, wanted: Int, now: Date) -> Allowance {
-        if p.paused { return Allowance(count: 0, heldBy: .queuePaused, tokensAfter: nil) }
+        // Like the other throttles, a pause holds back only jobs that are due.
+        if p.paused { return Allowance(count: 0, heldBy: wanted > 0 ? .queuePaused : nil, tokensAfter: nil) }
         var count = wanted
         var heldBy: Explanation.Reason?
         if let cap = p.maxRunning {

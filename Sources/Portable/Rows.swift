@@ -40,6 +40,17 @@ extension Job {
     }
 }
 
+extension JobListItem {
+    /// The whole payload's and output's length in bytes, then a job row (payload and output
+    /// possibly cut) and archived_at, as `jobListPreview` selects them.
+    public init(row: some RowReader) throws {
+        let c = row.columns(of: "jobs")
+        let payloadBytes = try c.int("payload_bytes")
+        let outputBytes = try c.intOrNull("output_bytes")
+        self.init(job: try Job(row: row, from: 2, archived: true), payloadBytes: payloadBytes, outputBytes: outputBytes)
+    }
+}
+
 extension Attempt {
     /// job_id, attempt, lease_token, worker_id, started_at, finished_at, outcome, error_code,
     /// error_message, decision, retry_at, dlq_reason_code.

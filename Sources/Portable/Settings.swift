@@ -20,6 +20,10 @@ public struct Settings: Sendable {
     public var maxPayloadBytes = 1 << 20
     public var maxEnqueuePerMinute: Int?
     public var httpRateLimitPerMinute: Int?
+    /// `admin serve`: open connections at most; idle keep-alive and header read time; body read time.
+    public var httpMaxConnections = 1024
+    public var httpIdleTimeoutMs = 10_000
+    public var httpBodyTimeoutMs = 30_000
     public var verboseJobLogs = false
     public var logFormat = "text"
     public var dbMaxConnections = 10
@@ -79,6 +83,9 @@ public struct Settings: Sendable {
         s.maxPayloadBytes = try int("MAX_PAYLOAD_BYTES", min: 1) ?? s.maxPayloadBytes
         s.maxEnqueuePerMinute = try int("MAX_ENQUEUE_PER_MINUTE", min: 1)
         s.httpRateLimitPerMinute = try int("HTTP_RATE_LIMIT_PER_MINUTE", min: 1)
+        s.httpMaxConnections = try int("HTTP_MAX_CONNECTIONS", min: 1) ?? s.httpMaxConnections
+        s.httpIdleTimeoutMs = try int("HTTP_IDLE_TIMEOUT_MS", min: 10) ?? s.httpIdleTimeoutMs
+        s.httpBodyTimeoutMs = try int("HTTP_BODY_TIMEOUT_MS", min: 10) ?? s.httpBodyTimeoutMs
         s.verboseJobLogs = try bool("VERBOSE_JOB_LOGS") ?? false
         if let f = v("LOG_FORMAT") {
             guard f == "text" || f == "json" else { throw bad("LOG_FORMAT", f, "text or json") }

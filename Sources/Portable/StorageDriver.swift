@@ -68,6 +68,8 @@ public protocol StorageDriver: Sendable {
     func jobGetMany(_ ids: [String]) async throws -> [Job]
     /// Newest first (by id, which is time-ordered).
     func jobList(_ filter: JobFilter, limit: Int, offset: Int) async throws -> [Job]
+    /// `jobList` for showing: payload and output read only as far as a preview needs.
+    func jobListPreview(_ filter: JobFilter, limit: Int, offset: Int) async throws -> [JobListItem]
     /// The number of matching jobs, counting at most `cap` (never an unbounded count).
     func jobCount(_ filter: JobFilter, cap: Int) async throws -> Int
     /// Attempts, operator events and replays of one job.

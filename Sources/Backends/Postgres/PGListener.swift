@@ -5,7 +5,8 @@ import Synchronization
 
 /// LISTEN on a connection of its own, on a thread of its own: blocks in poll(2) on the socket and
 /// turns each NOTIFY (payload = queue name) into a wakeup. Reconnects with backoff when the
-/// server goes away and, once back, wakes every waiter so workers poll at once.
+/// server goes away. Each time it starts listening — the first time too — it wakes every waiter
+/// so workers poll at once: a NOTIFY sent before the LISTEN took effect was never delivered.
 final class PGListener: Sendable {
     private let url: PostgresURL
     private let wakeups: JobWakeups
@@ -29,7 +30,6 @@ final class PGListener: Sendable {
     private func loop() {
         var conn: PGConnection?
         var delay = 0.2
-        var wasDown = false
         while !stopped.load(ordering: .relaxed) {
             if conn?.isBroken ?? true {
                 conn = nil
@@ -38,10 +38,8 @@ final class PGListener: Sendable {
                     try c.exec("LISTEN \"\(url.channel)\"")
                     conn = c
                     delay = 0.2
-                    if wasDown { wakeups.notify(queue: nil) }
-                    wasDown = false
+                    wakeups.notify(queue: nil)
                 } catch {
-                    wasDown = true
                     Thread.sleep(forTimeInterval: delay)
                     delay = min(delay * 2, 5)
                     continue
@@ -50,13 +48,12 @@ final class PGListener: Sendable {
             guard let c = conn else { continue }
             var pfd = pollfd(fd: c.socket, events: Int16(POLLIN), revents: 0)
             let n = poll(&pfd, 1, 250)
-            if n < 0 && errno != EINTR { conn = nil; wasDown = true; continue }
+            if n < 0 && errno != EINTR { conn = nil; continue }
             if n == 0 { continue }
             do {
                 for (_, queue) in try c.drainNotifications() { wakeups.notify(queue: queue) }
             } catch {
                 conn = nil
-                wasDown = true
             }
         }
     }

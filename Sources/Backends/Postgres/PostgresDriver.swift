@@ -358,12 +358,19 @@ public final class PostgresDriver: StorageDriver {
     }
 
     public func jobList(_ filter: JobFilter, limit: Int, offset: Int) async throws -> [Job] {
+        try await list(filter, limit: limit, offset: offset, sql: PostgresSQL.jobList) { try Job(row: $0, archived: true) }
+    }
+
+    public func jobListPreview(_ filter: JobFilter, limit: Int, offset: Int) async throws -> [JobListItem] {
+        try await list(filter, limit: limit, offset: offset, sql: PostgresSQL.jobListPreview) { try JobListItem(row: $0) }
+    }
+
+    private func list<T: Sendable>(_ filter: JobFilter, limit: Int, offset: Int,
+                                   sql: (Bool, String, Int, Int) -> String, map: @escaping @Sendable (PGRow) throws -> T) async throws -> [T] {
         let (archive, w, p) = PostgresDriver.filterSQL(filter)
-        let sql = PostgresSQL.jobList(archive: archive, where: w, limit: p.count + 1, offset: p.count + 2)
+        let statement = sql(archive, w, p.count + 1, p.count + 2)
         let params = p + [String(limit), String(offset)]
-        return try await with { c in
-            try c.query(sql, params).map { try Job(row: $0, archived: true) }
-        }
+        return try await with { c in try c.query(statement, params).map(map) }
     }
 
     public func jobCount(_ filter: JobFilter, cap: Int) async throws -> Int {

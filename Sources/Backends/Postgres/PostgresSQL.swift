@@ -317,6 +317,18 @@ enum PostgresSQL {
             : "SELECT \(jobColumns), NULL::timestamptz FROM jobs \(w) ORDER BY id DESC LIMIT $\(limit) OFFSET $\(offset)"
     }
 
+    /// `jobList` as lists show it: payload and output lengths in bytes first, then the job with
+    /// both cut to the characters a preview may need, so a page of big jobs is not sent whole.
+    static func jobListPreview(archive: Bool, where w: String, limit: Int, offset: Int) -> String {
+        let n = JobListItem.wholeUpTo
+        let columns = jobColumns.replacingOccurrences(of: "payload,", with: "left(payload::text, \(n)),")
+            .replacingOccurrences(of: "output,", with: "left(output::text, \(n)),")
+        let sizes = "octet_length(payload::text), octet_length(output::text)"
+        return archive
+            ? "SELECT \(sizes), \(columns), archived_at FROM jobs_archive \(w) ORDER BY id DESC LIMIT $\(limit) OFFSET $\(offset)"
+            : "SELECT \(sizes), \(columns), NULL::timestamptz FROM jobs \(w) ORDER BY id DESC LIMIT $\(limit) OFFSET $\(offset)"
+    }
+
     static func jobCount(archive: Bool, where w: String, limit: Int) -> String {
         "SELECT count(*) FROM (SELECT 1 FROM \(archive ? "jobs_archive" : "jobs") \(w) LIMIT $\(limit)) c"
     }

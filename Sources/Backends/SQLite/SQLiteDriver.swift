@@ -366,11 +366,18 @@ public final class SQLiteDriver: StorageDriver {
     }
 
     public func jobList(_ filter: JobFilter, limit: Int, offset: Int) async throws -> [Job] {
+        try await list(filter, limit: limit, offset: offset, sql: SQLiteSQL.jobList) { try Job(row: $0, archived: true) }
+    }
+
+    public func jobListPreview(_ filter: JobFilter, limit: Int, offset: Int) async throws -> [JobListItem] {
+        try await list(filter, limit: limit, offset: offset, sql: SQLiteSQL.jobListPreview) { try JobListItem(row: $0) }
+    }
+
+    private func list<T: Sendable>(_ filter: JobFilter, limit: Int, offset: Int, sql: (Bool, String) -> String,
+                                   map: @escaping @Sendable (SQLiteRow) throws -> T) async throws -> [T] {
         let (archive, w, params) = SQLiteDriver.filterSQL(filter)
-        let sql = SQLiteSQL.jobList(archive: archive, where: w)
-        return try await read { c in
-            try c.query(sql, params + [.int(Int64(limit)), .int(Int64(offset))]) { try Job(row: $0, archived: true) }
-        }
+        let statement = sql(archive, w)
+        return try await read { c in try c.query(statement, params + [.int(Int64(limit)), .int(Int64(offset))], map) }
     }
 
     public func jobCount(_ filter: JobFilter, cap: Int) async throws -> Int {

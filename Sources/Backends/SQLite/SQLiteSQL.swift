@@ -170,6 +170,18 @@ enum SQLiteSQL {
             : "SELECT \(jobColumns), NULL FROM jobs \(w) ORDER BY id DESC LIMIT ?6 OFFSET ?7"
     }
 
+    /// `jobList` as lists show it: payload and output lengths in bytes first, then the job with
+    /// both cut to the characters a preview may need, so a page of big jobs is not read whole.
+    static func jobListPreview(archive: Bool, where w: String) -> String {
+        let n = JobListItem.wholeUpTo
+        let columns = jobColumns.replacingOccurrences(of: "payload,", with: "substr(payload, 1, \(n)),")
+            .replacingOccurrences(of: "output,", with: "substr(output, 1, \(n)),")
+        let sizes = "length(CAST(payload AS BLOB)), length(CAST(output AS BLOB))"
+        return archive
+            ? "SELECT \(sizes), \(columns), archived_at FROM jobs_archive \(w) ORDER BY id DESC LIMIT ?6 OFFSET ?7"
+            : "SELECT \(sizes), \(columns), NULL FROM jobs \(w) ORDER BY id DESC LIMIT ?6 OFFSET ?7"
+    }
+
     static func jobCount(archive: Bool, where w: String) -> String {
         "SELECT count(*) FROM (SELECT 1 FROM \(archive ? "jobs_archive" : "jobs") \(w) LIMIT ?6)"
     }

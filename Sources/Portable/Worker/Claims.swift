@@ -103,7 +103,9 @@ final class Claims: Sendable {
 
     // MARK: throttling tallies
 
-    private func tally(_ tallies: [DecisionTally]) {
+    /// Adds throttling to the next heartbeat's tallies (a claim's, or a prefetched job handed
+    /// back because its queue was paused since).
+    func tally(_ tallies: [DecisionTally]) {
         guard !tallies.isEmpty else { return }
         held.withLock { h in
             for t in tallies {

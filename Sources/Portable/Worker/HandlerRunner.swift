@@ -17,9 +17,10 @@ struct HandlerRunner: Sendable {
     func execute(_ entry: JobTable.Entry) async {
         let job = entry.job
         let policy = PolicyResolver.resolve(job, type: registrations[job.jobType]?.policy, defaults: defaults)
-        guard !claims.isPaused(job.queue),
-              table.start(job.id, at: client.clock.localNow, timeoutSeconds: policy.timeoutSeconds) else {
+        let paused = claims.isPaused(job.queue)
+        guard !paused, table.start(job.id, at: client.clock.localNow, timeoutSeconds: policy.timeoutSeconds) else {
             // Stopping, or paused since the claim: back to the queue as if never claimed.
+            if paused { claims.tally([DecisionTally(queue: job.queue, reasonCode: Explanation.Reason.queuePaused.rawValue, count: 1, message: nil)]) }
             await claims.handBackUnstarted([job])
             table.finish(job.id)
             return

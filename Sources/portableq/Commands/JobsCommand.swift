@@ -69,13 +69,13 @@ struct JobsList: AsyncParsableCommand {
             guard let s = JobStatus(rawValue: status) else { throw PortableError.invalid("unknown status \(JSON.quote(status))") }
             f.status = s
         }
-        let page = try await db.withClient(write: false) { client in try await client.jobs(f, limit: limit, offset: offset) }
+        let page = try await db.withClient(write: false) { client in try await client.jobItems(f, limit: limit, offset: offset) }
         if db.json { Output.json(page.json { $0.json }); return }
         JobsList.printTable(page)
     }
 
-    static func printTable(_ page: Page<Job>) {
-        Output.table(["ID", "QUEUE", "TYPE", "STATUS", "ATT", "CREATED", "LAST ERROR"], page.items.map { j in
+    static func printTable(_ page: Page<JobListItem>) {
+        Output.table(["ID", "QUEUE", "TYPE", "STATUS", "ATT", "CREATED", "LAST ERROR"], page.items.map(\.job).map { j in
             [j.id, j.queue, j.jobType, j.status.rawValue, "\(j.attempts)", Time.format(j.createdAt), j.lastErrorCode ?? ""]
         })
         Output.line("\(page.items.count) shown, \(page.total)\(page.totalCapped ? "+" : "") matching")
@@ -188,9 +188,11 @@ struct DLQCommand: AsyncParsableCommand {
     @Option(help: "Skip this many.") var offset: Int = 0
 
     func run() async throws {
-        let page = try await db.withClient(write: false) { client in try await client.jobs(JobFilter(queue: queue, status: .dlq), limit: limit, offset: offset) }
+        let page = try await db.withClient(write: false) { client in
+            try await client.jobItems(JobFilter(queue: queue, status: .dlq), limit: limit, offset: offset)
+        }
         if db.json { Output.json(page.json { $0.json }); return }
-        Output.table(["ID", "QUEUE", "TYPE", "REASON", "LAST ERROR", "ATT", "FINISHED"], page.items.map { j in
+        Output.table(["ID", "QUEUE", "TYPE", "REASON", "LAST ERROR", "ATT", "FINISHED"], page.items.map(\.job).map { j in
             [j.id, j.queue, j.jobType, j.dlqReasonCode ?? "", j.lastErrorCode ?? "", "\(j.attempts)", j.finishedAt.map(Time.format) ?? ""]
         })
         Output.line("\(page.items.count) shown, \(page.total)\(page.totalCapped ? "+" : "") in the DLQ")

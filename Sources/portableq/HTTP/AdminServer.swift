@@ -1,10 +1,12 @@
 import Backends
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import Logging
 import NIOCore
 
-/// Builds the admin HTTP application: middleware (errors, auth, per-IP POST limit) and routes.
+/// Builds the admin HTTP application: connection limits, middleware (errors, browser guards,
+/// auth, per-IP POST limit) and routes.
 enum AdminServer {
     struct Address {
         var host: String
@@ -25,13 +27,14 @@ enum AdminServer {
         }
     }
 
-    static func router(client: PortableClient, settings: Settings, logger: Logger) -> Router<AdminContext> {
+    static func router(client: PortableClient, settings: Settings, address: Address, logger: Logger) -> Router<AdminContext> {
         let router = Router(context: AdminContext.self)
         router.add(middleware: ErrorMiddleware(logger: logger))
+        router.add(middleware: RequestGuard(loopbackHost: address.isLoopback ? address.host : nil))
         if let token = settings.apiToken { router.add(middleware: AuthMiddleware(token: Array(token.utf8))) }
         if let limit = settings.httpRateLimitPerMinute { router.add(middleware: RateLimitMiddleware(limit: limit)) }
         JobRoutes(client: client).add(to: router)
-        SystemRoutes(client: client, startedAt: Date()).add(to: router)
+        SystemRoutes(client: client, startedAt: Date(), tokenConfigured: settings.apiToken != nil).add(to: router)
         QueueRoutes(client: client).add(to: router)
         FlowRoutes(client: client).add(to: router)
         return router
@@ -40,8 +43,12 @@ enum AdminServer {
     static func application(client: PortableClient, settings: Settings, address: Address, logger: Logger)
         -> some ApplicationProtocol {
         AdminLimits.maxBody.store(settings.maxPayloadBytes + 65_536, ordering: .relaxed)
+        let limits = ConnectionLimits(settings)
+        let open = ConnectionCount()
         return Application(
-            router: router(client: client, settings: settings, logger: logger),
+            router: router(client: client, settings: settings, address: address, logger: logger),
+            server: .http1(configuration: .init(additionalChannelHandlers: [ConnectionGuard(limits: limits, count: open)],
+                                                idleTimeout: limits.idleTimeout)),
             configuration: .init(address: .hostname(address.host, port: address.port), serverName: nil),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? address.port

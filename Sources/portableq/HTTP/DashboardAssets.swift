@@ -445,8 +445,16 @@ enum DashboardAssets {
       { label: "Created", cell: (j) => timeEl(j.created_at) },
       { label: "When", cell: (j) => whenCell(j) },
       { label: "Last error", cell: (j) => j.last_error_code ? h("span", { class: "errcode", title: j.last_error_message || "" }, j.last_error_code) : "" },
+      { label: "Payload", class: "msg", cell: payloadCell },
     ];
     return extra ? cols.concat(extra) : cols;
+  }
+
+  /** Lists carry a payload whole up to 4 KiB, else a preview (the job page shows it whole). */
+  function payloadCell(j) {
+    const text = j.payload_truncated ? j.payload_preview + "…" : JSON.stringify(j.payload);
+    const size = fmtNum(j.payload_bytes) + " bytes" + (j.payload_truncated ? ", preview" : "");
+    return h("span", { title: size, dataset: { truncated: j.payload_truncated ? "true" : "false" } }, code(truncate(text, 60)));
   }
 
   function whenCell(j) {

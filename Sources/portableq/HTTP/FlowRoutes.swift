@@ -7,9 +7,10 @@ struct FlowRoutes {
     let client: PortableClient
 
     func add(to router: Router<AdminContext>) {
-        router.route(.get, "/flows") { _, _ in
+        router.route(.get, "/flows", query: ListQuery.names) { request, _ in
+            let q = try ListQuery(request, defaultLimit: 1000)
             let flows = try await client.flows()
-            return HTTP.json(Page(items: flows, total: flows.count, totalCapped: false).json { $0.apiJSON })
+            return HTTP.json(q.page(flows).json { $0.apiJSON })
         }
         router.route(.post, "/flows") { request, context in
             let def = try FlowDefinition.parse(try await request.jsonBody(context))
@@ -23,7 +24,7 @@ struct FlowRoutes {
             let run = try await client.startFlow(slug, inputJSON: input.compact)
             return HTTP.json(try await client.runJSON(run.id), status: .created)
         }
-        router.route(.get, "/runs") { request, _ in
+        router.route(.get, "/runs", query: ["flow"] + ListQuery.names) { request, _ in
             let q = try ListQuery(request)
             let flow = request.query("flow")
             if let flow { try Names.check(flow, "flow") }

@@ -4,10 +4,12 @@ import Hummingbird
 import NIOCore
 import Synchronization
 
-/// The request context: Hummingbird's core plus the client's address (for the per-IP POST limit).
+/// The request context: Hummingbird's core plus the client's address (for the per-IP POST limit)
+/// and whether the caller presented the token (public routes show more to one that did).
 struct AdminContext: RequestContext, RemoteAddressRequestContext {
     var coreContext: CoreRequestContextStorage
     let remoteAddress: SocketAddress?
+    var presentedToken = false
 
     init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
@@ -26,7 +28,9 @@ enum AdminLimits {
 enum HTTPStatusTable {
     static func status(_ code: PortableError.Code) -> HTTPResponse.Status {
         switch code {
-        case .badJSON: return .badRequest
+        case .badJSON, .badRequest: return .badRequest
+        case .unsupportedMediaType: return .unsupportedMediaType
+        case .forbidden: return .forbidden
         case .invalidArgument, .badURL: return .unprocessableContent
         case .unauthorized: return .unauthorized
         case .notFound, .noDatabase: return .notFound
@@ -68,15 +72,24 @@ enum HTTP {
 }
 
 extension Request {
+    /// The body's bytes, up to `limit`. A declared length over it is refused before anything is
+    /// read (also when the client waits for `100 Continue`); a body that grows over it while
+    /// read too. A body the HTTP codec cannot parse was answered with 400 by `ConnectionGuard`.
+    func bodyBytes(upTo limit: Int, tooLarge: @autoclosure () -> String) async throws -> [UInt8] {
+        if let declared = headers[.contentLength], Int(declared).map({ $0 > limit }) ?? true {
+            throw PortableError(.payloadTooLarge, tooLarge())
+        }
+        do {
+            return Array(try await body.collect(upTo: limit).readableBytesView)
+        } catch is NIOTooManyBytesError {
+            throw PortableError(.payloadTooLarge, tooLarge())
+        }
+    }
+
     /// The body as JSON, within the upload limit. Too large: `PAYLOAD_TOO_LARGE`; not JSON: `BAD_JSON`.
     func jsonBody(_ context: AdminContext) async throws -> JSON {
-        let buffer: ByteBuffer
-        do {
-            buffer = try await body.collect(upTo: context.maxUploadSize)
-        } catch {
-            throw PortableError(.payloadTooLarge, "request body is over the \(context.maxUploadSize)-byte limit (MAX_PAYLOAD_BYTES + 64 KiB)")
-        }
-        let bytes = Array(buffer.readableBytesView)
+        let limit = context.maxUploadSize
+        let bytes = try await bodyBytes(upTo: limit, tooLarge: "request body is over the \(limit)-byte limit (MAX_PAYLOAD_BYTES + 64 KiB)")
         if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }) {
             throw PortableError(.badJSON, "the request body is empty; expected a JSON object")
         }
@@ -141,6 +154,7 @@ struct Fields {
 
 /// Query parameters shared by list endpoints.
 struct ListQuery {
+    static let names = ["limit", "offset"]
     var limit = 50
     var offset = 0
 
@@ -154,5 +168,10 @@ struct ListQuery {
             guard let v = Int(o), v >= 0 else { throw PortableError.invalid("offset must be a non-negative integer") }
             offset = v
         }
+    }
+
+    /// A page of a list read whole (queues, workers, schedules, flows: short lists).
+    func page<T>(_ all: [T]) -> Page<T> {
+        Page(items: Array(all.dropFirst(offset).prefix(limit)), total: all.count, totalCapped: false)
     }
 }

@@ -7,9 +7,12 @@ struct JobRoutes {
     let client: PortableClient
 
     func add(to router: Router<AdminContext>) {
-        router.route(.get, "/jobs") { request, _ in try await list(request, status: nil) }
-        router.route(.post, "/jobs") { request, context in try await create(request, context) }
-        router.route(.post, "/jobs/batch") { request, context in try await createBatch(request, context) }
+        router.route(.get, "/jobs", query: ["status", "queue", "job_type", "error_code", "limit", "offset"]) { request, _ in
+            try await list(request, status: nil)
+        }
+        // `?queue=` names the queue an oversized body's refusal is recorded for (the body is not read).
+        router.route(.post, "/jobs", query: ["queue"]) { request, context in try await create(request, context) }
+        router.route(.post, "/jobs/batch", query: ["queue"]) { request, context in try await createBatch(request, context) }
         router.route(.post, "/jobs/bulk/:action") { request, context in try await bulk(request, context) }
         router.route(.get, "/jobs/:id") { _, context in HTTP.json(try await client.job(try id(context)).json) }
         router.route(.get, "/jobs/:id/timeline") { _, context in HTTP.json(try await client.timeline(try id(context)).json) }
@@ -24,7 +27,7 @@ struct JobRoutes {
             try await client.delete(jobId)
             return HTTP.json(.object([("deleted", .bool(true)), ("job_id", .string(jobId))]))
         }
-        router.route(.get, "/dlq") { request, _ in try await list(request, status: .dlq) }
+        router.route(.get, "/dlq", query: ["queue", "limit", "offset"]) { request, _ in try await list(request, status: .dlq) }
     }
 
     func id(_ context: AdminContext) throws -> String {
@@ -52,7 +55,7 @@ struct JobRoutes {
         var f = try JobRoutes.filter(request)
         if let status { f.status = status }
         let q = try ListQuery(request)
-        return HTTP.json(try await client.jobs(f, limit: q.limit, offset: q.offset).json { $0.json })
+        return HTTP.json(try await client.jobItems(f, limit: q.limit, offset: q.offset).json { $0.json })
     }
 
     /// The body of `POST /jobs` (and of each item of a batch) as a NewJob; `enqueueMany` checks the values.
@@ -86,6 +89,11 @@ struct JobRoutes {
     func create(_ request: Request, _ context: AdminContext) async throws -> Response {
         let body = try await body(request, context)
         let header = request.headers[.init("Idempotency-Key")!]
+        // Header bytes that are not UTF-8 reach us decoded as U+FFFD (the codec gives strings,
+        // not bytes), so two different keys would collide: such a key is refused.
+        if header?.contains("\u{FFFD}") == true {
+            throw PortableError.invalid("the Idempotency-Key header is not valid UTF-8 (or holds U+FFFD)")
+        }
         let job = try JobRoutes.newJob(body, headerKey: header?.isEmpty == true ? nil : header)
         let r = try await client.enqueue(job)
         return HTTP.json(r.json, status: r.created ? .created : .ok)

@@ -35,7 +35,7 @@ struct ErrorMiddleware: RouterMiddleware {
             case 404: code = .notFound
             case 405: code = .notFound
             case 413: code = .payloadTooLarge
-            case 400: code = .badJSON
+            case 400: code = .badRequest
             case 401: code = .unauthorized
             default: code = .invalidArgument
             }
@@ -63,19 +63,18 @@ struct AuthMiddleware: RouterMiddleware {
     }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        if AuthMiddleware.isPublic(request) { return try await next(request, context) }
         var presented: String?
         if let k = request.headers[.init("x-api-key")!] {
             presented = k
         } else if let a = request.headers[.authorization], a.lowercased().hasPrefix("bearer ") {
             presented = String(a.dropFirst("bearer ".count)).trimmingCharacters(in: .whitespaces)
         }
-        guard let presented, AuthMiddleware.constantTimeEqual(Array(presented.utf8), token) else {
-            throw PortableError(.unauthorized, presented == nil
-                ? "this server needs a token: send x-api-key: TOKEN or Authorization: Bearer TOKEN"
-                : "the token is not valid")
-        }
-        return try await next(request, context)
+        var context = context
+        context.presentedToken = presented.map { AuthMiddleware.constantTimeEqual(Array($0.utf8), token) } ?? false
+        if AuthMiddleware.isPublic(request) || context.presentedToken { return try await next(request, context) }
+        throw PortableError(.unauthorized, presented == nil
+            ? "this server needs a token: send x-api-key: TOKEN or Authorization: Bearer TOKEN"
+            : "the token is not valid")
     }
 
     /// Compares every byte of the longer input, so timing says nothing about where they differ.
@@ -143,15 +142,23 @@ enum RouteTable {
 }
 
 extension Router where Context == AdminContext {
-    /// Adds a route and records it for 405 answers.
-    func route(_ method: HTTPRequest.Method, _ path: String,
+    /// Adds a route and records it for 405 answers. `query` names the query parameters it takes;
+    /// any other is a 422 that lists them.
+    func route(_ method: HTTPRequest.Method, _ path: String, query: [String] = [],
                _ handler: @Sendable @escaping (Request, AdminContext) async throws -> Response) {
         RouteTable.register(method.rawValue, path)
-        on(RouterPath(path), method: method, use: handler)
+        let checked: @Sendable (Request, AdminContext) async throws -> Response = { request, context in
+            for (name, _) in request.uri.queryParameters where !query.contains(String(name)) {
+                throw PortableError.invalid("unknown query parameter \(JSON.quote(String(name))) for \(method) \(path) ("
+                    + (query.isEmpty ? "it takes none)" : "it takes \(query.joined(separator: ", ")))"))
+            }
+            return try await handler(request, context)
+        }
+        on(RouterPath(path), method: method, use: checked)
         if method == .get {
             // HEAD is GET without the body.
             on(RouterPath(path), method: .head) { request, context in
-                var r = try await handler(request, context)
+                var r = try await checked(request, context)
                 r.body = .init()
                 return r
             }

@@ -48,19 +48,13 @@ enum OpenAPIDocument {
         [
             ("Error", object([("error", object([("code", enumOf(PortableError.Code.allCases.map(\.wire))), ("message", string)],
                                                required: ["code", "message"]))], required: ["error"])),
-            ("Job", object([
-                ("id", string), ("queue", string), ("job_type", string), ("status", enumOf(statuses)),
-                ("payload", anyValue), ("priority", integer), ("run_at", dateTime), ("attempts", integer),
-                ("max_attempts", nullable("integer")), ("timeout_seconds", nullable("integer")),
-                ("idempotency_key", nullable("string")), ("replay_of", nullable("string")), ("output", anyValue),
-                ("last_error_code", nullable("string")), ("last_error_message", nullable("string")),
-                ("dlq_reason_code", nullable("string")), ("worker_id", nullable("string")),
-                ("lease_expires_at", nullableDateTime), ("created_at", dateTime), ("started_at", nullableDateTime),
-                ("finished_at", nullableDateTime), ("archived_at", dateTime), ("run_id", string), ("step", string),
-            ], required: ["id", "queue", "job_type", "status", "payload", "priority", "run_at", "attempts", "max_attempts",
-                          "timeout_seconds", "idempotency_key", "replay_of", "output", "last_error_code", "last_error_message",
-                          "dlq_reason_code", "worker_id", "lease_expires_at", "created_at", "started_at", "finished_at"])),
-            ("JobList", page("Job")),
+            ("Job", object(jobProperties, required: jobRequired)),
+            // In lists, a payload or output over 4,096 bytes of JSON text is only a preview.
+            ("JobListItem", object(jobProperties + [
+                ("payload_preview", string), ("payload_truncated", boolean), ("payload_bytes", integer),
+                ("output_preview", string), ("output_truncated", boolean), ("output_bytes", integer),
+            ], required: jobRequired.filter { $0 != "payload" && $0 != "output" } + ["payload_truncated", "payload_bytes"])),
+            ("JobList", page("JobListItem")),
             // Optional request fields accept null as "not given".
             ("NewJob", withNot(object([
                 ("queue", nullable("string", [("pattern", .string("^[A-Za-z0-9_.:-]{1,128}$"))])), ("job_type", name),
@@ -187,6 +181,23 @@ enum OpenAPIDocument {
         ]
     }
 
+    /// A job on the wire (`GET /jobs/{id}`); list items add previews to it.
+    static let jobProperties: [(String, JSON)] = [
+        ("id", string), ("queue", string), ("job_type", string), ("status", enumOf(statuses)),
+        ("payload", anyValue), ("priority", integer), ("run_at", dateTime), ("attempts", integer),
+        ("max_attempts", nullable("integer")), ("timeout_seconds", nullable("integer")),
+        ("idempotency_key", nullable("string")), ("replay_of", nullable("string")), ("output", anyValue),
+        ("last_error_code", nullable("string")), ("last_error_message", nullable("string")),
+        ("dlq_reason_code", nullable("string")), ("worker_id", nullable("string")),
+        ("lease_expires_at", nullableDateTime), ("created_at", dateTime), ("started_at", nullableDateTime),
+        ("finished_at", nullableDateTime), ("archived_at", dateTime), ("run_id", string), ("step", string),
+    ]
+    static let jobRequired = [
+        "id", "queue", "job_type", "status", "payload", "priority", "run_at", "attempts", "max_attempts", "timeout_seconds",
+        "idempotency_key", "replay_of", "output", "last_error_code", "last_error_message", "dlq_reason_code", "worker_id",
+        "lease_expires_at", "created_at", "started_at", "finished_at",
+    ]
+
     static let metricFields: [(String, JSON)] = [
         ("jobs_per_sec", number), ("attempts_per_sec", number), ("retry_rate", number), ("runnable_queue_depth", integer),
         ("scheduled", integer), ("running", integer), ("dlq_size", integer), ("oldest_runnable_age_seconds", nullable("number")),
@@ -206,9 +217,13 @@ enum OpenAPIDocument {
     }
 
     static let errorCodes: [(String, String)] = [
-        ("400", "Malformed JSON (BAD_JSON)"), ("401", "A token is needed or wrong (UNAUTHORIZED)"),
+        ("400", "Malformed JSON (BAD_JSON) or a malformed HTTP request (BAD_REQUEST)"),
+        ("401", "A token is needed or wrong (UNAUTHORIZED)"),
+        ("403", "A cross-site state change, or a Host that is not loopback on a loopback bind (FORBIDDEN)"),
         ("404", "No such job or route (NOT_FOUND)"), ("409", "Not allowed in the job's status (CONFLICT)"),
-        ("413", "Payload or body over the limit (PAYLOAD_TOO_LARGE)"), ("422", "Invalid argument (INVALID_ARGUMENT)"),
+        ("413", "Payload or body over the limit (PAYLOAD_TOO_LARGE)"),
+        ("415", "A request body that is not Content-Type: application/json (UNSUPPORTED_MEDIA_TYPE)"),
+        ("422", "Invalid argument, or an unknown query parameter (INVALID_ARGUMENT)"),
         ("429", "ENQUEUE_RATE_EXCEEDED or RATE_LIMITED; see Retry-After"),
         ("500", "Internal error"), ("503", "The database is unavailable (UNAVAILABLE); see Retry-After"),
     ]
@@ -254,7 +269,8 @@ enum OpenAPIDocument {
                                   ok: [("200", "A page of jobs", ref("JobList"))])),
                 ("post", operation("Enqueue a job (idempotent by body idempotency_key or Idempotency-Key header)", tag: "jobs",
                                    params: [.object([("name", .string("Idempotency-Key")), ("in", .string("header")),
-                                                     ("required", .bool(false)), ("schema", string)])],
+                                                     ("required", .bool(false)), ("schema", string),
+                                                     ("description", .string("UTF-8; a key that holds U+FFFD (as invalid bytes decode) is 422"))])],
                                    body: ref("NewJob"),
                                    ok: [("201", "Created", ref("EnqueueResult")),
                                         ("200", "An existing job with that idempotency key", ref("EnqueueResult"))])),
@@ -288,7 +304,7 @@ enum OpenAPIDocument {
             ("/policy/decisions", .object([("get", operation("Queue-policy throttling per (queue, reason, minute)", tag: "guardrails",
                                                              params: [limit, offset],
                                                              ok: [("200", "Decisions", ref("DecisionList"))]))])),
-            ("/queues", .object([("get", operation("Queues with their depths", tag: "queues",
+            ("/queues", .object([("get", operation("Queues with their depths", tag: "queues", params: [limit, offset],
                                                    ok: [("200", "Queues", ref("QueueList"))]))])),
             ("/queues/{name}/pause", .object([("parameters", .array([nameParam])),
                 ("post", operation("Pause a queue: no new starts on any worker", tag: "queues", ok: [("200", "The policy", ref("QueuePolicy"))]))])),
@@ -301,14 +317,14 @@ enum OpenAPIDocument {
                 ("post", operation("Delete the queue's queued jobs (dry_run only counts)", tag: "queues",
                                    body: ref("PurgeRequest"), ok: [("200", "What matched and was deleted", ref("PurgeResult"))]))])),
             ("/schedules", .object([
-                ("get", operation("Recurring jobs", tag: "schedules", ok: [("200", "Schedules", ref("ScheduleList"))])),
+                ("get", operation("Recurring jobs", tag: "schedules", params: [limit, offset], ok: [("200", "Schedules", ref("ScheduleList"))])),
                 ("post", operation("Add or replace a recurring job", tag: "schedules", body: ref("NewSchedule"),
                                    ok: [("201", "The schedule", ref("Schedule"))])),
             ])),
             ("/schedules/{name}", .object([("parameters", .array([nameParam])),
                 ("delete", operation("Remove a recurring job", tag: "schedules", ok: [("200", "Removed", ref("ScheduleDeleted"))]))])),
             ("/flows", .object([
-                ("get", operation("Flows (latest versions)", tag: "flows", ok: [("200", "Flows", ref("FlowList"))])),
+                ("get", operation("Flows (latest versions)", tag: "flows", params: [limit, offset], ok: [("200", "Flows", ref("FlowList"))])),
                 ("post", operation("Define a flow (a changed definition adds a version)", tag: "flows", body: ref("FlowDefinition"),
                                    ok: [("201", "The stored definition", ref("Flow"))])),
             ])),
@@ -325,7 +341,7 @@ enum OpenAPIDocument {
                 ("post", operation("Cancel a running run and its step jobs", tag: "flows", ok: [("200", "The run", ref("Run"))]))])),
             ("/maintenance/runs", .object([("get", operation("Recorded maintenance runs, newest first", tag: "maintenance",
                                                              params: [limit], ok: [("200", "Runs", ref("MaintenanceRunList"))]))])),
-            ("/workers", .object([("get", operation("Registered workers", tag: "workers",
+            ("/workers", .object([("get", operation("Registered workers", tag: "workers", params: [limit, offset],
                                                     ok: [("200", "Workers", ref("WorkerList"))]))])),
             ("/metrics", .object([("get", operation("Cluster-wide metrics over the last 60 s", tag: "metrics",
                                                     ok: [("200", "Metrics", ref("Metrics"))]))])),
@@ -333,7 +349,7 @@ enum OpenAPIDocument {
                 ("summary", .string("Prometheus text exposition")), ("tags", .array([.string("metrics")])),
                 ("responses", .object([("200", .object([("description", .string("Prometheus text format 0.0.4")),
                                                         ("content", .object([("text/plain", .object([("schema", string)]))]))]))]
-                                      + errorCodes.filter { ["401", "500", "503"].contains($0.0) }.map { ($0.0, response($0.1, ref("Error"))) })),
+                                      + errorCodes.filter { ["400", "401", "403", "422", "500", "503"].contains($0.0) }.map { ($0.0, response($0.1, ref("Error"))) })),
             ]))])),
             ("/openapi.json", .object([("get", operation("This document", tag: "system",
                                                          ok: [("200", "OpenAPI 3.1", type("object"))]))])),

@@ -19,8 +19,7 @@ struct QueueRoutes {
         }
         router.route(.post, "/queues/:name/purge") { request, context in
             // The body is optional; when given it must be JSON.
-            let body = try await request.body.collect(upTo: 65_536)
-            let bytes = Array(body.readableBytesView)
+            let bytes = try await request.bodyBytes(upTo: 65_536, tooLarge: "a purge body is a small JSON object (at most 64 KiB)")
             var dryRun = false
             if bytes.contains(where: { $0 != 0x20 && $0 != 0x0A && $0 != 0x0D && $0 != 0x09 }) {
                 dryRun = try Fields(try JSON.parse(bytes: bytes)).bool("dry_run") ?? false
@@ -28,10 +27,11 @@ struct QueueRoutes {
             let n = try await client.purge(try name(context), dryRun: dryRun)
             return HTTP.json(.object([("matched", .int(n)), ("changed", .int(dryRun ? 0 : n))]))
         }
-        router.route(.get, "/schedules") { _, _ in
+        router.route(.get, "/schedules", query: ListQuery.names) { request, _ in
+            let q = try ListQuery(request, defaultLimit: 1000)
             let list = try await client.schedules()
             let now = try await client.databaseNow()
-            return HTTP.json(Page(items: list, total: list.count, totalCapped: false).json { $0.json(now: now) })
+            return HTTP.json(q.page(list).json { $0.json(now: now) })
         }
         router.route(.post, "/schedules") { request, context in
             let f = try Fields(try await request.jsonBody(context))
@@ -51,7 +51,7 @@ struct QueueRoutes {
             try await client.removeSchedule(n)
             return HTTP.json(.object([("deleted", .bool(true)), ("name", .string(n))]))
         }
-        router.route(.get, "/maintenance/runs") { request, _ in
+        router.route(.get, "/maintenance/runs", query: ["limit"]) { request, _ in
             let q = try ListQuery(request, defaultLimit: 50)
             let runs = try await client.maintenanceRuns(limit: q.limit)
             return HTTP.json(Page(items: runs, total: runs.count, totalCapped: false).json { $0.json })

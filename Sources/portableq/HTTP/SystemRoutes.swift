@@ -6,23 +6,27 @@ import Hummingbird
 struct SystemRoutes {
     let client: PortableClient
     let startedAt: Date
+    /// With a token, `/health` tells only callers that present it why the database is down.
+    let tokenConfigured: Bool
 
     func add(to router: Router<AdminContext>) {
-        router.route(.get, "/health") { _, _ in try await health() }
-        router.route(.get, "/queues") { _, _ in
+        router.route(.get, "/health") { _, context in try await health(details: context.presentedToken || !tokenConfigured) }
+        router.route(.get, "/queues", query: ListQuery.names) { request, _ in
+            let q = try ListQuery(request, defaultLimit: 1000)
             let queues = try await client.queues()
             let now = try await client.databaseNow()
-            return HTTP.json(Page(items: queues, total: queues.count, totalCapped: false).json { $0.json(now: now) })
+            return HTTP.json(q.page(queues).json { $0.json(now: now) })
         }
-        router.route(.get, "/workers") { _, _ in
+        router.route(.get, "/workers", query: ListQuery.names) { request, _ in
+            let q = try ListQuery(request, defaultLimit: 1000)
             let (workers, now) = try await client.workers()
-            return HTTP.json(Page(items: workers, total: workers.count, totalCapped: false).json { $0.json(now: now) })
+            return HTTP.json(q.page(workers).json { $0.json(now: now) })
         }
-        router.route(.get, "/ingest/decisions") { request, _ in
+        router.route(.get, "/ingest/decisions", query: ListQuery.names) { request, _ in
             let q = try ListQuery(request, defaultLimit: 100)
             return HTTP.json(try await client.decisions(.ingest, limit: q.limit, offset: q.offset).json { $0.json })
         }
-        router.route(.get, "/policy/decisions") { request, _ in
+        router.route(.get, "/policy/decisions", query: ListQuery.names) { request, _ in
             let q = try ListQuery(request, defaultLimit: 100)
             return HTTP.json(try await client.decisions(.policy, limit: q.limit, offset: q.offset).json { $0.json })
         }
@@ -44,7 +48,8 @@ struct SystemRoutes {
     static let favicon = ##"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><rect width="16" height="16" rx="3" fill="#1d2433"/><path d="M4 5h8M4 8h8M4 11h5" stroke="#7cc4ff" stroke-width="1.6"/></svg>"##
 
     /// 200 when the database answers; 503 with `Retry-After` when it does not (the server stays up).
-    func health() async throws -> Response {
+    /// Why it is down (a message without SQL or password, naming the server) only with `details`.
+    func health(details: Bool) async throws -> Response {
         var fields: [(String, JSON)] = [
             ("backend", .string(client.backend.rawValue)),
             ("version", .string(PortableqVersion.string)),
@@ -60,7 +65,7 @@ struct SystemRoutes {
             let e = PortableError.wrap(error)
             fields.insert(("status", .string("unavailable")), at: 0)
             fields.append(("database", .string("down")))
-            fields.append(("error", .string(e.message)))
+            if details { fields.append(("error", .string(e.message))) }
             return HTTP.json(.object(fields), status: .serviceUnavailable, headers: [.retryAfter: "5"])
         }
     }

@@ -44,6 +44,20 @@ import Testing
         }
     }
 
+    /// A pause is a throttle like the others: it is recorded when it holds a due job back, and
+    /// only then (an empty paused queue is not throttled at every poll).
+    @Test(arguments: TestBackend.enabled)
+    func aPauseRecordsDecisionsOnlyWhenItHoldsJobsBack(_ backend: TestBackend) async throws {
+        try await withDB(backend) { db in
+            try await db.client.pause("p")
+            #expect(try await lease(db).held == [], "nothing due, nothing held")
+            _ = try await db.client.add(queue: "p", delay: 60)
+            #expect(try await lease(db).held == [], "a scheduled job is not held by the pause")
+            _ = try await db.client.add(queue: "p")
+            #expect(try await lease(db).held == [DecisionTally(queue: "p", reasonCode: "QUEUE_PAUSED", count: 1, message: nil)])
+        }
+    }
+
     @Test(arguments: TestBackend.enabled)
     func theCapCountsRunningJobsOfEveryWorker(_ backend: TestBackend) async throws {
         try await withDB(backend) { db in

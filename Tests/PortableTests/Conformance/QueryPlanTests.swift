@@ -49,6 +49,10 @@ import Testing
                                 postgres: (PostgresSQL.jobList(archive: false, where: pw, limit: pp.count + 1, offset: pp.count + 2),
                                            pp + ["50", "0"]),
                                 sqlite: (SQLiteSQL.jobList(archive: false, where: lw), lp + [.int(50), .int(0)])))
+                out.append(Case(name: "list with previews \(label)", indexes: indexes,
+                                postgres: (PostgresSQL.jobListPreview(archive: false, where: pw, limit: pp.count + 1, offset: pp.count + 2),
+                                           pp + ["50", "0"]),
+                                sqlite: (SQLiteSQL.jobListPreview(archive: false, where: lw), lp + [.int(50), .int(0)])))
                 out.append(Case(name: "count \(label)", indexes: indexes,
                                 postgres: (PostgresSQL.jobCount(archive: false, where: pw, limit: pp.count + 1), pp + ["10000"]),
                                 sqlite: (SQLiteSQL.jobCount(archive: false, where: lw), lp + [.int(10_000)])))

@@ -6,16 +6,7 @@ import Testing
 @Suite struct AdminAPITests {
     func withServer(_ backend: TestBackend, env: [String: String] = [:], token: String? = nil,
                     _ body: (TestDB, AdminServerProcess) async throws -> Void) async throws {
-        try await withDB(backend, realClock: true) { db in
-            let server = try await AdminServerProcess.start(database: db.url, env: env, token: token)
-            do {
-                try await body(db, server)
-            } catch {
-                try? await server.stop()
-                throw error
-            }
-            try await server.stop()
-        }
+        try await withAdminServer(backend, env: env, token: token, body)
     }
 
     static func job(_ type: String = "echo", queue: String = "default", payload: JSON = .object([("n", .int(1))]),

@@ -5,6 +5,21 @@ import FoundationNetworking
 import Testing
 @testable import Backends
 
+/// A fresh database and a `serve` on it for `body`; both cleaned up whatever happens.
+func withAdminServer(_ backend: TestBackend, env: [String: String] = [:], token: String? = nil,
+                     _ body: (TestDB, AdminServerProcess) async throws -> Void) async throws {
+    try await withDB(backend, realClock: true) { db in
+        let server = try await AdminServerProcess.start(database: db.url, env: env, token: token)
+        do {
+            try await body(db, server)
+        } catch {
+            try? await server.stop()
+            throw error
+        }
+        try await server.stop()
+    }
+}
+
 /// `portableq serve` as a real process on a free loopback port, and requests to it over a
 /// real socket.
 final class AdminServerProcess: Sendable {
@@ -19,6 +34,9 @@ final class AdminServerProcess: Sendable {
     static func start(database: String, env: [String: String] = [:], worker: Bool = false, token: String? = nil) async throws -> AdminServerProcess {
         var e = env
         if let token { e["PORTABLEQ_API_TOKEN"] = token }
+        // A test sends one request at a time: a small pool keeps the shared test PostgreSQL
+        // (max_connections, shared by every worktree's suite) from running out of connections.
+        if e["PORTABLEQ_DB_MAX_CONNECTIONS"] == nil { e["PORTABLEQ_DB_MAX_CONNECTIONS"] = "2" }
         let p = try CLI.Running(["serve", "--database", database, "--addr", "127.0.0.1:0"] + (worker ? [] : ["--no-worker"]), env: e)
         guard try await p.waitForLog("listening on http://", timeout: 30) else {
             throw TestFailure("serve did not start: \(p.stderr)")
