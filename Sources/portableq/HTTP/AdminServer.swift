@@ -25,9 +25,10 @@ enum AdminServer {
         }
     }
 
-    static func router(client: PortableClient, settings: Settings, logger: Logger) -> Router<AdminContext> {
+    static func router(client: PortableClient, settings: Settings, logger: Logger, outage: OutageLog? = nil) -> Router<AdminContext> {
         let router = Router(context: AdminContext.self)
         router.add(middleware: ErrorMiddleware(logger: logger))
+        if let outage { router.add(middleware: OutageMiddleware(outage: outage)) }
         if let token = settings.apiToken { router.add(middleware: AuthMiddleware(token: Array(token.utf8))) }
         if let limit = settings.httpRateLimitPerMinute { router.add(middleware: RateLimitMiddleware(limit: limit)) }
         JobRoutes(client: client).add(to: router)
@@ -37,11 +38,11 @@ enum AdminServer {
         return router
     }
 
-    static func application(client: PortableClient, settings: Settings, address: Address, logger: Logger)
-        -> some ApplicationProtocol {
+    static func application(client: PortableClient, settings: Settings, address: Address, logger: Logger,
+                            outage: OutageLog? = nil) -> some ApplicationProtocol {
         AdminLimits.maxBody.store(settings.maxPayloadBytes + 65_536, ordering: .relaxed)
         return Application(
-            router: router(client: client, settings: settings, logger: logger),
+            router: router(client: client, settings: settings, logger: logger, outage: outage),
             configuration: .init(address: .hostname(address.host, port: address.port), serverName: nil),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? address.port
