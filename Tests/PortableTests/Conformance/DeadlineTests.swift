@@ -50,6 +50,28 @@ import Testing
     }
 
     @Test(arguments: TestBackend.enabled)
+    func theListenerReconnectsAfterAHang(_ backend: TestBackend) async throws {
+        guard case .postgres = backend else { return }
+        try await PostgresServer.with { pg in
+            let client = try Self.open(pg.url)
+            _ = try await Database.migrate(client.driver)
+            client.listenForWakeups()
+            // Each time the listener is (again) listening it wakes every waiter once.
+            let first = try await eventually(timeout: 20) { client.wakeups.generation >= 1 }
+            #expect(first, "listening")
+            let listening = client.wakeups.generation
+            try await pg.hang()
+            // Silent for longer than the keepalive interval plus the 1 s deadline of its ping.
+            let silence = PGListener.keepaliveSeconds + 3
+            try await Task.sleep(nanoseconds: UInt64(silence * 1e9))
+            try await pg.resume()
+            let again = try await eventually(timeout: 20, interval: 0.1) { client.wakeups.generation > listening }
+            #expect(again, "the listener noticed the hang (no NOTIFY was sent) and listens again")
+            await client.close()
+        }
+    }
+
+    @Test(arguments: TestBackend.enabled)
     func staleConnectionsAfterARestartFailNoCall(_ backend: TestBackend) async throws {
         guard case .postgres = backend else { return }
         try await PostgresServer.with { pg in
