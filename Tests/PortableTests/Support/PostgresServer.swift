@@ -10,6 +10,16 @@ final class PostgresServer: Sendable {
     private init(dir: String, url: String) { self.dir = dir; self.url = url }
 
     static func start() async throws -> PostgresServer {
+        await OwnServerSlots.shared.take()
+        do {
+            return try await startTaken()
+        } catch {
+            await OwnServerSlots.shared.give()
+            throw error
+        }
+    }
+
+    private static func startTaken() async throws -> PostgresServer {
         let out = try await shell([repoRoot + "/scripts/pg-start"])
         var dir = "", url = ""
         for line in out.split(separator: "\n") {
@@ -38,6 +48,7 @@ final class PostgresServer: Sendable {
     func destroy() async {
         try? await resume()
         _ = try? await PostgresServer.shell([repoRoot + "/scripts/pg-stop", dir])
+        await OwnServerSlots.shared.give()
     }
 
     /// Hangs the server without stopping it: SIGSTOP to the postmaster, then to each of its
@@ -99,6 +110,25 @@ final class PostgresServer: Sendable {
         let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
         guard status == 0 else { throw TestFailure("\(args.joined(separator: " ")) failed (\(status)): \(text)") }
         return text
+    }
+}
+
+/// At most a few servers of tests' own run at once: each is an initdb and a postmaster on a
+/// 2-core box, and a dozen starting together starved the rest of the suite.
+actor OwnServerSlots {
+    static let shared = OwnServerSlots(limit: 4)
+    private var free: Int
+    private var waiting: [CheckedContinuation<Void, Never>] = []
+
+    init(limit: Int) { free = limit }
+
+    func take() async {
+        if free > 0 { free -= 1; return }
+        await withCheckedContinuation { waiting.append($0) }
+    }
+
+    func give() {
+        if waiting.isEmpty { free += 1 } else { waiting.removeFirst().resume() }
     }
 }
 
