@@ -42,6 +42,7 @@ public enum Database {
             o.acquireTimeoutSeconds = settings.dbAcquireTimeoutSecs
             o.disableSyncCommit = settings.disableSyncCommit
             o.disableJIT = settings.disableJIT
+            o.statementTimeoutSeconds = Double(settings.dbStatementTimeoutMs) / 1000
             return PostgresDriver(url: u, options: o)
         }
     }

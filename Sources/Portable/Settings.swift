@@ -28,6 +28,8 @@ public struct Settings: Sendable {
     public var logFormat = "text"
     public var dbMaxConnections = 10
     public var dbAcquireTimeoutSecs = 5.0
+    /// Postgres: the deadline of a connect and of each statement (bulk batches get 6×, at least 30 s).
+    public var dbStatementTimeoutMs = 5000
     public var sqliteSynchronous = "full"
     public var disableSyncCommit = false
     public var disableJIT = false
@@ -93,6 +95,7 @@ public struct Settings: Sendable {
         }
         s.dbMaxConnections = try int("DB_MAX_CONNECTIONS", min: 1) ?? s.dbMaxConnections
         s.dbAcquireTimeoutSecs = try double("DB_ACQUIRE_TIMEOUT_SECS", min: 0.1) ?? s.dbAcquireTimeoutSecs
+        s.dbStatementTimeoutMs = try int("DB_STATEMENT_TIMEOUT_MS", min: 100) ?? s.dbStatementTimeoutMs
         if let sync = v("SQLITE_SYNCHRONOUS")?.lowercased() {
             guard ["full", "normal", "extra"].contains(sync) else { throw bad("SQLITE_SYNCHRONOUS", sync, "full, normal or extra") }
             s.sqliteSynchronous = sync

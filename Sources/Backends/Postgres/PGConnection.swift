@@ -4,14 +4,27 @@ import Portable
 
 /// One libpq connection, used only on its own thread. Statements are prepared once per
 /// connection (named `pq1`, `pq2`, … by SQL text) and executed with text parameters.
+///
+/// libpq is driven non-blocking: every connect and statement waits on the socket with poll(2)
+/// under a deadline (`statementTimeout`), because a stopped server still accepts TCP and a
+/// blocking call would wait for it forever. A statement past its deadline is cancelled (bounded,
+/// see `PGCanceller`) and the connection is marked broken, so its host opens a new one.
 final class PGConnection {
     private(set) var conn: OpaquePointer?
     private var prepared: [String: String] = [:]
     let url: PostgresURL
     /// Set when the server or the socket went away; the host opens a new connection next time.
     private(set) var broken = false
+    /// Set with `broken` when a deadline passed (not retried: a hung server would only make the
+    /// caller wait twice as long).
+    private(set) var timedOut = false
+    /// Seconds each statement of the current call may take; nil waits as long as it takes.
+    var statementTimeout: Double?
+    /// Whether the current call has sent a statement that executes (preparing one does not):
+    /// a write that failed after this may have committed, so it is not retried.
+    private(set) var sentInCall = false
 
-    init(url: PostgresURL, sessionSettings: [String]) throws {
+    init(url: PostgresURL, sessionSettings: [String], connectTimeout: Double?) throws {
         self.url = url
         var kv = url.keywords
         // search_path, time zone and date style are set at startup: no extra round trip.
@@ -22,19 +35,40 @@ final class PGConnection {
         } else {
             kv.append(("options", opts))
         }
+        // libpq enforces connect_timeout only in its blocking connect; the poll loop below
+        // enforces it here, and covers a server that accepts TCP but never answers.
+        // A connect_timeout in the URL wins over the setting.
+        let given = url.options.first { $0.0 == "connect_timeout" }.flatMap { Double($0.1) }.flatMap { $0 > 0 ? $0 : nil }
+        let deadline = PGDeadline(seconds: given ?? connectTimeout)
         let keys = kv.map { strdup($0.0) }
         let vals = kv.map { strdup($0.1) }
         defer { keys.forEach { free($0) }; vals.forEach { free($0) } }
         var kp: [UnsafePointer<CChar>?] = keys.map { UnsafePointer($0) } + [nil]
         var vp: [UnsafePointer<CChar>?] = vals.map { UnsafePointer($0) } + [nil]
-        let c = PQconnectdbParams(&kp, &vp, 0)
-        guard let c, PQstatus(c) == CONNECTION_OK else {
-            let msg = c.map { PGConnection.clean(String(cString: PQerrorMessage($0))) } ?? "out of memory"
-            if let c { PQfinish(c) }
-            throw PortableError(PGConnection.isTransient(msg) ? .unavailable : .backend,
-                                "cannot connect to PostgreSQL at \(url.description): \(msg)")
+        guard let c = PQconnectStartParams(&kp, &vp, 0) else {
+            throw PortableError(.unavailable, "cannot connect to PostgreSQL at \(url.description): out of memory")
         }
+        func fail(_ msg: String) -> PortableError {
+            PQfinish(c)
+            return PortableError(PGConnection.isTransient(msg) ? .unavailable : .backend,
+                                 "cannot connect to PostgreSQL at \(url.description): \(msg)")
+        }
+        var state = PGRES_POLLING_WRITING
+        while PQstatus(c) != CONNECTION_BAD {
+            if state == PGRES_POLLING_OK { break }
+            if state == PGRES_POLLING_FAILED { break }
+            // The socket can change between calls (another host or address is tried).
+            let ready = deadline.wait(PQsocket(c), state == PGRES_POLLING_READING ? POLLIN : POLLOUT)
+            if !ready {
+                throw fail("no answer within \(PGConnection.format(deadline.seconds)) (timed out connecting)")
+            }
+            state = PQconnectPoll(c)
+        }
+        guard PQstatus(c) == CONNECTION_OK else { throw fail(PGConnection.clean(String(cString: PQerrorMessage(c)))) }
         portableq_pq_silence_notices(c)
+        // Sends never block either: what the socket cannot take now waits in libpq's buffer
+        // and goes out in `flush`.
+        PQsetnonblocking(c, 1)
         conn = c
     }
 
@@ -43,6 +77,35 @@ final class PGConnection {
     var isBroken: Bool {
         guard let conn else { return true }
         return broken || PQstatus(conn) != CONNECTION_OK
+    }
+
+    /// Whether an idle pooled connection is still usable, checked before it is handed out and
+    /// without a round trip: a server that restarted or ended the session has sent an error and
+    /// closed the socket, so the socket reads as ready while no statement is running.
+    var isStale: Bool {
+        guard let conn, !isBroken else { return true }
+        for _ in 0..<4 {
+            var pfd = pollfd(fd: PQsocket(conn), events: Int16(POLLIN), revents: 0)
+            guard poll(&pfd, 1, 0) > 0 else { return false }
+            if PQconsumeInput(conn) == 0 || PQstatus(conn) != CONNECTION_OK {
+                broken = true
+                return true
+            }
+        }
+        return false
+    }
+
+    /// Starts a call from the pool: its statements get `timeout` each.
+    func begin(timeout: Double?) {
+        statementTimeout = timeout
+        sentInCall = false
+    }
+
+    /// Whether a failed call may run again on a fresh connection: the connection failed (not a
+    /// deadline), and the call only read, is idempotent, or failed before any statement went out.
+    func mayRetry(after error: any Error, idempotent: Bool) -> Bool {
+        guard broken, !timedOut, (error as? PortableError)?.code == .unavailable else { return false }
+        return idempotent || !sentInCall
     }
 
     /// A connection failure worth waiting out (server down, starting, restarting, full) rather
@@ -57,6 +120,11 @@ final class PGConnection {
     /// libpq messages span lines and tabs; portableq prints one line.
     static func clean(_ s: String) -> String {
         s.split(whereSeparator: { $0 == "\n" || $0 == "\t" || $0 == " " }).joined(separator: " ")
+    }
+
+    static func format(_ seconds: Double?) -> String {
+        guard let s = seconds else { return "the time allowed" }
+        return s == s.rounded() ? "\(Int(s)) s" : "\(s) s"
     }
 
     /// Maps a failed result (or a lost connection) to a PortableError, keeping the SQLSTATE; the
@@ -85,38 +153,94 @@ final class PGConnection {
         return .statement(code, reason: message, databaseCode: sqlstate ?? "?", codeName: "SQLSTATE", sql: sql)
     }
 
-    /// Runs one or more statements with no parameters (simple query protocol).
-    func exec(_ sql: String) throws {
-        guard let conn else { throw PortableError(.unavailable, "not connected to PostgreSQL") }
-        let res = PQexec(conn, sql)
-        defer { PQclear(res) }
-        let st = res.map(PQresultStatus) ?? PGRES_FATAL_ERROR
+    /// A statement past its deadline: cancelled on the server (bounded), and the connection
+    /// given up, since its protocol state is unknown.
+    private func expired(_ conn: OpaquePointer, _ deadline: PGDeadline, sql: String) -> PortableError {
+        PGCanceller.cancel(conn)
+        broken = true
+        timedOut = true
+        return PortableError(.unavailable,
+                             "PostgreSQL at \(url.description) did not answer within \(PGConnection.format(deadline.seconds)) (PORTABLEQ_DB_STATEMENT_TIMEOUT_MS)",
+                             detail: PortableError.oneLine(sql))
+    }
+
+    /// Sends a command with `send` and collects its results, each wait on the socket bounded by
+    /// the statement deadline. Returns the last result (nil when there was none); the first
+    /// error result is thrown once the command is done, leaving the connection ready for the next.
+    private func run(_ sql: String, executes: Bool, _ send: (OpaquePointer) -> Int32) throws -> OpaquePointer? {
+        guard let conn, !broken else { throw PortableError(.unavailable, "not connected to PostgreSQL") }
+        let deadline = PGDeadline(seconds: statementTimeout)
+        if executes { sentInCall = true }
+        guard send(conn) == 1 else { throw error(nil, sql: sql) }
+        // Large batches: write what libpq buffered, reading meanwhile so the server never blocks on us.
+        while true {
+            let f = PQflush(conn)
+            if f == 0 { break }
+            if f < 0 { throw error(nil, sql: sql) }
+            guard deadline.wait(PQsocket(conn), POLLIN | POLLOUT) else { throw expired(conn, deadline, sql: sql) }
+            if PQconsumeInput(conn) == 0 { throw error(nil, sql: sql) }
+        }
+        var last: OpaquePointer?
+        var failure: OpaquePointer?
+        defer { if let last { PQclear(last) }; if let failure { PQclear(failure) } }
+        while true {
+            while PQisBusy(conn) == 0 {
+                guard let r = PQgetResult(conn) else {
+                    if let f = failure { throw error(f, sql: sql) }
+                    let out = last
+                    last = nil
+                    return out
+                }
+                let st = PQresultStatus(r)
+                if st == PGRES_FATAL_ERROR || st == PGRES_BAD_RESPONSE || st == PGRES_NONFATAL_ERROR {
+                    if failure == nil { failure = r } else { PQclear(r) }
+                } else {
+                    if let l = last { PQclear(l) }
+                    last = r
+                }
+            }
+            guard deadline.wait(PQsocket(conn), POLLIN) else { throw expired(conn, deadline, sql: sql) }
+            if PQconsumeInput(conn) == 0 {
+                if let f = failure { throw error(f, sql: sql) }
+                throw error(nil, sql: sql)
+            }
+        }
+    }
+
+    /// Runs one or more statements with no parameters (simple query protocol). `effects: false`
+    /// for statements that change nothing by themselves (BEGIN), so a write whose BEGIN failed
+    /// may still be retried.
+    func exec(_ sql: String, effects: Bool = true) throws {
+        let res = try run(sql, executes: effects) { PQsendQuery($0, sql) }
+        defer { if let res { PQclear(res) } }
+        let st = res.map(PQresultStatus) ?? PGRES_EMPTY_QUERY
         guard st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK || st == PGRES_EMPTY_QUERY else { throw error(res, sql: sql) }
     }
 
     /// Runs a prepared statement with text parameters and returns its rows.
     func query(_ sql: String, _ params: [String?] = []) throws -> PGResult {
-        guard let conn else { throw PortableError(.unavailable, "not connected to PostgreSQL") }
         let name: String
         if let n = prepared[sql] {
             name = n
         } else {
             name = "pq\(prepared.count + 1)"
-            let res = PQprepare(conn, name, sql, Int32(params.count), nil)
-            defer { PQclear(res) }
+            let res = try run(sql, executes: false) { PQsendPrepare($0, name, sql, Int32(params.count), nil) }
+            defer { if let res { PQclear(res) } }
             guard let res, PQresultStatus(res) == PGRES_COMMAND_OK else { throw error(res, sql: sql) }
             prepared[sql] = name
         }
         let cstrs: [UnsafeMutablePointer<CChar>?] = params.map { $0.map { strdup($0) } ?? nil }
         defer { cstrs.forEach { free($0) } }
         let ptrs: [UnsafePointer<CChar>?] = cstrs.map { $0.map { UnsafePointer($0) } }
-        let res = ptrs.withUnsafeBufferPointer { buf in
-            PQexecPrepared(conn, name, Int32(params.count), buf.baseAddress, nil, nil, 0)
+        let res = try run(sql, executes: true) { conn in
+            ptrs.withUnsafeBufferPointer { buf in
+                PQsendQueryPrepared(conn, name, Int32(params.count), buf.baseAddress, nil, nil, 0)
+            }
         }
         let st = res.map(PQresultStatus) ?? PGRES_FATAL_ERROR
         guard let res, st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK else {
             let e = error(res, sql: sql)
-            PQclear(res)
+            if let res { PQclear(res) }
             throw e
         }
         return PGResult(res)
@@ -140,9 +264,10 @@ final class PGConnection {
         try one(PostgresSQL.clockNow, [now]) { try $0.columns(of: "clock").date("now") }
     }
 
-    /// A transaction; rolled back when `body` throws.
+    /// A transaction; rolled back when `body` throws. Each statement in it, BEGIN and COMMIT
+    /// included, runs under the statement deadline.
     func transaction<T>(_ body: () throws -> T) throws -> T {
-        try exec("BEGIN")
+        try exec("BEGIN", effects: false)
         do {
             let v = try body()
             try exec("COMMIT")
@@ -164,6 +289,12 @@ final class PGConnection {
             broken = true
             throw PortableError(.unavailable, "lost the connection to PostgreSQL at \(url.description): \(PGConnection.clean(String(cString: PQerrorMessage(conn))))")
         }
+        return takeNotifications()
+    }
+
+    /// Notifications libpq has already read (for example while a keepalive query ran).
+    func takeNotifications() -> [(String, String)] {
+        guard let conn else { return [] }
         var out: [(String, String)] = []
         while let n = PQnotifies(conn) {
             out.append((String(cString: n.pointee.relname), String(cString: n.pointee.extra)))

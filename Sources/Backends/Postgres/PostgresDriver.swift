@@ -19,8 +19,22 @@ public final class PostgresDriver: StorageDriver {
         public var disableSyncCommit = false
         /// `DISABLE_JIT`: JIT compilation only slows down short queue statements.
         public var disableJIT = false
+        /// `DB_STATEMENT_TIMEOUT_MS`: how long a connect or one statement may take before the call
+        /// fails with `UNAVAILABLE` (a hung server must not hang the API or a worker).
+        public var statementTimeoutSeconds = 5.0
         public init() {}
+
+        /// Bulk statements (maintenance and purge batches, copy) move many rows: more time, still bounded.
+        var bulkTimeoutSeconds: Double { max(30, statementTimeoutSeconds * 6) }
     }
+
+    /// What a call does, for the retry rule in `with`.
+    enum Call { case read, write, idempotent }
+    /// How long each statement of a call may take: `request` (the setting), `bulk`, or
+    /// `unbounded` for migrations (waiting for the migration lock and DDL is the point).
+    enum Wait { case request, bulk, unbounded }
+
+    let options: Options
 
     public init(url: PostgresURL, options: Options = Options()) {
         self.url = url
@@ -29,15 +43,38 @@ public final class PostgresDriver: StorageDriver {
         if options.disableSyncCommit { settings.append("synchronous_commit=off") }
         if options.disableJIT { settings.append("jit=off") }
         let s = settings
-        listener = PGListener(url: url, wakeups: wakeups)
+        let timeout = options.statementTimeoutSeconds
+        self.options = options
+        listener = PGListener(url: url, wakeups: wakeups, timeout: timeout)
         pool = ConnectionPool(name: "PostgreSQL", max: options.maxConnections, acquireTimeout: options.acquireTimeoutSeconds) { n in
-            ConnectionHost(name: "portableq-pg-\(n)", open: { try PGConnection(url: url, sessionSettings: s) },
-                           isBroken: { $0.isBroken }, close: { _ in })
+            ConnectionHost(name: "portableq-pg-\(n)", open: { try PGConnection(url: url, sessionSettings: s, connectTimeout: timeout) },
+                           isBroken: { $0.isStale }, close: { _ in })
         }
     }
 
-    func with<T: Sendable>(_ body: @escaping @Sendable (PGConnection) throws -> T) async throws -> T {
-        try await pool.with(body)
+    /// Runs `body` on a pooled connection, each statement under the deadline of `wait`.
+    ///
+    /// The retry rule: a connection that fails at the connection level (the server restarted or
+    /// ended the session; not a deadline that passed) is dropped and the call runs once more on
+    /// a fresh connection — reads and idempotent writes always, other writes only when the
+    /// failure came before any statement that changes something was sent (so it cannot have
+    /// committed). A stale idle connection is usually caught before it is used (`isStale`).
+    func with<T: Sendable>(_ call: Call = .write, wait: Wait = .request,
+                           _ body: @escaping @Sendable (PGConnection) throws -> T) async throws -> T {
+        let timeout = seconds(wait)
+        let repeatable = call != .write
+        return try await pool.with(retry: { c, e in c.mayRetry(after: e, idempotent: repeatable) }) { c in
+            c.begin(timeout: timeout)
+            return try body(c)
+        }
+    }
+
+    func seconds(_ wait: Wait) -> Double? {
+        switch wait {
+        case .request: return options.statementTimeoutSeconds
+        case .bulk: return options.bulkTimeoutSeconds
+        case .unbounded: return nil
+        }
     }
 
     static func ts(_ d: Date?) -> String? { d.map(Time.format) }
@@ -51,13 +88,13 @@ public final class PostgresDriver: StorageDriver {
 
     public func clockNow(_ now: Date?) async throws -> Date {
         let n = PostgresDriver.ts(now)
-        return try await with { c in try c.clock(n) }
+        return try await with(.read) { c in try c.clock(n) }
     }
 
     // MARK: schema
 
     public func migrationList() async throws -> [AppliedMigration]? {
-        try await with { c in
+        try await with(.read) { c in
             let exists = try c.query(PostgresSQL.migrationsTableExists).first.map { try $0.columns(of: "schema_migrations").bool("exists") }
             guard exists == true else { return nil }
             return try c.query(PostgresSQL.migrationList).map { try AppliedMigration(row: $0) }
@@ -68,7 +105,7 @@ public final class PostgresDriver: StorageDriver {
         let schema = url.schema
         var applied: [Int] = []
         for m in migrations.sorted(by: { $0.version < $1.version }) {
-            let did = try await with { c in
+            let did = try await with(.write, wait: .unbounded) { c in
                 try c.transaction {
                     _ = try c.query(PostgresSQL.migrationLock, [schema])
                     try c.exec(PostgresSQL.schemaCreate(schema))
@@ -152,7 +189,7 @@ public final class PostgresDriver: StorageDriver {
         // Some keys were taken: find their jobs (a second round trip only on this path).
         let byId = Dictionary(created.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
         let dupes = rows.filter { byId[$0.id] == nil }
-        let keyed: [String: String] = try await with { c in
+        let keyed: [String: String] = try await with(.read) { c in
             try PostgresDriver.keyOwners(c.query(PostgresSQL.keyLookup, [PGArray.literal(dupes.map(\.queue)),
                                                                         PGArray.literal(dupes.map { $0.idempotencyKey ?? "" })]))
         }
@@ -176,7 +213,7 @@ public final class PostgresDriver: StorageDriver {
     public func jobLeaseExtend(_ leases: [LeaseKey], seconds: Double, now: Date?) async throws -> Set<String> {
         let params: [String?] = [PostgresDriver.ts(now), String(seconds), PGArray.literal(leases.map(\.jobId)),
                                  PGArray.literal(leases.map(\.token))]
-        return try await with { c in
+        return try await with(.idempotent) { c in
             Set(try c.query(PostgresSQL.jobLeaseExtend, params).map { try Rows.id($0) })
         }
     }
@@ -243,7 +280,7 @@ public final class PostgresDriver: StorageDriver {
     func ackResults(_ completions: [Completion], applied: Set<String>) async throws -> [AckResult] {
         if applied.count == completions.count { return completions.map { _ in .applied } }
         let rest = completions.filter { !applied.contains($0.lease.jobId) }
-        let recorded: [String: String] = try await with { c in
+        let recorded: [String: String] = try await with(.read) { c in
             let r = try c.query(PostgresSQL.attemptOutcomeByToken, [PGArray.literal(rest.map(\.lease.jobId)),
                                                                      PGArray.literal(rest.map(\.lease.token))])
             var m: [String: String] = [:]
@@ -293,7 +330,7 @@ public final class PostgresDriver: StorageDriver {
 
     public func jobLeaseExpiredList(limit: Int, now: Date?) async throws -> [Job] {
         let params: [String?] = [PostgresDriver.ts(now), String(limit)]
-        return try await with { c in
+        return try await with(.read) { c in
             try c.query(PostgresSQL.jobLeaseExpiredList, params).map { try Job(row: $0) }
         }
     }
@@ -333,7 +370,7 @@ public final class PostgresDriver: StorageDriver {
     public func jobGetMany(_ ids: [String]) async throws -> [Job] {
         guard !ids.isEmpty else { return [] }
         let params: [String?] = [PGArray.literal(ids)]
-        return try await with { c in
+        return try await with(.read) { c in
             try c.query(PostgresSQL.jobGetMany, params).map { try Job(row: $0, archived: true) }
         }
     }
@@ -370,18 +407,18 @@ public final class PostgresDriver: StorageDriver {
         let (archive, w, p) = PostgresDriver.filterSQL(filter)
         let statement = sql(archive, w, p.count + 1, p.count + 2)
         let params = p + [String(limit), String(offset)]
-        return try await with { c in try c.query(statement, params).map(map) }
+        return try await with(.read) { c in try c.query(statement, params).map(map) }
     }
 
     public func jobCount(_ filter: JobFilter, cap: Int) async throws -> Int {
         let (archive, w, p) = PostgresDriver.filterSQL(filter)
         let sql = PostgresSQL.jobCount(archive: archive, where: w, limit: p.count + 1)
         let params = p + [String(cap)]
-        return try await with { c in try c.scalar(sql, params) }
+        return try await with(.read) { c in try c.scalar(sql, params) }
     }
 
     public func jobHistory(_ id: String) async throws -> JobHistory {
-        try await with { c in
+        try await with(.read) { c in
             JobHistory(attempts: try c.query(PostgresSQL.attemptList, [id]).map { try Attempt(row: $0) },
                        events: try c.query(PostgresSQL.eventList, [id]).map { try JobEvent(row: $0) },
                        replays: try c.query(PostgresSQL.replayList, [id]).map { try ReplayRef(row: $0) })
@@ -391,7 +428,7 @@ public final class PostgresDriver: StorageDriver {
     // MARK: queue policies
 
     public func queuePolicyList() async throws -> [QueuePolicy] {
-        try await with { c in
+        try await with(.read) { c in
             try c.query(PostgresSQL.policyList).map { try QueuePolicy(row: $0) }
         }
     }
@@ -399,7 +436,7 @@ public final class PostgresDriver: StorageDriver {
     public func queuePolicySet(_ p: QueuePolicy, now: Date?) async throws {
         let params: [String?] = [PostgresDriver.ts(now), p.queue, p.paused ? "true" : "false", p.maxRunning.map(String.init),
                                  p.maxStartsPerSecond.map { String($0) }]
-        try await with { c in _ = try c.query(PostgresSQL.policySet, params) }
+        try await with(.idempotent) { c in _ = try c.query(PostgresSQL.policySet, params) }
     }
 
     public func jobLeaseRestricted(_ q: LeaseRequest, queue: String, now: Date?,
@@ -435,10 +472,10 @@ public final class PostgresDriver: StorageDriver {
     }
 
     public func queuePurge(_ queue: String, dryRun: Bool) async throws -> Int {
-        if dryRun { return try await with { c in try c.scalar(PostgresSQL.purgeCount, [queue]) } }
+        if dryRun { return try await with(.read, wait: .bulk) { c in try c.scalar(PostgresSQL.purgeCount, [queue]) } }
         var total = 0
         while true {
-            let n = try await with { c in try c.scalar(PostgresSQL.purge, [queue]) }
+            let n = try await with(.write, wait: .bulk) { c in try c.scalar(PostgresSQL.purge, [queue]) }
             total += n
             if n < 1000 { return total }
         }
@@ -447,7 +484,7 @@ public final class PostgresDriver: StorageDriver {
     public func queueDeleteAll(_ queue: String) async throws -> Int {
         var total = 0
         while true {
-            let n = try await with { c in try c.scalar(PostgresSQL.queueDeleteAll, [queue]) }
+            let n = try await with(.write, wait: .bulk) { c in try c.scalar(PostgresSQL.queueDeleteAll, [queue]) }
             total += n
             if n == 0 { return total }
         }
@@ -470,7 +507,7 @@ public final class PostgresDriver: StorageDriver {
     }
 
     public func leaderRelease(name: String, holder: String) async throws {
-        try await with { c in _ = try c.query(PostgresSQL.leaderRelease, [name, holder]) }
+        try await with(.idempotent) { c in _ = try c.query(PostgresSQL.leaderRelease, [name, holder]) }
     }
 
     public func maintenanceRecord(_ runs: [MaintenanceRun]) async throws {
@@ -484,27 +521,27 @@ public final class PostgresDriver: StorageDriver {
     }
 
     public func maintenanceList(limit: Int) async throws -> [MaintenanceRun] {
-        try await with { c in
+        try await with(.read) { c in
             try c.query(PostgresSQL.maintenanceList, [String(limit)]).map { try MaintenanceRun(row: $0) }
         }
     }
 
     public func jobArchiveBefore(_ cutoff: Date, idBelow: String, limit: Int, now: Date?) async throws -> Int {
         let params: [String?] = [PostgresDriver.ts(now), Time.format(cutoff), idBelow, String(limit)]
-        return try await with { c in try c.query(PostgresSQL.archiveMove, params).affectedRows }
+        return try await with(.write, wait: .bulk) { c in try c.query(PostgresSQL.archiveMove, params).affectedRows }
     }
 
     public func archiveDeleteBefore(_ cutoff: Date, limit: Int) async throws -> Int {
-        try await with { c in try c.scalar(PostgresSQL.archiveDelete, [Time.format(cutoff), String(limit)]) }
+        try await with(.write, wait: .bulk) { c in try c.scalar(PostgresSQL.archiveDelete, [Time.format(cutoff), String(limit)]) }
     }
 
     public func historyPruneBefore(_ cutoff: Date, limit: Int, now: Date?) async throws -> Int {
         let params: [String?] = [PostgresDriver.ts(now), Time.format(cutoff), String(limit)]
-        return try await with { c in try c.scalar(PostgresSQL.historyPrune, params) }
+        return try await with(.write, wait: .bulk) { c in try c.scalar(PostgresSQL.historyPrune, params) }
     }
 
     public func expireBefore(_ cutoff: Date) async throws -> Int {
-        try await with { c in try c.scalar(PostgresSQL.expire, [Time.format(cutoff)]) }
+        try await with(.write, wait: .bulk) { c in try c.scalar(PostgresSQL.expire, [Time.format(cutoff)]) }
     }
 
     // MARK: schedules
@@ -512,7 +549,7 @@ public final class PostgresDriver: StorageDriver {
     public func scheduleUpsert(_ s: Schedule, now: Date?) async throws {
         let params: [String?] = [PostgresDriver.ts(now), s.name, s.cron, s.queue, s.jobType, s.payload, String(s.priority),
                                  s.maxAttempts.map(String.init), s.timeoutSeconds.map(String.init), PostgresDriver.ts(s.lastSlotAt)]
-        try await with { c in _ = try c.query(PostgresSQL.scheduleUpsert, params) }
+        try await with(.idempotent) { c in _ = try c.query(PostgresSQL.scheduleUpsert, params) }
     }
 
     public func scheduleDelete(_ name: String) async throws -> Bool {
@@ -520,13 +557,13 @@ public final class PostgresDriver: StorageDriver {
     }
 
     public func scheduleList() async throws -> [Schedule] {
-        try await with { c in
+        try await with(.read) { c in
             try c.query(PostgresSQL.scheduleList).map { try Schedule(row: $0) }
         }
     }
 
     public func scheduleAdvance(_ name: String, to slot: Date) async throws {
-        try await with { c in _ = try c.query(PostgresSQL.scheduleAdvance, [name, Time.format(slot)]) }
+        try await with(.idempotent) { c in _ = try c.query(PostgresSQL.scheduleAdvance, [name, Time.format(slot)]) }
     }
 
     // MARK: guardrails and decisions
@@ -534,7 +571,7 @@ public final class PostgresDriver: StorageDriver {
     public func jobKeyLookupMany(_ keys: [(queue: String, key: String)]) async throws -> [String: String] {
         guard !keys.isEmpty else { return [:] }
         let params: [String?] = [PGArray.literal(keys.map(\.queue)), PGArray.literal(keys.map(\.key))]
-        return try await with { c in try PostgresDriver.keyOwners(c.query(PostgresSQL.keyLookupMany, params)) }
+        return try await with(.read) { c in try PostgresDriver.keyOwners(c.query(PostgresSQL.keyLookupMany, params)) }
     }
 
     /// Rows of `job_keys` (queue, idempotency_key, job_id) as "queue\0key" → job id.
@@ -578,14 +615,14 @@ public final class PostgresDriver: StorageDriver {
 
     public func decisionList(_ kind: DecisionKind, limit: Int, offset: Int) async throws -> [Decision] {
         let sql = PostgresSQL.decisionList(PostgresDriver.table(kind))
-        return try await with { c in
+        return try await with(.read) { c in
             try c.query(sql, [String(limit), String(offset)]).map { try Decision(row: $0, table: PostgresDriver.table(kind)) }
         }
     }
 
     public func decisionCount(_ kind: DecisionKind, cap: Int) async throws -> Int {
         let sql = PostgresSQL.decisionCount(PostgresDriver.table(kind))
-        return try await with { c in try c.scalar(sql, [String(cap)]) }
+        return try await with(.read) { c in try c.scalar(sql, [String(cap)]) }
     }
 
     // MARK: workflows
@@ -633,13 +670,13 @@ public final class PostgresDriver: StorageDriver {
     }
 
     public func flowList() async throws -> [FlowDefinition] {
-        try await with { c in
+        try await with(.read) { c in
             try c.query(PostgresSQL.flowListLatest).map { try FlowDefinition(row: $0) }
         }
     }
 
     public func flowGet(_ slug: String, version: Int?) async throws -> FlowDefinition? {
-        try await with { c in
+        try await with(.read) { c in
             let r = try version.map { try c.query(PostgresSQL.flowGetVersion, [slug, String($0)]) }
                 ?? c.query(PostgresSQL.flowLatest, [slug])
             return try r.first.map { try FlowDefinition(row: $0) }
@@ -663,7 +700,7 @@ public final class PostgresDriver: StorageDriver {
     }
 
     public func flowRunGet(_ id: String) async throws -> FlowRun? {
-        try await with { c in
+        try await with(.read) { c in
             guard let row = try c.query(PostgresSQL.runGet, [id]).first else { return nil }
             var run = try FlowRun(row: row)
             run.steps = try c.query(PostgresSQL.runStepList, [id]).map { try RunStep(row: $0) }
@@ -672,13 +709,13 @@ public final class PostgresDriver: StorageDriver {
     }
 
     public func flowRunList(_ flow: String?, limit: Int, offset: Int) async throws -> [FlowRun] {
-        try await with { c in
+        try await with(.read) { c in
             try c.query(PostgresSQL.runList, [flow, String(limit), String(offset)]).map { try FlowRun(row: $0) }
         }
     }
 
     public func flowRunCount(_ flow: String?, cap: Int) async throws -> Int {
-        try await with { c in try c.scalar(PostgresSQL.runCount, [flow, String(cap)]) }
+        try await with(.read) { c in try c.scalar(PostgresSQL.runCount, [flow, String(cap)]) }
     }
 
     public func flowRunCancel(_ id: String, now: Date?) async throws -> Bool {
@@ -709,15 +746,19 @@ public final class PostgresDriver: StorageDriver {
             sql = table.hasQueue ? select + " WHERE ($1::text IS NULL OR queue = $1)" : select
             params = table.hasQueue ? [queue] : []
         }
-        return try await with { c in
+        return try await with(.read, wait: .bulk) { c in
             try c.query(sql, params).map { try table.values($0) }
         }
     }
 
     public func copyBegin() async throws -> any CopyTarget {
         let host = try await pool.acquire()
+        let timeout = options.bulkTimeoutSeconds
         do {
-            try await host.with { c in try c.exec("BEGIN") }
+            try await host.with { c in
+                c.begin(timeout: timeout)
+                try c.exec("BEGIN")
+            }
         } catch {
             pool.release(host)
             throw error
@@ -730,7 +771,7 @@ public final class PostgresDriver: StorageDriver {
     public func queueCounts(now: Date?) async throws -> [QueueCount] {
         let n = PostgresDriver.ts(now)
         let cap = String(QueueCount.cap)
-        return try await with { c in
+        return try await with(.read) { c in
             // One snapshot for all the counts.
             try c.transaction {
                 try c.exec("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
@@ -750,7 +791,7 @@ public final class PostgresDriver: StorageDriver {
 
     public func attemptWindow(seconds: Double, sampleLimit: Int, now: Date?) async throws -> AttemptWindow {
         let n = PostgresDriver.ts(now)
-        return try await with { c in
+        return try await with(.read) { c in
             AttemptWindow(
                 counts: try c.query(PostgresSQL.attemptWindowCounts, [n, String(seconds)]).map { try AttemptWindow.Count(row: $0) },
                 samples: try c.query(PostgresSQL.attemptWindowSamples, [n, String(seconds), String(sampleLimit)]).map {
@@ -768,11 +809,11 @@ public final class PostgresDriver: StorageDriver {
             PGArray.literal(ints: policies.map(\.timeoutSeconds)), PGArray.literal(ints: policies.map(\.backoffBaseMs)),
             PGArray.literal(ints: policies.map(\.backoffMaxMs)), PGArray.literal(ints: policies.map(\.concurrency)),
         ]
-        try await with { c in _ = try c.query(PostgresSQL.jobTypeUpsertMany, params) }
+        try await with(.idempotent) { c in _ = try c.query(PostgresSQL.jobTypeUpsertMany, params) }
     }
 
     public func jobTypeList() async throws -> [JobTypePolicy] {
-        try await with { c in
+        try await with(.read) { c in
             try c.query(PostgresSQL.jobTypeList).map { try JobTypePolicy(row: $0) }
         }
     }
@@ -784,21 +825,23 @@ public final class PostgresDriver: StorageDriver {
             w.jobTypes.map { JSON.array($0.map(JSON.string)).compact },
             String(w.concurrency), String(w.leaseSeconds), Time.format(w.startedAt),
         ]
-        try await with { c in _ = try c.query(PostgresSQL.workerUpsert, params) }
+        try await with(.idempotent) { c in _ = try c.query(PostgresSQL.workerUpsert, params) }
     }
 
     public func workerDelete(_ id: String) async throws {
-        try await with { c in _ = try c.query(PostgresSQL.workerDelete, [id]) }
+        try await with(.idempotent) { c in _ = try c.query(PostgresSQL.workerDelete, [id]) }
     }
 
     public func workerList() async throws -> [WorkerInfo] {
-        try await with { c in
+        try await with(.read) { c in
             try c.query(PostgresSQL.workerList).map { try WorkerInfo(row: $0) }
         }
     }
 }
 
-/// One transaction on a pooled connection, held for a whole copy. Rows travel as arrays.
+/// One transaction on a pooled connection, held for a whole copy. Rows travel as arrays. Its
+/// statements keep the bulk deadline set by `copyBegin`; a lost connection fails the copy
+/// (`reopen: false`) rather than carry on outside the transaction.
 final class PostgresCopyTarget: CopyTarget {
     let host: ConnectionHost<PGConnection>
     let pool: ConnectionPool<PGConnection>
@@ -838,21 +881,21 @@ final class PostgresCopyTarget: CopyTarget {
                 }
             })
         }
-        return try await host.with { c in try c.query(sql, params).affectedRows }
+        return try await host.with(reopen: false) { c in try c.query(sql, params).affectedRows }
     }
 
     func count(_ table: CopyTable, queue: String?) async throws -> Int {
         let sql = "SELECT count(*) FROM \(table.rawValue)" + (table.hasQueue ? " WHERE ($1::text IS NULL OR queue = $1)" : "")
-        return try await host.with { c in try c.scalar(sql, table.hasQueue ? [queue] : []) }
+        return try await host.with(reopen: false) { c in try c.scalar(sql, table.hasQueue ? [queue] : []) }
     }
 
     func commit() async throws {
         defer { pool.release(host) }
-        try await host.with { c in try c.exec("COMMIT") }
+        try await host.with(reopen: false) { c in try c.exec("COMMIT") }
     }
 
     func rollback() async {
-        _ = try? await host.with { c in try c.exec("ROLLBACK") }
+        _ = try? await host.with(reopen: false) { c in try c.exec("ROLLBACK") }
         pool.release(host)
     }
 }

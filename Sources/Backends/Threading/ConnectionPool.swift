@@ -31,11 +31,12 @@ final class ConnectionPool<C>: Sendable {
         self.makeHost = makeHost
     }
 
-    /// Runs `body` on a pooled connection's thread.
-    func with<T: Sendable>(_ body: @escaping @Sendable (C) throws -> T) async throws -> T {
+    /// Runs `body` on a pooled connection's thread (see `ConnectionHost.with` for `retry`).
+    func with<T: Sendable>(retry: (@Sendable (C, any Error) -> Bool)? = nil,
+                           _ body: @escaping @Sendable (C) throws -> T) async throws -> T {
         let host = try await acquire()
         defer { release(host) }
-        return try await host.with(body)
+        return try await host.with(retry: retry, body)
     }
 
     private enum Grab { case host(ConnectionHost<C>), create(Int), wait, closed }

@@ -1,4 +1,5 @@
 import Foundation
+import Portable
 
 /// A thread of its own for one database connection. libpq and sqlite3 calls block; running
 /// them here keeps them off Swift's cooperative thread pool, and keeps each C handle on the
@@ -68,15 +69,32 @@ final class ConnectionHost<C>: @unchecked Sendable {
     }
 
     /// Runs `body` with the connection on its thread, opening (or reopening a broken) one first.
-    func with<T: Sendable>(_ body: @escaping @Sendable (C) throws -> T) async throws -> T {
+    /// When a connection that had been used before fails and `retry` says the failure allows it,
+    /// the connection is dropped and `body` runs once more on a fresh one: pooled connections go
+    /// stale while the server restarts, and a fresh connection is no worse than the first try.
+    /// `reopen: false` fails instead of opening a new connection (a transaction held across calls
+    /// must not quietly continue on another session).
+    func with<T: Sendable>(reopen: Bool = true, retry: (@Sendable (C, any Error) -> Bool)? = nil,
+                           _ body: @escaping @Sendable (C) throws -> T) async throws -> T {
         try await thread.run { [self] in
             if let c = connection, isBroken(c) {
                 closeConnection(c)
                 connection = nil
+                if !reopen { throw PortableError(.unavailable, "the connection was lost") }
             }
+            let reused = connection != nil
             let c = try connection ?? open()
             connection = c
-            return try body(c)
+            do {
+                return try body(c)
+            } catch {
+                guard reused, let retry, retry(c, error) else { throw error }
+                closeConnection(c)
+                connection = nil
+                let fresh = try open()
+                connection = fresh
+                return try body(fresh)
+            }
         }
     }
 

@@ -31,10 +31,15 @@ public final class Worker: Service, Sendable {
     private let parts = Mutex<Parts?>(nil)
     private let stopEarly = Mutex(false)
 
-    public init(client: PortableClient, options: WorkerOptions, logger: Logger = Logger(label: "portableq.worker")) {
+    /// The process's outage log when it has one (`serve` shares its own); else the worker keeps one.
+    private let sharedOutage: OutageLog?
+
+    public init(client: PortableClient, options: WorkerOptions, logger: Logger = Logger(label: "portableq.worker"),
+                outage: OutageLog? = nil) {
         self.client = client
         self.options = options
         self.logger = logger
+        self.sharedOutage = outage
     }
 
     // MARK: registration
@@ -115,7 +120,7 @@ public final class Worker: Service, Sendable {
         let (jobs, dispatch) = AsyncStream<[JobTable.Entry]>.makeStream()
         let claims = Claims(client: client, options: options, table: table, stats: statsBox, dispatch: dispatch)
         let wakeups = client.wakeups
-        let outage = OutageLog(logger: logger, clock: client.clock) { wakeups.notify(queue: nil) }
+        let outage = sharedOutage ?? OutageLog(logger: logger, clock: client.clock) { wakeups.notify(queue: nil) }
         let acks = AckBuffer(client: client, options: options, table: table, claims: claims, outage: outage, stats: statsBox,
                              types: regs.mapValues(\.policy), logger: logger)
         return Parts(table: table, claims: claims, acks: acks, outage: outage, jobs: jobs)

@@ -41,21 +41,27 @@ struct ServeCommand: AsyncParsableCommand {
         StderrLogHandler.bootstrap(format: s.logFormat)
         let logger = Logger(label: "portableq.admin")
         let driver = try Database.open(try db.url(s), settings: s, create: true)
+        let client = PortableClient(driver: driver, config: s.config)
+        // One outage log for the whole process: requests, the probe and the built-in worker.
+        let wakeups = client.wakeups
+        let outage = OutageLog(logger: logger, clock: client.clock, whileDown: "answering 503 until it is back") {
+            wakeups.notify(queue: nil)
+        }
         // The server starts even when the database is down: requests answer 503 until it is back.
         do {
             let status = try await Database.prepare(driver, migrate: s.migrateOnStartup)
             if status.state == .newerCompatible { logger.warning("the schema is newer than this binary but compatible with it") }
         } catch let e as PortableError where e.code == .unavailable {
-            logger.warning("database unavailable at start-up; serving 503 until it is back", metadata: ["error": .string(e.message)])
+            outage.failed(e, doing: "start-up")
         }
-        let client = PortableClient(driver: driver, config: s.config)
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
-            .init(service: AdminServer.application(client: client, settings: s, address: address, logger: logger)),
+            .init(service: AdminServer.application(client: client, settings: s, address: address, logger: logger, outage: outage)),
+            .init(service: OutageWatch(log: outage, clock: client.clock) { _ = try await client.databaseNow() }),
         ]
         if !noWorker {
             var o = WorkCommand.options(s, failUnknownTypes: false, untilEmpty: false)
             o.id = (s.workerId ?? WorkerOptions.defaultId) + ":admin"
-            let worker = Worker(client: client, options: o, logger: Logger(label: "portableq.worker"))
+            let worker = Worker(client: client, options: o, logger: Logger(label: "portableq.worker"), outage: outage)
             BuiltinHandlers.register(on: worker, demoTypes: true)
             services.append(.init(service: worker))
         }

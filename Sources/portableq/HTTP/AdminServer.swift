@@ -27,10 +27,12 @@ enum AdminServer {
         }
     }
 
-    static func router(client: PortableClient, settings: Settings, address: Address, logger: Logger) -> Router<AdminContext> {
+    static func router(client: PortableClient, settings: Settings, address: Address, logger: Logger,
+                       outage: OutageLog? = nil) -> Router<AdminContext> {
         let router = Router(context: AdminContext.self)
         router.add(middleware: ErrorMiddleware(logger: logger))
         router.add(middleware: RequestGuard(loopbackHost: address.isLoopback ? address.host : nil))
+        if let outage { router.add(middleware: OutageMiddleware(outage: outage)) }
         if let token = settings.apiToken { router.add(middleware: AuthMiddleware(token: Array(token.utf8))) }
         if let limit = settings.httpRateLimitPerMinute { router.add(middleware: RateLimitMiddleware(limit: limit)) }
         JobRoutes(client: client).add(to: router)
@@ -40,13 +42,13 @@ enum AdminServer {
         return router
     }
 
-    static func application(client: PortableClient, settings: Settings, address: Address, logger: Logger)
-        -> some ApplicationProtocol {
+    static func application(client: PortableClient, settings: Settings, address: Address, logger: Logger,
+                            outage: OutageLog? = nil) -> some ApplicationProtocol {
         AdminLimits.maxBody.store(settings.maxPayloadBytes + 65_536, ordering: .relaxed)
         let limits = ConnectionLimits(settings)
         let open = ConnectionCount()
         return Application(
-            router: router(client: client, settings: settings, address: address, logger: logger),
+            router: router(client: client, settings: settings, address: address, logger: logger, outage: outage),
             server: .http1(configuration: .init(additionalChannelHandlers: [ConnectionGuard(limits: limits, count: open)],
                                                 idleTimeout: limits.idleTimeout)),
             configuration: .init(address: .hostname(address.host, port: address.port), serverName: nil),

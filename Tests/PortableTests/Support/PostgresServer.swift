@@ -10,6 +10,16 @@ final class PostgresServer: Sendable {
     private init(dir: String, url: String) { self.dir = dir; self.url = url }
 
     static func start() async throws -> PostgresServer {
+        await OwnServerSlots.shared.take()
+        do {
+            return try await startTaken()
+        } catch {
+            await OwnServerSlots.shared.give()
+            throw error
+        }
+    }
+
+    private static func startTaken() async throws -> PostgresServer {
         let out = try await shell([repoRoot + "/scripts/pg-start"])
         var dir = "", url = ""
         for line in out.split(separator: "\n") {
@@ -20,9 +30,56 @@ final class PostgresServer: Sendable {
         return PostgresServer(dir: dir, url: url)
     }
 
+    /// Runs `body` with a server of its own, destroyed afterwards (resumed first if hung),
+    /// whatever `body` does.
+    static func with(_ body: (PostgresServer) async throws -> Void) async throws {
+        let pg = try await start()
+        do {
+            try await body(pg)
+        } catch {
+            await pg.destroy()
+            throw error
+        }
+        await pg.destroy()
+    }
+
     func stop() async throws { _ = try await PostgresServer.shell([repoRoot + "/scripts/pg-ctl", dir, "stop"]) }
     func startAgain() async throws { _ = try await PostgresServer.shell([repoRoot + "/scripts/pg-ctl", dir, "start"]) }
-    func destroy() async { _ = try? await PostgresServer.shell([repoRoot + "/scripts/pg-stop", dir]) }
+    func destroy() async {
+        try? await resume()
+        _ = try? await PostgresServer.shell([repoRoot + "/scripts/pg-stop", dir])
+        await OwnServerSlots.shared.give()
+    }
+
+    /// Hangs the server without stopping it: SIGSTOP to the postmaster, then to each of its
+    /// children (backends and helpers). The kernel still accepts TCP connections on its port.
+    func hang() async throws {
+        let postmaster = try self.postmaster()
+        kill(postmaster, SIGSTOP)
+        for child in try await PostgresServer.children(of: postmaster) { kill(child, SIGSTOP) }
+    }
+
+    /// Undoes `hang()`: children first, then the postmaster.
+    func resume() async throws {
+        let postmaster = try self.postmaster()
+        for child in try await PostgresServer.children(of: postmaster) { kill(child, SIGCONT) }
+        kill(postmaster, SIGCONT)
+    }
+
+    /// The postmaster's pid, the first line of the data directory's postmaster.pid.
+    func postmaster() throws -> pid_t {
+        let text = try String(contentsOfFile: dir + "/data/postmaster.pid", encoding: .utf8)
+        guard let first = text.split(separator: "\n").first, let pid = pid_t(first.trimmingCharacters(in: .whitespaces)) else {
+            throw TestFailure("no pid in \(dir)/data/postmaster.pid")
+        }
+        return pid
+    }
+
+    static func children(of pid: pid_t) async throws -> [pid_t] {
+        // pgrep exits 1 when there is no child.
+        let out = try await shell(["/bin/sh", "-c", "pgrep -P \(pid) || true"])
+        return out.split(separator: "\n").compactMap { pid_t($0.trimmingCharacters(in: .whitespaces)) }
+    }
 
     /// Runs `shellBlocking` on a thread of its own, off the cooperative pool.
     @discardableResult
@@ -53,6 +110,25 @@ final class PostgresServer: Sendable {
         let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
         guard status == 0 else { throw TestFailure("\(args.joined(separator: " ")) failed (\(status)): \(text)") }
         return text
+    }
+}
+
+/// At most a few servers of tests' own run at once: each is an initdb and a postmaster on a
+/// 2-core box, and a dozen starting together starved the rest of the suite.
+actor OwnServerSlots {
+    static let shared = OwnServerSlots(limit: 4)
+    private var free: Int
+    private var waiting: [CheckedContinuation<Void, Never>] = []
+
+    init(limit: Int) { free = limit }
+
+    func take() async {
+        if free > 0 { free -= 1; return }
+        await withCheckedContinuation { waiting.append($0) }
+    }
+
+    func give() {
+        if waiting.isEmpty { free += 1 } else { waiting.removeFirst().resume() }
     }
 }
 
