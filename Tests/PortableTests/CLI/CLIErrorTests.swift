@@ -3,7 +3,7 @@ import Testing
 @testable import Backends
 
 /// Every error a person can cause: one clear line on stderr, exit 1 or 2, never a stack trace.
-@Suite struct CLIErrorTests {
+@Suite(.processes) struct CLIErrorTests {
     func expectOneLine(_ r: CLI.Result, status: Int32, contains text: String, sourceLocation: SourceLocation = #_sourceLocation) {
         #expect(r.status == status, "\(r)", sourceLocation: sourceLocation)
         let lines = r.stderr.split(separator: "\n")

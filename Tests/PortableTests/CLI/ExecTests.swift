@@ -3,7 +3,7 @@ import Testing
 @testable import Backends
 
 /// `portableq work --exec TYPE=COMMAND`: the contract of DESIGN.md, through the built binary.
-@Suite struct ExecTests {
+@Suite(.processes) struct ExecTests {
     /// Runs a worker until its queue is empty and returns the result.
     func work(_ db: TestDB, _ extra: [String], env: [String: String] = [:], timeout: Double = 60) async throws -> CLI.Result {
         let r = try await CLI.run(["work", "--database", db.url, "--queues", "default", "--until-empty", "--poll-interval-ms", "50"] + extra,

@@ -3,7 +3,7 @@ import Testing
 @testable import Backends
 
 /// Workflows run by real worker processes with `--exec` steps, and their throughput.
-@Suite struct FlowProcessTests {
+@Suite(.processes) struct FlowProcessTests {
     static let diamond = #"{"slug":"pipe","max_attempts":5,"base_delay_seconds":0.2,"steps":[{"slug":"fetch"},{"slug":"left","depends_on":["fetch"]},{"slug":"right","depends_on":["fetch"]},{"slug":"merge","depends_on":["left","right"]}]}"#
 
     @Test(arguments: TestBackend.enabled)

@@ -3,7 +3,7 @@ import Testing
 @testable import Backends
 
 /// Queue policies obeyed by separate worker processes.
-@Suite struct PolicyProcessTests {
+@Suite(.processes) struct PolicyProcessTests {
     /// An exec handler that records start and end (ns) with the job id.
     static func recorder(_ file: String, sleep: String) -> String {
         "rec=echo \"start $(date +%s%N) $PORTABLEQ_JOB_ID\" >> \(file); sleep \(sleep); echo \"end $(date +%s%N) $PORTABLEQ_JOB_ID\" >> \(file)"

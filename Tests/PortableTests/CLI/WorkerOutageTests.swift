@@ -4,7 +4,7 @@ import Testing
 
 /// `work` on a PostgreSQL of the test's own that hangs (SIGSTOP): it logs the outage once,
 /// and drains the queue once the server resumes.
-@Suite struct WorkerOutageTests {
+@Suite(.processes) struct WorkerOutageTests {
     static func count(_ text: String, in log: String) -> Int { log.components(separatedBy: text).count - 1 }
 
     /// A client of the test's own, closed before the server hangs (its calls would wait too).

@@ -3,7 +3,7 @@ import Testing
 @testable import Backends
 
 /// Workers as real processes: crashes (`kill -9`), SIGTERM, cancel, outages, wakeups.
-@Suite struct WorkerProcessTests {
+@Suite(.processes) struct WorkerProcessTests {
     func worker(_ db: TestDB, _ extra: [String], env: [String: String] = [:]) throws -> CLI.Running {
         try CLI.Running(["work", "--database", db.url, "--builtins", "--poll-interval-ms", "100"] + extra,
                         env: ["PORTABLEQ_REAP_INTERVAL_MS": "300"].merging(env) { _, b in b })
@@ -33,6 +33,8 @@ import Testing
     func crashOneOfTwoWorkers(_ db: TestDB, total: Int) async throws {
         let flags = ["--lease-seconds", "3", "--concurrency", "10"]
         let a = try worker(db, flags + ["--worker-id", "victim"])
+        // The victim must be working before the survivor can take the whole queue.
+        #expect(try await a.waitForLog("worker started", timeout: 60))
         let b = try worker(db, flags + ["--worker-id", "survivor"])
         let started = try await eventually { try await count(db, .succeeded) >= 300 }
         #expect(started)

@@ -4,7 +4,7 @@ import Testing
 
 /// The Postgres driver against a server of the test's own that hangs or restarts: every call
 /// has a deadline, and stale pooled connections are replaced without failing a call.
-@Suite struct DeadlineTests {
+@Suite(.processes) struct DeadlineTests {
     static func open(_ url: String, timeoutMs: Int = 1000) throws -> PortableClient {
         var s = Settings()
         s.dbStatementTimeoutMs = timeoutMs

@@ -6,7 +6,7 @@ import Testing
 /// The fault suite, part 1: processes killed with `kill -9` mid-batch, several processes on one
 /// SQLite file. The bar (issue 13): no acknowledged job is lost, a job runs again only if it was
 /// leased by the process that died, and no request gets a 5xx.
-@Suite struct CrashFaultTests {
+@Suite(.processes) struct CrashFaultTests {
     /// Lines `JOBID WORKER` appended by an `--exec` handler when it starts.
     static func executions(_ file: String) -> [String: [String]] {
         let text = (try? String(contentsOfFile: file, encoding: .utf8)) ?? ""

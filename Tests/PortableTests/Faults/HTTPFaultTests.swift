@@ -4,7 +4,7 @@ import Testing
 
 /// The fault suite, part 3: hostile HTTP. No request, however malformed, gets a 5xx or takes the
 /// server down; with a token, every route but the public ones refuses a caller without it.
-@Suite struct HTTPFaultTests {
+@Suite(.processes) struct HTTPFaultTests {
     /// Bodies, paths, methods and headers a fuzzer or an attacker sends.
     @Test(arguments: TestBackend.enabled)
     func hostileRequestsNeverGetA5xx(_ backend: TestBackend) async throws {

@@ -4,7 +4,7 @@ import Testing
 
 /// The fault suite, part 2: storage that fails under portableq — a full disk, a corrupt file, a
 /// Postgres that restarts and stops while producers and a worker run.
-@Suite struct StorageFaultTests {
+@Suite(.processes) struct StorageFaultTests {
     static let isRoot = getuid() == 0
 
     /// A small tmpfs (root only): SQLite fills it; enqueues are refused with one clear error

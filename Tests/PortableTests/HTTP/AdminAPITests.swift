@@ -3,7 +3,7 @@ import Testing
 @testable import Backends
 
 /// The admin API over a real socket, on both backends: every endpoint, status and error code.
-@Suite struct AdminAPITests {
+@Suite(.processes) struct AdminAPITests {
     func withServer(_ backend: TestBackend, env: [String: String] = [:], token: String? = nil,
                     _ body: (TestDB, AdminServerProcess) async throws -> Void) async throws {
         try await withAdminServer(backend, env: env, token: token, body)

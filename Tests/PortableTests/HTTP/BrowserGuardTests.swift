@@ -6,7 +6,7 @@ import Testing
 /// Bodies must be JSON, cross-site state changes and foreign `Host`s (DNS rebinding) are 403,
 /// and every response carries the security headers.
 /// Serialized: each test starts a server process, and the suite runs beside every other.
-@Suite(.serialized) struct BrowserGuardTests {
+@Suite(.serialized, .processes) struct BrowserGuardTests {
     @Test(arguments: TestBackend.enabled)
     func bodiesThatAreNotJSONAre415AndChangeNothing(_ backend: TestBackend) async throws {
         try await withAdminServer(backend) { db, s in

@@ -5,7 +5,7 @@ import Testing
 /// Lists carry `payload`/`output` whole up to 4,096 bytes and a preview beyond, so a page of
 /// big jobs stays small; `GET /jobs/{id}` is whole; `jobs list --json` is the same list.
 /// Serialized: each test starts a server process, and the suite runs beside every other.
-@Suite(.serialized) struct JobListPreviewTests {
+@Suite(.serialized, .processes) struct JobListPreviewTests {
     /// 4,095 bytes of JSON text, then two-byte characters: byte 4,096 falls inside one.
     static let bigString = String(repeating: "a", count: 4094) + String(repeating: "é", count: 60_000)
     static let bigText = "\"" + bigString + "\""

@@ -5,7 +5,7 @@ import Testing
 /// `serve` on a PostgreSQL of the test's own that hangs (SIGSTOP), restarts, or is down when
 /// serve starts: 503s with `Retry-After` within a few seconds, 200s at once after recovery, and
 /// one log line when an outage starts and one when it ends.
-@Suite struct PostgresOutageTests {
+@Suite(.processes) struct PostgresOutageTests {
     static let paths = ["/health", "/jobs", "/queues", "/metrics", "/workers"]
 
     /// `serve --no-worker` on `url`, killed if `body` throws.

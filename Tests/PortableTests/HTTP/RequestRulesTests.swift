@@ -5,7 +5,7 @@ import Testing
 /// Wrong input gets the right code: unknown query parameters and values, limit/offset on every
 /// list, and an `Idempotency-Key` that is not UTF-8.
 /// Serialized: each test starts a server process, and the suite runs beside every other.
-@Suite(.serialized) struct RequestRulesTests {
+@Suite(.serialized, .processes) struct RequestRulesTests {
     static let lists = ["/jobs", "/dlq", "/queues", "/workers", "/schedules", "/flows", "/runs", "/ingest/decisions", "/policy/decisions"]
 
     @Test(arguments: TestBackend.enabled)

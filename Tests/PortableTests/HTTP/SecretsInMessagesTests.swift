@@ -5,7 +5,7 @@ import Testing
 /// No password in any message, parsed URL or not; `/health` tells a caller without the token
 /// only that the database is down.
 /// Serialized: each test starts a server process, and the suite runs beside every other.
-@Suite(.serialized) struct SecretsInMessagesTests {
+@Suite(.serialized, .processes) struct SecretsInMessagesTests {
     static let secret = "S3cretPW"
 
     @Test func aDatabaseURLsPasswordIsNeverPrinted() async throws {

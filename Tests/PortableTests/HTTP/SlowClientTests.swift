@@ -6,7 +6,7 @@ import Testing
 /// connections are closed, an over-limit declared length is refused at once, and connections
 /// over the cap are closed. Short timeouts through the documented settings keep this quick.
 /// Serialized: each test starts a server process, and the suite runs beside every other.
-@Suite(.serialized) struct SlowClientTests {
+@Suite(.serialized, .processes) struct SlowClientTests {
     static let short = ["PORTABLEQ_HTTP_IDLE_TIMEOUT_MS": "500", "PORTABLEQ_HTTP_BODY_TIMEOUT_MS": "1500"]
 
     @Test func anIdleConnectionIsClosed() async throws {
