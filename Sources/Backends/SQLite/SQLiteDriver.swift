@@ -863,6 +863,25 @@ final class SQLiteCopyTarget: CopyTarget {
         return try await host.with { c in try c.scalar(sql, table.hasQueue ? [.opt(queue)] : []) }
     }
 
+    /// Ids taken (live or archived) and keys held by another job; the jobs travel as one JSON array.
+    static let existingJobs = """
+        WITH wanted AS (SELECT value ->> '$.id' AS id, value ->> '$.queue' AS queue, value ->> '$.key' AS key
+                        FROM json_each(?1))
+        SELECT w.id FROM wanted w WHERE EXISTS (SELECT 1 FROM jobs j WHERE j.id = w.id)
+            OR EXISTS (SELECT 1 FROM jobs_archive a WHERE a.id = w.id)
+            OR EXISTS (SELECT 1 FROM job_keys k WHERE k.queue = w.queue AND k.idempotency_key = w.key AND k.job_id <> w.id)
+        """
+
+    func existingJobs(_ jobs: [CopyJobRef]) async throws -> Set<String> {
+        guard !jobs.isEmpty else { return [] }
+        let wanted = JSON.array(jobs.map { j in
+            .object([("id", .string(j.id)), ("queue", .string(j.queue)), ("key", j.idempotencyKey.map(JSON.string) ?? .null)])
+        }).compact
+        return try await host.with { c in
+            Set(try c.query(SQLiteCopyTarget.existingJobs, [.text(wanted)]) { try Rows.id($0) })
+        }
+    }
+
     func commit() async throws {
         defer { pool.release(host) }
         try await host.with { c in try c.execute("COMMIT") }

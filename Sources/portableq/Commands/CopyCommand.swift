@@ -11,7 +11,8 @@ struct CopyCommand: AsyncParsableCommand {
         abstract: "Copy jobs and their history between databases (e.g. SQLite to PostgreSQL), keeping ids.",
         discussion: """
             Refuses (nothing written) while the copied queues hold running jobs, and when the target already \
-            holds jobs in them unless --append, which skips rows whose id or (queue, idempotency key) exists.
+            holds jobs in them unless --append, which skips jobs whose id (live or archived) or (queue, \
+            idempotency key) the target holds already, with their whole history: a repeated copy changes nothing.
             """
     )
 
