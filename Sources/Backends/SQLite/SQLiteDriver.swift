@@ -22,19 +22,36 @@ public final class SQLiteDriver: StorageDriver {
         public var synchronous = "FULL"
         public var maxReaders = 4
         public var acquireTimeoutSeconds = 5.0
+        /// For commands that only read: every connection is read-only (`mode=ro`, `query_only`),
+        /// nothing is created, switched to WAL or migrated, and a write fails at once. Works on a
+        /// file (and directory) this user may only read.
+        public var readOnly = false
         public init(path: String) { self.path = path }
     }
 
     public init(_ o: Options) {
         location = o.memory ? "sqlite::memory:" : "sqlite:" + o.path
         let base = SQLiteConnection.Options(path: o.path, memory: o.memory, synchronous: o.synchronous)
+        let path = o.path
+        let readOnly = o.readOnly && !o.memory
         let writerPool = ConnectionPool<SQLiteConnection>(name: "SQLite writer", max: 1, acquireTimeout: o.acquireTimeoutSeconds * 6) { n in
-            ConnectionHost(name: "portableq-sqlite-w\(n)", open: { try SQLiteConnection(base) },
-                           isBroken: { _ in false }, close: { _ in })
+            ConnectionHost(name: "portableq-sqlite-w\(n)", open: {
+                if readOnly { throw PortableError(.backend, "SQLite database at \(path) was opened read-only: this command cannot write") }
+                return try SQLiteConnection(base)
+            }, isBroken: { _ in false }, close: { _ in })
         }
         writer = writerPool
         groupCommit = GroupCommit(pool: writerPool)
-        if o.memory {
+        if readOnly {
+            var ro = base
+            ro.readOnly = true
+            let options = ro
+            readers = ConnectionPool(name: "SQLite reader", max: o.maxReaders, acquireTimeout: o.acquireTimeoutSeconds) { n in
+                ConnectionHost(name: "portableq-sqlite-r\(n)", open: { try SQLiteConnection(options) },
+                               isBroken: { _ in false }, close: { _ in })
+            }
+            created.withLock { $0 = true }  // nothing to create: readers open the file as it is
+        } else if o.memory {
             // A private in-memory database exists only on its connection: read through the writer.
             readers = writerPool
         } else {
