@@ -39,17 +39,10 @@ final class SQLiteConnection {
         if o.readOnly && !o.memory {
             db = try SQLiteConnection.openReadOnly(o.path)
         } else {
-            var handle: OpaquePointer?
             var flags = SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_URI | SQLITE_OPEN_READWRITE
             if o.create { flags |= SQLITE_OPEN_CREATE }
             let target = o.memory ? "file:portableq-memdb?mode=memory&cache=shared" : o.path
-            let rc = sqlite3_open_v2(target, &handle, flags, nil)
-            guard rc == SQLITE_OK, let h = handle else {
-                let msg = handle.map { String(cString: sqlite3_errmsg($0)) } ?? "out of memory"
-                if let h = handle { sqlite3_close_v2(h) }
-                throw SQLiteConnection.openError(rc, msg, path: o.path)
-            }
-            db = h
+            db = try SQLiteConnection.openHandle(target, flags: flags, path: o.path)
         }
         sqlite3_extended_result_codes(db, 1)
         sqlite3_busy_timeout(db, SQLiteConnection.busyTimeoutMs)
@@ -80,8 +73,9 @@ final class SQLiteConnection {
         } catch let e as PortableError where isNotWritable(e) {
             let wal = (try? FileManager.default.attributesOfItem(atPath: path + "-wal"))?[.size] as? Int ?? 0
             guard wal == 0 else {
-                throw PortableError(.unavailable, "cannot read SQLite database at \(path): its -wal holds changes, and no -shm can be made beside it "
-                                    + "(the directory is read-only for this user); open it once with write access, or copy the file and its -wal to a writable directory",
+                throw PortableError(.unavailable, "cannot read SQLite database at \(path): its -wal holds changes, and no -shm "
+                                    + "can be made beside it (the directory is read-only for this user); open it once with "
+                                    + "write access, or copy the file and its -wal to a writable directory",
                                     databaseCode: e.databaseCode)
             }
             return try openProbed(uri + "?mode=ro&immutable=1", path: path)
@@ -90,19 +84,24 @@ final class SQLiteConnection {
 
     /// Opens and reads the schema once, so a WAL file that cannot be read fails here.
     private static func openProbed(_ uri: String, path: String) throws -> OpaquePointer {
-        var handle: OpaquePointer?
-        let rc = sqlite3_open_v2(uri, &handle, SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_URI | SQLITE_OPEN_READONLY, nil)
-        guard rc == SQLITE_OK, let h = handle else {
-            let msg = handle.map { String(cString: sqlite3_errmsg($0)) } ?? "out of memory"
-            if let h = handle { sqlite3_close_v2(h) }
-            throw openError(rc, msg, path: path)
-        }
+        let h = try openHandle(uri, flags: SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_URI | SQLITE_OPEN_READONLY, path: path)
         sqlite3_extended_result_codes(h, 1)
         let probe = sqlite3_exec(h, "SELECT count(*) FROM sqlite_master", nil, nil, nil)
         guard probe == SQLITE_OK else {
             let msg = String(cString: sqlite3_errmsg(h))
             sqlite3_close_v2(h)
             throw openError(probe, msg, path: path)
+        }
+        return h
+    }
+
+    private static func openHandle(_ target: String, flags: Int32, path: String) throws -> OpaquePointer {
+        var handle: OpaquePointer?
+        let rc = sqlite3_open_v2(target, &handle, flags, nil)
+        guard rc == SQLITE_OK, let h = handle else {
+            let msg = handle.map { String(cString: sqlite3_errmsg($0)) } ?? "out of memory"
+            if let h = handle { sqlite3_close_v2(h) }
+            throw openError(rc, msg, path: path)
         }
         return h
     }
