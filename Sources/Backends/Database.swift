@@ -13,8 +13,12 @@ public enum Database {
     }
 
     /// Opens a driver without connecting. With `create: false` a missing SQLite file is
-    /// `NO_DATABASE` ("no database at /abs/path") instead of being created.
-    public static func open(_ url: DatabaseURL, settings: Settings = Settings(), create: Bool = true) throws -> any StorageDriver {
+    /// `NO_DATABASE` ("no database at /abs/path") instead of being created. `readOnly` (commands
+    /// that only read, a copy's source) opens a SQLite file for reading only, so one this user may
+    /// only read works; it implies `create: false`. Postgres ignores it.
+    public static func open(_ url: DatabaseURL, settings: Settings = Settings(), create: Bool = true,
+                            readOnly: Bool = false) throws -> any StorageDriver {
+        let create = create && !readOnly
         switch url {
         case .sqlite(let path):
             if !create, !FileManager.default.fileExists(atPath: path) {
@@ -31,6 +35,7 @@ public enum Database {
             o.synchronous = settings.sqliteSynchronous.uppercased()
             o.acquireTimeoutSeconds = settings.dbAcquireTimeoutSecs
             o.maxReaders = max(1, min(settings.dbMaxConnections, 8))
+            o.readOnly = readOnly
             return SQLiteDriver(o)
         case .sqliteMemory:
             var o = SQLiteDriver.Options(path: ":memory:")

@@ -63,6 +63,14 @@ public enum CopyTable: String, CaseIterable, Sendable {
 
     /// Tables read per page of jobs.
     public var isChildTable: Bool { self == .attempts || self == .jobEvents || self == .jobKeys }
+    /// Where a child table's row names its job.
+    var jobIdColumn: Int? {
+        switch self {
+        case .attempts, .jobEvents: return 0
+        case .jobKeys: return 2
+        default: return nil
+        }
+    }
     /// Whether the table has a `queue` column to filter on.
     public var hasQueue: Bool {
         switch self {
@@ -82,8 +90,26 @@ public enum CopyScope: Sendable {
     case all(queue: String?)
 }
 
+/// A job `copy --append` may have to skip: its id, and its idempotency key if it has one.
+public struct CopyJobRef: Sendable {
+    public var id: String
+    public var queue: String
+    public var idempotencyKey: String?
+
+    /// From a `jobs` or `jobs_archive` row (`CopyTable.jobColumns` order).
+    init?(row: [CopyValue]) {
+        guard case .text(let id) = row[0], case .text(let queue) = row[1] else { return nil }
+        self.id = id
+        self.queue = queue
+        if case .text(let key) = row[12] { idempotencyKey = key }
+    }
+}
+
 /// The target side of a copy: one open transaction.
 public protocol CopyTarget: Sendable {
+    /// Those of `jobs` the target already holds, live or archived, or whose (queue, idempotency
+    /// key) belongs to another of its jobs.
+    func existingJobs(_ jobs: [CopyJobRef]) async throws -> Set<String>
     /// Inserts rows; with `skipExisting`, rows whose key exists are skipped. Returns how many were inserted.
     func insert(_ table: CopyTable, _ rows: [[CopyValue]], skipExisting: Bool) async throws -> Int
     /// Rows in the table (of one queue, where it has one) as this transaction sees them.
@@ -141,12 +167,24 @@ public enum Copier {
                     let page = try await source.copyRead(table, .page(afterId: after, limit: pageSize, queue: queue))
                     if page.isEmpty { break }
                     report.read[table, default: 0] += page.count
-                    report.inserted[table, default: 0] += try await tx.insert(table, page, skipExisting: append)
                     let ids = page.compactMap { row -> String? in if case .text(let s) = row[0] { return s }; return nil }
+                    // A job the target holds already is skipped with its whole history: events
+                    // have no key of their own, and attempts or keys of a job that moved on in
+                    // the target would not be its history there.
+                    let skipped = append ? try await tx.existingJobs(page.compactMap(CopyJobRef.init(row:))) : []
+                    let copied = skipped.isEmpty ? page : page.filter { row in
+                        guard case .text(let id) = row[0] else { return true }
+                        return !skipped.contains(id)
+                    }
+                    report.inserted[table, default: 0] += try await tx.insert(table, copied, skipExisting: append)
                     for child in [CopyTable.jobKeys, .attempts, .jobEvents] {
                         let rows = try await source.copyRead(child, .jobIds(ids))
                         report.read[child, default: 0] += rows.count
-                        report.inserted[child, default: 0] += try await tx.insert(child, rows, skipExisting: append)
+                        let kept = skipped.isEmpty ? rows : rows.filter { row in
+                            guard let c = child.jobIdColumn, case .text(let id) = row[c] else { return false }
+                            return !skipped.contains(id)
+                        }
+                        report.inserted[child, default: 0] += try await tx.insert(child, kept, skipExisting: append)
                     }
                     after = ids.last
                     let total = (report.read[.jobs] ?? 0) + (report.read[.jobsArchive] ?? 0)

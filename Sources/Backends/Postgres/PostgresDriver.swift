@@ -889,6 +889,23 @@ final class PostgresCopyTarget: CopyTarget {
         return try await host.with(reopen: false) { c in try c.scalar(sql, table.hasQueue ? [queue] : []) }
     }
 
+    /// Ids taken (live or archived) and keys held by another job; the jobs travel as arrays.
+    static let existingJobs = """
+        SELECT w.id::text AS id FROM unnest($1::uuid[], $2::text[], $3::text[]) AS w(id, queue, key)
+        WHERE EXISTS (SELECT 1 FROM jobs j WHERE j.id = w.id)
+           OR EXISTS (SELECT 1 FROM jobs_archive a WHERE a.id = w.id)
+           OR EXISTS (SELECT 1 FROM job_keys k WHERE k.queue = w.queue AND k.idempotency_key = w.key AND k.job_id <> w.id)
+        """
+
+    func existingJobs(_ jobs: [CopyJobRef]) async throws -> Set<String> {
+        guard !jobs.isEmpty else { return [] }
+        let params: [String?] = [PGArray.literal(jobs.map(\.id)), PGArray.literal(jobs.map(\.queue)),
+                                 PGArray.literal(jobs.map(\.idempotencyKey))]
+        return try await host.with { c in
+            Set(try c.query(PostgresCopyTarget.existingJobs, params).map { try Rows.id($0) })
+        }
+    }
+
     func commit() async throws {
         defer { pool.release(host) }
         try await host.with(reopen: false) { c in try c.exec("COMMIT") }

@@ -29,30 +29,92 @@ final class SQLiteConnection {
         var memory = false
         var synchronous = "FULL"
         var queryOnly = false
+        /// Opened for reading only (`mode=ro`): no WAL switch, no write ever, works on a file
+        /// this user may only read.
+        var readOnly = false
     }
 
     init(_ o: Options) throws {
+        path = o.path
+        if o.readOnly && !o.memory {
+            db = try SQLiteConnection.openReadOnly(o.path)
+        } else {
+            var flags = SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_URI | SQLITE_OPEN_READWRITE
+            if o.create { flags |= SQLITE_OPEN_CREATE }
+            let target = o.memory ? "file:portableq-memdb?mode=memory&cache=shared" : o.path
+            db = try SQLiteConnection.openHandle(target, flags: flags, path: o.path)
+        }
+        sqlite3_extended_result_codes(db, 1)
+        sqlite3_busy_timeout(db, SQLiteConnection.busyTimeoutMs)
+        if !o.memory && !o.readOnly {
+            do {
+                // SQLite quietly opens a file the user may not write read-only: say so before a write fails.
+                if !o.queryOnly && sqlite3_db_readonly(db, "main") == 1 { throw SQLiteConnection.notWritable(o.path) }
+                // WAL lets readers run beside the one writer and several processes share the file.
+                if !o.queryOnly { try execute("PRAGMA journal_mode=WAL") }
+                try execute("PRAGMA synchronous=\(o.synchronous)")
+            } catch let e as PortableError where !o.queryOnly && SQLiteConnection.isNotWritable(e) {
+                throw SQLiteConnection.notWritable(o.path)
+            }
+        }
+        try execute("PRAGMA foreign_keys=OFF; PRAGMA temp_store=MEMORY; PRAGMA cache_size=-16000")
+        if o.queryOnly || o.readOnly { try execute("PRAGMA query_only=1") }
+    }
+
+    /// Opens `path` for reading only. A WAL-mode file needs its -shm: read-only (`mode=ro`) works
+    /// when the -shm exists or can be created beside it; in a directory this user cannot write,
+    /// with no -shm, only a file without pending WAL content can be read (`immutable=1`: no
+    /// locks, no -shm; nothing can be writing it, as a writer would have made the -wal and -shm).
+    static func openReadOnly(_ path: String) throws -> OpaquePointer {
+        let uri = "file:" + path.replacingOccurrences(of: "%", with: "%25").replacingOccurrences(of: "?", with: "%3f")
+            .replacingOccurrences(of: "#", with: "%23")
+        do {
+            return try openProbed(uri + "?mode=ro", path: path)
+        } catch let e as PortableError where isNotWritable(e) {
+            let wal = (try? FileManager.default.attributesOfItem(atPath: path + "-wal"))?[.size] as? Int ?? 0
+            guard wal == 0 else {
+                throw PortableError(.unavailable, "cannot read SQLite database at \(path): its -wal holds changes, and no -shm "
+                                    + "can be made beside it (the directory is read-only for this user); open it once with "
+                                    + "write access, or copy the file and its -wal to a writable directory",
+                                    databaseCode: e.databaseCode)
+            }
+            return try openProbed(uri + "?mode=ro&immutable=1", path: path)
+        }
+    }
+
+    /// Opens and reads the schema once, so a WAL file that cannot be read fails here.
+    private static func openProbed(_ uri: String, path: String) throws -> OpaquePointer {
+        let h = try openHandle(uri, flags: SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_URI | SQLITE_OPEN_READONLY, path: path)
+        sqlite3_extended_result_codes(h, 1)
+        let probe = sqlite3_exec(h, "SELECT count(*) FROM sqlite_master", nil, nil, nil)
+        guard probe == SQLITE_OK else {
+            let msg = String(cString: sqlite3_errmsg(h))
+            sqlite3_close_v2(h)
+            throw openError(probe, msg, path: path)
+        }
+        return h
+    }
+
+    private static func openHandle(_ target: String, flags: Int32, path: String) throws -> OpaquePointer {
         var handle: OpaquePointer?
-        var flags = SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_URI | SQLITE_OPEN_READWRITE
-        if o.create { flags |= SQLITE_OPEN_CREATE }
-        let target = o.memory ? "file:portableq-memdb?mode=memory&cache=shared" : o.path
         let rc = sqlite3_open_v2(target, &handle, flags, nil)
         guard rc == SQLITE_OK, let h = handle else {
             let msg = handle.map { String(cString: sqlite3_errmsg($0)) } ?? "out of memory"
             if let h = handle { sqlite3_close_v2(h) }
-            throw SQLiteConnection.openError(rc, msg, path: o.path)
+            throw openError(rc, msg, path: path)
         }
-        db = h
-        path = o.path
-        sqlite3_extended_result_codes(db, 1)
-        sqlite3_busy_timeout(db, SQLiteConnection.busyTimeoutMs)
-        if !o.memory {
-            // WAL lets readers run beside the one writer and several processes share the file.
-            if !o.queryOnly { try execute("PRAGMA journal_mode=WAL") }
-            try execute("PRAGMA synchronous=\(o.synchronous)")
-        }
-        try execute("PRAGMA foreign_keys=OFF; PRAGMA temp_store=MEMORY; PRAGMA cache_size=-16000")
-        if o.queryOnly { try execute("PRAGMA query_only=1") }
+        return h
+    }
+
+    /// The file, or the directory its -wal and -shm live in, cannot be written by this user.
+    static func isNotWritable(_ e: PortableError) -> Bool {
+        guard let code = e.databaseCode.flatMap({ Int32($0) }) else { return false }
+        return [SQLITE_READONLY, SQLITE_CANTOPEN, SQLITE_PERM].contains(code & 0xFF)
+    }
+
+    static func notWritable(_ path: String) -> PortableError {
+        PortableError(.unavailable, "cannot write SQLite database at \(path): the file or its directory is read-only for this user "
+                      + "(commands that only read, such as jobs list, still work)")
     }
 
     deinit {

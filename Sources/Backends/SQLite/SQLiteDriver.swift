@@ -22,19 +22,36 @@ public final class SQLiteDriver: StorageDriver {
         public var synchronous = "FULL"
         public var maxReaders = 4
         public var acquireTimeoutSeconds = 5.0
+        /// For commands that only read: every connection is read-only (`mode=ro`, `query_only`),
+        /// nothing is created, switched to WAL or migrated, and a write fails at once. Works on a
+        /// file (and directory) this user may only read.
+        public var readOnly = false
         public init(path: String) { self.path = path }
     }
 
     public init(_ o: Options) {
         location = o.memory ? "sqlite::memory:" : "sqlite:" + o.path
         let base = SQLiteConnection.Options(path: o.path, memory: o.memory, synchronous: o.synchronous)
+        let path = o.path
+        let readOnly = o.readOnly && !o.memory
         let writerPool = ConnectionPool<SQLiteConnection>(name: "SQLite writer", max: 1, acquireTimeout: o.acquireTimeoutSeconds * 6) { n in
-            ConnectionHost(name: "portableq-sqlite-w\(n)", open: { try SQLiteConnection(base) },
-                           isBroken: { _ in false }, close: { _ in })
+            ConnectionHost(name: "portableq-sqlite-w\(n)", open: {
+                if readOnly { throw PortableError(.backend, "SQLite database at \(path) was opened read-only: this command cannot write") }
+                return try SQLiteConnection(base)
+            }, isBroken: { _ in false }, close: { _ in })
         }
         writer = writerPool
         groupCommit = GroupCommit(pool: writerPool)
-        if o.memory {
+        if readOnly {
+            var ro = base
+            ro.readOnly = true
+            let options = ro
+            readers = ConnectionPool(name: "SQLite reader", max: o.maxReaders, acquireTimeout: o.acquireTimeoutSeconds) { n in
+                ConnectionHost(name: "portableq-sqlite-r\(n)", open: { try SQLiteConnection(options) },
+                               isBroken: { _ in false }, close: { _ in })
+            }
+            created.withLock { $0 = true }  // nothing to create: readers open the file as it is
+        } else if o.memory {
             // A private in-memory database exists only on its connection: read through the writer.
             readers = writerPool
         } else {
@@ -868,6 +885,25 @@ final class SQLiteCopyTarget: CopyTarget {
     func count(_ table: CopyTable, queue: String?) async throws -> Int {
         let sql = "SELECT count(*) FROM \(table.rawValue)" + (table.hasQueue ? " WHERE (?1 IS NULL OR queue = ?1)" : "")
         return try await host.with { c in try c.scalar(sql, table.hasQueue ? [.opt(queue)] : []) }
+    }
+
+    /// Ids taken (live or archived) and keys held by another job; the jobs travel as one JSON array.
+    static let existingJobs = """
+        WITH wanted AS (SELECT value ->> '$.id' AS id, value ->> '$.queue' AS queue, value ->> '$.key' AS key
+                        FROM json_each(?1))
+        SELECT w.id FROM wanted w WHERE EXISTS (SELECT 1 FROM jobs j WHERE j.id = w.id)
+            OR EXISTS (SELECT 1 FROM jobs_archive a WHERE a.id = w.id)
+            OR EXISTS (SELECT 1 FROM job_keys k WHERE k.queue = w.queue AND k.idempotency_key = w.key AND k.job_id <> w.id)
+        """
+
+    func existingJobs(_ jobs: [CopyJobRef]) async throws -> Set<String> {
+        guard !jobs.isEmpty else { return [] }
+        let wanted = JSON.array(jobs.map { j in
+            .object([("id", .string(j.id)), ("queue", .string(j.queue)), ("key", j.idempotencyKey.map(JSON.string) ?? .null)])
+        }).compact
+        return try await host.with { c in
+            Set(try c.query(SQLiteCopyTarget.existingJobs, [.text(wanted)]) { try Rows.id($0) })
+        }
     }
 
     func commit() async throws {

@@ -107,6 +107,30 @@ public final class Maintainer: Sendable {
         return runs
     }
 
+    /// What `maintain --once` did: a pass, or nothing because another maintainer holds the lease
+    /// (it runs maintenance; running a second one beside it would only contend).
+    public enum OnceOutcome: Sendable {
+        case ran([MaintenanceRun])
+        case leftTo(holder: String)
+    }
+
+    /// One pass if this maintainer can take the lease (released afterwards), else who holds it.
+    public func once() async throws -> OnceOutcome {
+        let lease = try await lead()
+        guard lease.isMine else { return .leftTo(holder: lease.holder) }
+        let runs: [MaintenanceRun]?
+        do {
+            runs = try await pass()
+        } catch {
+            await resign()
+            throw error
+        }
+        await resign()
+        // pass() renews the lease just taken: it is lost only if the lease expired in between.
+        guard let runs else { throw PortableError(.unavailable, "lost the maintenance lease before the pass began; try again") }
+        return .ran(runs)
+    }
+
     /// Repeats a bounded statement until it does less than a full batch (or the pass cap).
     func batches(_ step: (Int) async throws -> Int) async throws -> Int {
         var total = 0

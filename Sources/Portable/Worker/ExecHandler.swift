@@ -14,6 +14,8 @@ import Glibc
 ///   `EXEC_SIGNAL_<NAME>` (e.g. `EXEC_SIGNAL_KILL`). The message is the last 4 KiB of stderr.
 /// - cancelled (timeout, lease lost, cancel, shutdown): the group gets SIGTERM, then SIGKILL
 ///   after `killGraceSeconds`.
+/// - the worker dies (even by SIGKILL): the group is killed with it (a watchdog leads it; see
+///   `ChildProcess`).
 public enum ExecHandler {
     public static func make(command: String, maxOutputBytes: Int, killGraceSeconds: Double = 5) -> JobHandler {
         { ctx in try await run(command: command, ctx: ctx, maxOutputBytes: maxOutputBytes, grace: killGraceSeconds) }
@@ -28,13 +30,9 @@ public enum ExecHandler {
         let box = ChildBox()
         let exit: ChildProcess.Exit = try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (c: CheckedContinuation<ChildProcess.Exit, any Error>) in
-                do {
-                    let child = try ChildProcess.spawn(command: command, environment: env, stdin: Array(ctx.job.payload.utf8),
-                                                       maxStdout: maxOutputBytes) { c.resume(returning: $0) }
-                    box.set(child, grace: grace)
-                } catch {
-                    c.resume(throwing: error)
-                }
+                ChildProcess.start(command: command, environment: env, stdin: Array(ctx.job.payload.utf8),
+                                   maxStdout: maxOutputBytes,
+                                   started: { box.set($0, grace: grace) }, completion: { c.resume(with: $0) })
             }
         } onCancel: {
             box.cancel(grace: grace)

@@ -5,6 +5,13 @@ import Glibc
 
 /// A child process in its own process group, with stdin fed from memory and stdout/stderr
 /// captured, pumped by a thread of its own (the calls block). Used by `--exec` handlers.
+///
+/// Handlers die with their worker. The group is led by a watchdog: a `/bin/sh` that holds the
+/// read end of this process's lifeline (a pipe whose write end only this process holds) and
+/// kills its whole group with SIGKILL when the pipe reads EOF, that is when this process is
+/// gone, however it died. The command (`/bin/sh -c command`) joins that group after the watchdog
+/// started, so it never runs unwatched; this process waits on the command itself, so its exit
+/// status or signal is read exactly as before. Costs one small extra `/bin/sh` per job.
 final class ChildProcess: @unchecked Sendable {
     struct Exit: Sendable {
         /// Exit status when it exited, nil when a signal killed it.
@@ -15,61 +22,108 @@ final class ChildProcess: @unchecked Sendable {
         var stderrTail: [UInt8]
     }
 
+    /// The command's shell.
     let pid: pid_t
+    /// The process group: the watchdog's pid (the command's own without a lifeline).
+    let pgid: pid_t
 
-    private init(pid: pid_t) { self.pid = pid }
+    private init(pid: pid_t, pgid: pid_t) {
+        self.pid = pid
+        self.pgid = pgid
+    }
 
-    /// Starts `/bin/sh -c command` as the leader of a new process group.
-    static func spawn(command: String, environment: [String: String], stdin: [UInt8], maxStdout: Int,
-                      stderrTail: Int = 4096, completion: @escaping @Sendable (Exit) -> Void) throws -> ChildProcess {
-        var inPipe: [Int32] = [0, 0], outPipe: [Int32] = [0, 0], errPipe: [Int32] = [0, 0]
-        guard pipe(&inPipe) == 0, pipe(&outPipe) == 0, pipe(&errPipe) == 0 else {
-            throw PortableError(.backend, "cannot create pipes: \(String(cString: strerror(errno)))")
+    /// The watchdog's script. Signals meant for the command (a timeout's SIGTERM to the group, a
+    /// command signalling its own group) must not end it: they are blocked from the start and
+    /// ignored; only SIGKILL, from this process once the command is done, stops it early.
+    static let watchdogScript = "trap '' HUP INT QUIT TERM USR1 USR2 ALRM PIPE; read -r line <&3; kill -s KILL 0"
+    static let watchdogBlocked: [Int32] = [SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGALRM, SIGPIPE]
+
+    /// This process's side of every watchdog's pipe, made once. Only this process holds the write
+    /// end (close-on-exec), so it closes exactly when the process ends. Both ends sit above the
+    /// standard descriptors, so dup2 onto fd 3 always clears close-on-exec. nil if no pipe could
+    /// be made: commands then run unwatched, as a group of their own.
+    static let lifeline: Pipe2? = {
+        guard let p = try? Pipe2.make() else { return nil }
+        let r = fcntl(p.read, F_DUPFD_CLOEXEC, 10), w = fcntl(p.write, F_DUPFD_CLOEXEC, 10)
+        p.closeBoth()
+        guard r >= 0, w >= 0 else {
+            if r >= 0 { close(r) }
+            if w >= 0 { close(w) }
+            return nil
         }
-        // The parent's ends must not leak into other children spawned meanwhile.
-        for fd in [inPipe[0], inPipe[1], outPipe[0], outPipe[1], errPipe[0], errPipe[1]] {
-            _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
-        }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_adddup2(&actions, inPipe[0], 0)
-        posix_spawn_file_actions_adddup2(&actions, outPipe[1], 1)
-        posix_spawn_file_actions_adddup2(&actions, errPipe[1], 2)
+        return Pipe2(read: r, write: w)
+    }()
 
-        var attr = posix_spawnattr_t()
-        posix_spawnattr_init(&attr)
-        defer { posix_spawnattr_destroy(&attr) }
-        posix_spawnattr_setpgroup(&attr, 0)
-        var noSignals = sigset_t()
-        sigemptyset(&noSignals)
-        posix_spawnattr_setsigmask(&attr, &noSignals)
-        var defaults = sigset_t()
-        sigfillset(&defaults)
-        posix_spawnattr_setsigdefault(&attr, &defaults)
-        posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-
-        let args: [String] = ["/bin/sh", "-c", command]
-        let argv: [UnsafeMutablePointer<CChar>?] = args.map { (a: String) in strdup(a) } + [nil]
-        let envp: [UnsafeMutablePointer<CChar>?] = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer { argv.forEach { free($0) }; envp.forEach { free($0) } }
-        var pid: pid_t = 0
-        let rc = posix_spawn(&pid, "/bin/sh", &actions, &attr, argv, envp)
-        close(inPipe[0]); close(outPipe[1]); close(errPipe[1])
-        guard rc == 0 else {
-            close(inPipe[1]); close(outPipe[0]); close(errPipe[0])
-            throw PortableError(.backend, "cannot start /bin/sh: \(String(cString: strerror(rc)))")
-        }
-        let child = ChildProcess(pid: pid)
-        let (stdinFD, stdoutFD, stderrFD) = (inPipe[1], outPipe[0], errPipe[0])
+    /// Starts the command in a new process group; `started` gets the child once it runs,
+    /// `completion` its exit (or why it could not start). Spawning, pumping and reaping all happen
+    /// on a thread of the child's own, off the cooperative pool.
+    static func start(command: String, environment: [String: String], stdin: [UInt8], maxStdout: Int,
+                      stderrTail: Int = 4096, started: @escaping @Sendable (ChildProcess) -> Void,
+                      completion: @escaping @Sendable (Result<Exit, any Error>) -> Void) {
         let thread = Thread {
-            let exit = child.pump(stdinFD: stdinFD, stdoutFD: stdoutFD, stderrFD: stderrFD, input: stdin,
+            let child: ChildProcess, fds: (stdin: Int32, stdout: Int32, stderr: Int32)
+            do {
+                (child, fds) = try spawn(command: command, environment: environment)
+            } catch {
+                completion(.failure(error))
+                return
+            }
+            started(child)
+            let exit = child.pump(stdinFD: fds.stdin, stdoutFD: fds.stdout, stderrFD: fds.stderr, input: stdin,
                                   maxStdout: maxStdout, stderrTail: stderrTail)
-            completion(exit)
+            child.stopWatchdog()
+            completion(.success(exit))
         }
-        thread.name = "portableq-exec-\(pid)"
+        thread.name = "portableq-exec"
         thread.start()
-        return child
+    }
+
+    /// Spawns the watchdog (the group's leader), then the command in its group with its stdio on
+    /// fresh pipes; returns the child and the parent's ends of the pipes.
+    private static func spawn(command: String, environment: [String: String]) throws
+        -> (ChildProcess, (stdin: Int32, stdout: Int32, stderr: Int32)) {
+        var pipes: [Pipe2] = []
+        do {
+            for _ in 0..<3 { pipes.append(try Pipe2.make()) }
+        } catch {
+            pipes.forEach { $0.closeBoth() }
+            throw error
+        }
+        let (inPipe, outPipe, errPipe) = (pipes[0], pipes[1], pipes[2])
+        defer { close(inPipe.read); close(outPipe.write); close(errPipe.write) }
+        do {
+            var watchdog: pid_t?
+            if let lifeline {
+                watchdog = try Spawn.run(path: "/bin/sh", args: ["/bin/sh", "-c", watchdogScript], environment: [],
+                                         dups: [(lifeline.read, 3)], nullStdio: true, group: 0, blocked: watchdogBlocked)
+            }
+            let pid: pid_t
+            do {
+                pid = try Spawn.run(path: "/bin/sh", args: ["/bin/sh", "-c", command],
+                                    environment: environment.map { "\($0.key)=\($0.value)" },
+                                    dups: [(inPipe.read, 0), (outPipe.write, 1), (errPipe.write, 2)],
+                                    group: watchdog ?? 0)
+            } catch {
+                if let watchdog { ChildProcess.reap(killing: watchdog) }
+                throw error
+            }
+            return (ChildProcess(pid: pid, pgid: watchdog ?? pid), (inPipe.write, outPipe.read, errPipe.read))
+        } catch {
+            close(inPipe.write); close(outPipe.read); close(errPipe.read)
+            throw error
+        }
+    }
+
+    /// The command is done: its watchdog goes too (background processes it left keep running,
+    /// as they would have without a watchdog).
+    private func stopWatchdog() {
+        if pgid != pid { ChildProcess.reap(killing: pgid) }
+    }
+
+    private static func reap(killing pid: pid_t) {
+        kill(pid, SIGKILL)
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
     }
 
     /// Feeds stdin, drains stdout/stderr and reaps the child. A child that leaves background
@@ -140,8 +194,8 @@ final class ChildProcess: @unchecked Sendable {
 
     /// SIGTERM to the whole group, then SIGKILL after `grace` seconds if it is still there.
     func terminateGroup(grace: Double) {
-        kill(-pid, SIGTERM)
-        let pgid = pid
+        kill(-pgid, SIGTERM)
+        let pgid = pgid
         DispatchQueue.global().asyncAfter(deadline: .now() + grace) { [weak self] in
             // The group may outlive its leader: kill it whatever the leader did.
             kill(-pgid, SIGKILL)
@@ -167,5 +221,75 @@ final class ChildProcess: @unchecked Sendable {
         case SIGTERM: return "TERM"
         default: return String(s)
         }
+    }
+}
+
+/// A pipe whose ends are close-on-exec before any child can be spawned (`Spawn.lock`), so no
+/// other handler inherits them (a leaked write end would keep a reader waiting forever).
+struct Pipe2 {
+    let read: Int32
+    let write: Int32
+
+    static func make() throws -> Pipe2 {
+        var fds: [Int32] = [0, 0]
+        // pipe2(O_CLOEXEC) is not visible to Swift's Glibc; the lock gives the same guarantee
+        // against this module's own spawns.
+        let rc = Spawn.lock.withLock {
+            let rc = pipe(&fds)
+            if rc == 0 { for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) } }
+            return rc
+        }
+        guard rc == 0 else { throw PortableError(.backend, "cannot create a pipe: \(String(cString: strerror(errno)))") }
+        return Pipe2(read: fds[0], write: fds[1])
+    }
+
+    func closeBoth() {
+        close(read)
+        close(write)
+    }
+}
+
+/// `posix_spawn` with the child's signals reset: every signal at its default and none blocked
+/// but `blocked` (a parent's ignored or blocked signals must not leak into handlers).
+enum Spawn {
+    /// Held while pipes are made close-on-exec and while a child is spawned.
+    static let lock = NSLock()
+
+    /// `dups`: (parent fd, child fd) pairs; `nullStdio`: stdin, stdout and stderr on /dev/null;
+    /// `group`: nil stays in this process's group, 0 leads a new one, a pid joins that group.
+    static func run(path: String, args: [String], environment: [String], dups: [(Int32, Int32)], nullStdio: Bool = false,
+                    group: pid_t?, blocked: [Int32] = []) throws -> pid_t {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        if nullStdio {
+            for fd: Int32 in 0...2 { posix_spawn_file_actions_addopen(&actions, fd, "/dev/null", O_RDWR, 0) }
+        }
+        for (from, to) in dups { posix_spawn_file_actions_adddup2(&actions, from, to) }
+
+        var attr = posix_spawnattr_t()
+        posix_spawnattr_init(&attr)
+        defer { posix_spawnattr_destroy(&attr) }
+        var mask = sigset_t()
+        sigemptyset(&mask)
+        for s in blocked { sigaddset(&mask, s) }
+        posix_spawnattr_setsigmask(&attr, &mask)
+        var defaults = sigset_t()
+        sigfillset(&defaults)
+        posix_spawnattr_setsigdefault(&attr, &defaults)
+        var flags = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF
+        if let group {
+            posix_spawnattr_setpgroup(&attr, group)
+            flags |= POSIX_SPAWN_SETPGROUP
+        }
+        posix_spawnattr_setflags(&attr, Int16(flags))
+
+        let argv: [UnsafeMutablePointer<CChar>?] = args.map { strdup($0) } + [nil]
+        let envp: [UnsafeMutablePointer<CChar>?] = environment.map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) }; envp.forEach { free($0) } }
+        var pid: pid_t = 0
+        let rc = lock.withLock { posix_spawn(&pid, path, &actions, &attr, argv, envp) }
+        guard rc == 0 else { throw PortableError(.backend, "cannot start \(path): \(String(cString: strerror(rc)))") }
+        return pid
     }
 }

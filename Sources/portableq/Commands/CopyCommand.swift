@@ -11,7 +11,8 @@ struct CopyCommand: AsyncParsableCommand {
         abstract: "Copy jobs and their history between databases (e.g. SQLite to PostgreSQL), keeping ids.",
         discussion: """
             Refuses (nothing written) while the copied queues hold running jobs, and when the target already \
-            holds jobs in them unless --append, which skips rows whose id or (queue, idempotency key) exists.
+            holds jobs in them unless --append, which skips jobs whose id (live or archived) or (queue, \
+            idempotency key) the target holds already, with their whole history: a repeated copy changes nothing.
             """
     )
 
@@ -24,13 +25,27 @@ struct CopyCommand: AsyncParsableCommand {
     func run() async throws {
         CLIError.jsonOutput = json
         let settings = try Settings.fromEnvironment()
-        let source = try Database.open(try DatabaseURL.parse(from), settings: settings, create: false)
-        let target = try Database.open(try DatabaseURL.parse(to), settings: settings, create: true)
-        try await Database.prepare(source, migrate: false)
-        try await Database.migrate(target)
+        // The source is opened read-only: a backup file this user may only read can be copied.
+        let source = try Database.open(try DatabaseURL.parse(from), settings: settings, readOnly: true)
+        let target: any StorageDriver
+        do {
+            target = try Database.open(try DatabaseURL.parse(to), settings: settings, create: true)
+        } catch {
+            await source.close()
+            throw error
+        }
         let started = Date()
-        let report = try await Copier.copy(from: source, to: target, queue: queue, append: append) { line in
-            FileHandle.standardError.write(Data("portableq: \(line)\n".utf8))
+        let report: CopyReport
+        do {
+            try await Database.prepare(source, migrate: false)
+            try await Database.migrate(target)
+            report = try await Copier.copy(from: source, to: target, queue: queue, append: append) { line in
+                FileHandle.standardError.write(Data("portableq: \(line)\n".utf8))
+            }
+        } catch {
+            await source.close()
+            await target.close()
+            throw error
         }
         await source.close()
         await target.close()

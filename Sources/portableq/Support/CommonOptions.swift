@@ -26,10 +26,11 @@ struct DatabaseOptions: ParsableArguments {
         try DatabaseURL.parse(s.databaseURL ?? DatabaseURL.defaultURL)
     }
 
-    /// Opens the database. `write: false` never creates a missing SQLite file.
+    /// Opens the database. `write: false` never creates a missing SQLite file and opens it for
+    /// reading only (a file this user may only read works).
     func open(write: Bool) throws -> (any StorageDriver, Settings) {
         let s = try settings()
-        return (try Database.open(try url(s), settings: s, create: write), s)
+        return (try Database.open(try url(s), settings: s, create: write, readOnly: !write), s)
     }
 
     /// Opens and checks the schema (migrating SQLite when allowed), then returns a client.

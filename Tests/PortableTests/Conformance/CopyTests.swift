@@ -89,4 +89,74 @@ import Testing
             }
         }
     }
+
+    /// Every job's timeline in a database, by id (archived jobs included).
+    func timelines(_ client: PortableClient, _ ids: [String]) async throws -> [String: JSON] {
+        var out: [String: JSON] = [:]
+        for id in ids { out[id] = try await client.timeline(id).json }
+        return out
+    }
+
+    /// Copies `from` into `to` twice, the second time with --append: the second copy inserts
+    /// nothing, and every timeline in the target stays exactly as the first copy left it.
+    func copyTwice(from: TestDB, to: TestDB, ids: [String], between: (TestDB) async throws -> Void = { _ in }) async throws {
+        _ = try await Copier.copy(from: from.driver, to: to.driver, queue: nil, append: false)
+        try await between(to)
+        let before = try await timelines(to.client, ids)
+        let again = try await Copier.copy(from: from.driver, to: to.driver, queue: nil, append: true)
+        for table in [CopyTable.jobs, .jobsArchive, .attempts, .jobEvents, .jobKeys] {
+            #expect(again.inserted[table] ?? 0 == 0, "\(from.backend)→\(to.backend): the second copy inserted \(again.inserted[table] ?? 0) \(table.rawValue) rows")
+        }
+        let after = try await timelines(to.client, ids)
+        for id in ids where after[id] != before[id] {
+            Issue.record("\(from.backend)→\(to.backend): the timeline of \(id) changed:\n\(before[id]?.compact ?? "nil")\n\(after[id]?.compact ?? "nil")")
+        }
+    }
+
+    @Test(arguments: TestBackend.enabled)
+    func aSecondIdenticalCopyChangesNothing(_ backend: TestBackend) async throws {
+        try await withDB(.sqlite) { src in
+            var ids = try await seed(src)
+            // A retried job (a `retried` event) and a job that succeeds late enough to be archived
+            // in the target only, after the first copy.
+            _ = try await src.client.retry(ids[2])
+            let late = try await src.client.add("late")
+            _ = try await src.client.ack(try #require(try await src.client.leaseOne(types: ["late"])))
+            ids.append(late.id)
+            try await withDB(backend) { mid in
+                // SQLite → backend; then the target archives and prunes before the second copy.
+                try await copyTwice(from: src, to: mid, ids: ids) { target in
+                    target.clock.advance(16 * 86_400)
+                    let m = Maintainer(client: target.client, settings: MaintenanceSettings(), holder: "target",
+                                       logger: WorkerRuntimeTests.quiet)
+                    _ = try await m.pass()
+                    await m.resign()
+                    #expect(try await target.client.job(late.id).status == .archived)
+                }
+                // backend → SQLite.
+                try await withDB(.sqlite) { back in
+                    try await copyTwice(from: mid, to: back, ids: ids)
+                }
+            }
+        }
+    }
+
+    @Test(arguments: TestBackend.enabled)
+    func appendSkipsAJobWhoseKeyTheTargetGaveAnotherJob(_ backend: TestBackend) async throws {
+        try await withDB(.sqlite) { src in
+            let theirs = try await src.client.add("welcome", key: "welcome:42")
+            _ = try await src.client.fail(try #require(try await src.client.leaseOne(types: ["welcome"])))
+            try await withDB(backend, realClock: true) { dst in  // its own ids
+                let ours = try await dst.client.add("welcome", key: "welcome:42")
+                try #require(ours.id != theirs.id)
+                let r = try await Copier.copy(from: src.driver, to: dst.driver, queue: nil, append: true)
+                #expect(r.inserted[.jobs] == 0 && r.inserted[.attempts] == 0 && r.inserted[.jobKeys] == 0, "\(r.json.compact)")
+                #expect(try await dst.client.jobs().items.map(\.id) == [ours.id])
+                let e = await #expect(throws: PortableError.self) { try await dst.client.job(theirs.id) }
+                #expect(e?.code == .notFound)
+                let dup = try await dst.client.enqueue(NewJob(jobType: "welcome", idempotencyKey: "welcome:42"))
+                #expect(!dup.created && dup.job.id == ours.id)
+            }
+        }
+    }
 }
