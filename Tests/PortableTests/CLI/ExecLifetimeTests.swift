@@ -4,7 +4,7 @@ import Testing
 @testable import Backends
 
 /// `--exec` handlers live no longer than their worker.
-@Suite struct ExecLifetimeTests {
+@Suite(.processes) struct ExecLifetimeTests {
     /// Every pid the handlers recorded (`<job>.<attempt>.shell` and `.child`).
     func recordedPids(_ dir: String) -> [Int32] {
         let files = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []

@@ -4,7 +4,7 @@ import Testing
 
 /// `portableq maintain --once` beside live workers (a cron job): another holder of the lease is
 /// not a failure.
-@Suite struct MaintainCommandTests {
+@Suite(.processes) struct MaintainCommandTests {
     @Test(arguments: TestBackend.enabled)
     func onceBesideALiveWorkerLeavesMaintenanceToItAndExitsZero(_ backend: TestBackend) async throws {
         try await withDB(backend, realClock: true) { db in

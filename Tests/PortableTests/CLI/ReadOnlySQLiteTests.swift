@@ -4,7 +4,7 @@ import Testing
 
 /// A SQLite file the user may only read: read-only commands work, write commands fail with one
 /// clear line. Root ignores file modes, so as root the CLI runs as `nobody`.
-@Suite struct ReadOnlySQLiteTests {
+@Suite(.processes) struct ReadOnlySQLiteTests {
     static let asRoot = getuid() == 0
 
     /// The CLI as a user who cannot write the files (nobody under root; else the user itself).
