@@ -5,7 +5,7 @@ no-op jobs, on SQLite and Postgres, beside `portableq bench` (the real Worker in
 all in one run on the same box.
 
   bench/worker_drain.py --bin PATH [--bin-before PATH] [--jobs 60000] [--concurrency 100]
-                        [--postgres URL] [--rounds 1]
+                        [--matched 400] [--postgres URL] [--rounds 1]
 
 The backlog is enqueued through `POST /jobs/batch` of `serve --no-worker` (1,000 jobs a
 request), as an application would; the drain is timed from the worker's start to its exit
@@ -64,6 +64,19 @@ def enqueue(bin_path, url, queue, jobs):
         p.wait(timeout=30)
 
 
+def fresh_schema(pg):
+    """Each Postgres measurement gets a new schema: rows and dead tuples left by an earlier one
+    (and autovacuum catching up on them) would otherwise slow the next by up to 3x."""
+    return pg + ("&" if "?" in pg else "?") + f"schema=drain_{os.getpid()}_{int(time.time() * 1000) % 10**9}"
+
+
+def drop_schema(url):
+    m = re.search(r"[?&]schema=([A-Za-z0-9_]+)", url)
+    if m and shutil.which("psql"):
+        base = re.sub(r"[?&]schema=[A-Za-z0-9_]+", "", url)
+        subprocess.run(["psql", base, "-qc", f"DROP SCHEMA IF EXISTS {m.group(1)} CASCADE"], capture_output=True)
+
+
 def rss_peak_mb(pid_status_text):
     m = re.search(r"VmHWM:\s+(\d+) kB", pid_status_text)
     return int(m.group(1)) / 1024 if m else 0.0
@@ -91,6 +104,7 @@ def drain(bin_path, url, queue, concurrency, jobs, batch=None):
 
 
 def bench(bin_path, url, jobs, loop):
+    subprocess.run([bin_path, "migrate", "--database", url], capture_output=True, check=True)
     args = [bin_path, "bench", "--database", url, "--jobs", str(jobs), "--workers", "4", "--trickle", "0"]
     if loop:
         args.append("--loop")
@@ -118,6 +132,8 @@ def main():
     ap.add_argument("--bin-before")
     ap.add_argument("--jobs", type=int, default=60000)
     ap.add_argument("--concurrency", type=int, default=100)
+    ap.add_argument("--matched", type=int, default=400,
+                    help="also drain with this concurrency: the bench loop's jobs in flight (4 loops x 100); 0 = skip")
     ap.add_argument("--postgres")
     ap.add_argument("--rounds", type=int, default=1)
     a = ap.parse_args()
@@ -131,20 +147,30 @@ def main():
         backends = [("sqlite", None)] + ([("postgres", a.postgres)] if a.postgres else [])
         for rnd in range(a.rounds):
             for backend, pg in backends:
-                bins = [("after", a.bin)] + ([("before", a.bin_before)] if a.bin_before else [])
-                for label, b in bins:
-                    url = f"sqlite://{work}/drain-{label}-{rnd}.db" if backend == "sqlite" else pg
+                def one_drain(label, binary, concurrency):
+                    db = f"{work}/drain-{label}-{concurrency}-{rnd}.db"
+                    url = f"sqlite://{db}" if backend == "sqlite" else fresh_schema(pg)
                     queue = f"drain-{label}-{rnd}-{int(time.time())}"
                     enqueue(a.bin, url, queue, a.jobs)
-                    jps, secs, peak = drain(b, url, queue, a.concurrency, a.jobs)
-                    say(f"DRAIN backend={backend} binary={label} jobs={a.jobs} concurrency={a.concurrency} "
+                    jps, secs, peak = drain(binary, url, queue, concurrency, a.jobs)
+                    say(f"DRAIN backend={backend} binary={label} jobs={a.jobs} concurrency={concurrency} "
                         f"seconds={secs:.2f} jobs_per_s={jps:.0f} peak_rss_mb={peak:.1f}")
-                    rows.append((backend, f"work --until-empty ({label})", jps, peak))
+                    rows.append((backend, f"work --until-empty --concurrency {concurrency} ({label})", jps, peak))
                     if backend == "sqlite":
-                        os.unlink(f"{work}/drain-{label}-{rnd}.db")
+                        os.unlink(db)
+                    else:
+                        drop_schema(url)
+
+                one_drain("after", a.bin, a.concurrency)
+                if a.bin_before:
+                    one_drain("before", a.bin_before, a.concurrency)
+                if a.matched:
+                    one_drain("after", a.bin, a.matched)
                 for loop in (False, True):
-                    url = f"sqlite://{work}/bench-{rnd}-{loop}.db" if backend == "sqlite" else pg
+                    url = f"sqlite://{work}/bench-{rnd}-{loop}.db" if backend == "sqlite" else fresh_schema(pg)
                     jps, line = bench(a.bin, url, a.jobs, loop)
+                    if backend != "sqlite":
+                        drop_schema(url)
                     say(line)
                     rows.append((backend, "bench --loop" if loop else "bench (Worker)", jps, None))
             hw = handwritten(a.jobs, work)
