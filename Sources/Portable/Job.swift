@@ -9,6 +9,15 @@ public enum JobStatus: String, Sendable, CaseIterable, Codable {
         case .queued, .running: return false
         }
     }
+
+    /// A status named by a user (CLI flag, filter, query parameter); an unknown one is
+    /// `INVALID_ARGUMENT` naming the valid ones.
+    public static func named(_ s: String) throws -> JobStatus {
+        guard let st = JobStatus(rawValue: s) else {
+            throw PortableError.invalid("unknown status \(JSON.quote(s)) (one of \(allCases.map(\.rawValue).joined(separator: ", ")))")
+        }
+        return st
+    }
 }
 
 /// One job as stored. `payload` and `output` are JSON text exactly as stored, never re-encoded

@@ -125,7 +125,7 @@ public final class PortableClient: Sendable {
     // MARK: reads
 
     public func job(_ id: String) async throws -> Job {
-        guard UUIDv7.isValid(id) else { throw PortableError.notFound("no job \(id)") }
+        guard UUIDv7.isValid(id) else { throw PortableError.malformedId(id, of: "job") }
         guard let j = try await driver.jobGetMany([id.lowercased()]).first else {
             throw PortableError.notFound("no job \(id)")
         }

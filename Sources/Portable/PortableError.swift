@@ -66,6 +66,11 @@ public struct PortableError: Error, Sendable, CustomStringConvertible, CustomDeb
     public static func notFound(_ what: String) -> PortableError { PortableError(.notFound, what) }
     public static func invalid(_ what: String) -> PortableError { PortableError(.invalidArgument, what) }
     public static func conflict(_ what: String) -> PortableError { PortableError(.conflict, what) }
+    /// An id that cannot name anything (ids are UUIDs): bad usage, not "not found".
+    public static func malformedId(_ id: String, of what: String) -> PortableError {
+        let shown = id.count > 64 ? String(id.prefix(64)) + "…" : id
+        return invalid("\(JSON.quote(shown)) is not a \(what) id (ids are UUIDs, e.g. 0190a0b0-0000-7000-8000-000000000000)")
+    }
 }
 
 extension PortableError {

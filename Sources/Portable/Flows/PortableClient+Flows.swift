@@ -37,7 +37,8 @@ extension PortableClient {
 
     /// A run with its definition and its steps' jobs.
     public func run(_ id: String) async throws -> (run: FlowRun, definition: FlowDefinition?, jobs: [String: Job]) {
-        guard UUIDv7.isValid(id), var r = try await driver.flowRunGet(id.lowercased()) else { throw PortableError.notFound("no run \(id)") }
+        guard UUIDv7.isValid(id) else { throw PortableError.malformedId(id, of: "run") }
+        guard var r = try await driver.flowRunGet(id.lowercased()) else { throw PortableError.notFound("no run \(id)") }
         let def = try await driver.flowGet(r.flowSlug, version: r.flowVersion)
         r.steps = def?.ordered(r.steps) ?? r.steps.sorted { $0.slug < $1.slug }
         let jobs = try await driver.jobGetMany(r.steps.compactMap(\.jobId))

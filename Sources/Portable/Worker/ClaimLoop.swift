@@ -18,6 +18,7 @@ struct ClaimLoop: Sendable {
 
     func run() async {
         var backoff = 0.2
+        var saidWaiting = false
         while !Task.isCancelled {
             // Generations first, then the state they guard: a change in between wakes the wait.
             let stopGen = table.stopped.generation
@@ -47,10 +48,20 @@ struct ClaimLoop: Sendable {
                 outage.succeeded()
                 backoff = 0.2
                 if took > 0 { continue }
-                if options.untilEmpty, table.isIdle, try await queuesAreEmpty() {
-                    logger.info("queues are empty: stopping (--until-empty)")
-                    stopWorker()
-                    return
+                if options.untilEmpty, table.isIdle {
+                    let left = try await whatIsLeft()
+                    if left.isEmpty {
+                        logger.info("queues are empty: stopping (--until-empty)")
+                        stopWorker()
+                        return
+                    }
+                    if left.onlyScheduled, !saidWaiting {
+                        // Retries back off through run_at: waiting is right, but say so once.
+                        saidWaiting = true
+                        logger.info("waiting for jobs scheduled ahead (--until-empty)", metadata: [
+                            "scheduled": .stringConvertible(left.scheduled),
+                            "next_due": .string(left.nextDue.map { Time.format($0) } ?? "-")])
+                    }
                 }
                 await waitForWork(after: wakeGen, stopGen: stopGen)
             } catch {
@@ -83,12 +94,30 @@ struct ClaimLoop: Sendable {
         ])
     }
 
-    /// One snapshot of the worker's queues: no queued (whatever its `run_at`) and no running job.
-    /// Read only when this worker is idle, so no claim or ack of its own is in flight.
-    private func queuesAreEmpty() async throws -> Bool {
-        let counts = try await client.queueCounts()
-        return !counts.contains { c in
-            (c.status == .queued || c.status == .running) && c.count > 0 && (options.queues?.contains(c.queue) ?? true)
+    /// What keeps `--until-empty` from stopping: queued (whatever their `run_at`) and running jobs.
+    struct Left {
+        var running = 0
+        var due = 0
+        var scheduled = 0
+        var nextDue: Date?
+        var isEmpty: Bool { running == 0 && due == 0 && scheduled == 0 }
+        var onlyScheduled: Bool { running == 0 && due == 0 && scheduled > 0 }
+    }
+
+    /// One snapshot of the worker's queues. Read only when this worker is idle, so no claim or
+    /// ack of its own is in flight.
+    private func whatIsLeft() async throws -> Left {
+        var left = Left()
+        for c in try await client.queueCounts() where c.count > 0 && (options.queues?.contains(c.queue) ?? true) {
+            switch c.status {
+            case .running: left.running += c.count
+            case .queued where c.due: left.due += c.count
+            case .queued:
+                left.scheduled += c.count
+                if let at = c.oldestRunAt, left.nextDue.map({ at < $0 }) ?? true { left.nextDue = at }
+            default: break
+            }
         }
+        return left
     }
 }

@@ -31,7 +31,11 @@ struct QueuesPause: AsyncParsableCommand {
     @Argument var queue: String
 
     func run() async throws {
-        let p = try await db.withClient { client in try await client.pause(queue) }
+        let (p, hasJobs) = try await db.withClient { client in
+            (try await client.pause(queue), try await client.jobs(JobFilter(queue: queue), limit: 1).total > 0)
+        }
+        // Pausing ahead of the first job is useful (a queue about to be fed); a typo is not.
+        if !hasJobs { CLIError.printWarning("no job is in a queue named \(JSON.quote(queue)) yet; paused it anyway") }
         if db.json { Output.json(p.json); return }
         Output.line("paused \(queue): running jobs finish, no new ones start (portableq queues resume \(queue))")
     }

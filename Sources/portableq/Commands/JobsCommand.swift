@@ -27,8 +27,7 @@ struct BulkOptions: ParsableArguments {
             case "job_type", "type": f.jobType = kv[1]
             case "error_code": f.errorCode = kv[1]
             case "status":
-                guard let s = JobStatus(rawValue: kv[1]) else { throw PortableError.invalid("unknown status \(JSON.quote(kv[1]))") }
-                f.status = s
+                f.status = try JobStatus.named(kv[1])
             default: throw PortableError.invalid("unknown filter key \(JSON.quote(kv[0])) (queue, job_type, error_code, status)")
             }
         }
@@ -66,8 +65,7 @@ struct JobsList: AsyncParsableCommand {
     func run() async throws {
         var f = JobFilter(queue: queue, jobType: jobType, errorCode: errorCode)
         if let status {
-            guard let s = JobStatus(rawValue: status) else { throw PortableError.invalid("unknown status \(JSON.quote(status))") }
-            f.status = s
+            f.status = try JobStatus.named(status)
         }
         let page = try await db.withClient(write: false) { client in try await client.jobItems(f, limit: limit, offset: offset) }
         if db.json { Output.json(page.json { $0.json }); return }
@@ -83,13 +81,39 @@ struct JobsList: AsyncParsableCommand {
 }
 
 struct JobsShow: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "show", abstract: "Show one job.")
+    static let configuration = CommandConfiguration(commandName: "show",
+        abstract: "Show one job: a summary, or with --json every field as GET /jobs/{id} returns it.")
     @OptionGroup var db: DatabaseOptions
     @Argument var id: String
 
     func run() async throws {
         let job = try await db.withClient(write: false) { client in try await client.job(id) }
-        Output.json(job.json)
+        if db.json { Output.json(job.json); return }
+        for line in JobsShow.summary(job) { Output.line(line) }
+    }
+
+    /// The job in a few labelled lines; payload and output cut to one line each.
+    static func summary(_ j: Job) -> [String] {
+        func cut(_ s: String) -> String { s.count > 200 ? String(s.prefix(200)) + "… (--json for all of it)" : s }
+        var lines = ["job \(j.id)  \(j.queue)/\(j.jobType)  \(j.status.rawValue)"]
+        func add(_ label: String, _ value: String?) {
+            if let value { lines.append("  " + label.padding(toLength: 12, withPad: " ", startingAt: 0) + value) }
+        }
+        add("attempts", "\(j.countedAttempts)" + (j.maxAttempts.map { " of \($0)" } ?? "") + "  (priority \(j.priority))")
+        add("created", Time.format(j.createdAt))
+        add("run at", j.status == .queued ? Time.format(j.runAt) : nil)
+        add("started", j.startedAt.map { Time.format($0) })
+        add("finished", j.finishedAt.map { Time.format($0) })
+        add("worker", j.status == .running ? j.workerId : nil)
+        add("last error", j.lastErrorCode.map { code in [code, j.lastErrorMessage].compactMap { $0 }.joined(separator: ": ") })
+        add("dlq reason", j.dlqReasonCode)
+        add("key", j.idempotencyKey)
+        add("replay of", j.replayOf)
+        add("run", j.runId.map { run in run + (j.stepSlug.map { " step \($0)" } ?? "") })
+        add("payload", cut(j.payload))
+        add("output", j.output.map(cut))
+        lines.append("(portableq jobs timeline \(j.id) for its story, jobs explain for why it is here)")
+        return lines
     }
 }
 

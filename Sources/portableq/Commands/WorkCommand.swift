@@ -29,7 +29,8 @@ struct WorkCommand: AsyncParsableCommand {
     @Flag(name: .customLong("fail-unknown-types"), help: "Claim every type; fail those without a handler (UNKNOWN_JOB_TYPE).")
     var failUnknownTypes = false
     @Flag(help: "Also serve the demo types echo, fail_me and sleep (noop is always served).") var builtins = false
-    @Flag(name: .customLong("until-empty"), help: "Exit 0 once the queues hold no queued or running job.") var untilEmpty = false
+    @Flag(name: .customLong("until-empty"), help: ArgumentHelp("Exit 0 once the queues hold no queued or running job.",
+        discussion: "Jobs scheduled ahead count: a retry backing off (or a job with a later run_at) keeps the worker waiting until it is due and done; the worker logs once when it waits only on those.")) var untilEmpty = false
     @Option(name: .customLong("log-format"), help: "text or json.") var logFormat: String?
 
     /// Checks flags (in run(), so errors keep their code: parse-time errors are wrapped).

@@ -38,10 +38,7 @@ struct JobRoutes {
     static func filter(_ request: Request) throws -> JobFilter {
         var f = JobFilter()
         if let s = request.query("status") {
-            guard let st = JobStatus(rawValue: s) else {
-                throw PortableError.invalid("unknown status \(JSON.quote(s)) (queued, running, succeeded, dlq, cancelled, archived)")
-            }
-            f.status = st
+            f.status = try JobStatus.named(s)
         }
         f.queue = request.query("queue")
         f.jobType = request.query("job_type")
@@ -122,8 +119,7 @@ struct JobRoutes {
             filter.jobType = try ff.string("job_type")
             filter.errorCode = try ff.string("error_code")
             if let s = try ff.string("status") {
-                guard let st = JobStatus(rawValue: s) else { throw PortableError.invalid("unknown status \(JSON.quote(s))") }
-                filter.status = st
+                filter.status = try JobStatus.named(s)
             }
         }
         let limit = try f.int("limit") ?? 1000

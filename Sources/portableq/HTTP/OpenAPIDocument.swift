@@ -223,7 +223,7 @@ enum OpenAPIDocument {
         ("404", "No such job or route (NOT_FOUND)"), ("409", "Not allowed in the job's status (CONFLICT)"),
         ("413", "Payload or body over the limit (PAYLOAD_TOO_LARGE)"),
         ("415", "A request body that is not Content-Type: application/json (UNSUPPORTED_MEDIA_TYPE)"),
-        ("422", "Invalid argument, or an unknown query parameter (INVALID_ARGUMENT)"),
+        ("422", "Invalid argument, a malformed id, or an unknown query parameter (INVALID_ARGUMENT)"),
         ("429", "ENQUEUE_RATE_EXCEEDED or RATE_LIMITED; see Retry-After"),
         ("500", "Internal error"), ("503", "The database is unavailable (UNAVAILABLE); see Retry-After"),
     ]

@@ -26,6 +26,7 @@ enum CLIError {
             return exitCode(e.code)
         }
         if error is CancellationError {
+            if jsonOutput { Output.line(PortableError(.backend, "cancelled").json.compact) }
             printError("cancelled")
             return 1
         }
@@ -38,8 +39,14 @@ enum CLIError {
         // One line: the parser's message without the usage block (`--help` has that).
         let message = Portableq.message(for: error).split(separator: "\n").first.map(String.init) ?? "bad usage"
         let usage = code == .validationFailure || code.rawValue == 64
+        if jsonOutput { Output.line(PortableError(usage ? .invalidArgument : .backend, message).json.compact) }
         printError(usage ? "\(message) (see --help)" : message)
         return usage ? 2 : 1
+    }
+
+    /// A line on stderr that does not change the exit code.
+    static func printWarning(_ line: String) {
+        FileHandle.standardError.write(Data("portableq: warning: \(line)\n".utf8))
     }
 
     static func printError(_ line: String) {

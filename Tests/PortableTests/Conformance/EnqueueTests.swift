@@ -224,11 +224,15 @@ import Testing
     }
 
     @Test(arguments: TestBackend.enabled)
-    func unknownIdsAreNotFound(_ backend: TestBackend) async throws {
+    func unknownIdsAreNotFoundAndMalformedOnesAreBadUsage(_ backend: TestBackend) async throws {
         try await withDB(backend) { db in
-            for id in ["nope", "0190a0b0-0000-7000-8000-000000000000", ""] {
+            let e = await #expect(throws: PortableError.self) { try await db.client.job("0190a0b0-0000-7000-8000-000000000000") }
+            #expect(e?.code == .notFound)
+            for id in ["nope", "", "0190a0b0-0000-7000-8000-00000000000z"] {
                 let e = await #expect(throws: PortableError.self) { try await db.client.job(id) }
-                #expect(e?.code == .notFound)
+                #expect(e?.code == .invalidArgument, "\(id)")
+                let r = await #expect(throws: PortableError.self) { try await db.client.run(id) }
+                #expect(r?.code == .invalidArgument, "\(id)")
             }
         }
     }

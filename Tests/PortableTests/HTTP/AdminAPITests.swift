@@ -75,6 +75,10 @@ import Testing
             }
             let notFound = try await s.get("/jobs/0190a0b0-0000-7000-8000-000000000000")
             #expect(notFound.status == 404 && notFound.errorCode == "NOT_FOUND")
+            for path in ["/jobs/nope", "/jobs/nope/timeline", "/runs/nope"] {
+                let malformed = try await s.get(path)
+                #expect(malformed.status == 422 && malformed.errorCode == "INVALID_ARGUMENT", "\(path) → \(malformed)")
+            }
             let noRoute = try await s.get("/nowhere")
             #expect(noRoute.status == 404 && noRoute.errorCode == "NOT_FOUND")
         }
