@@ -7,6 +7,8 @@ let package = Package(
     name: "portableq",
     platforms: [.macOS(.v14)],
     products: [
+        // What an application imports: the core and both backends in one module.
+        .library(name: "PortableQ", targets: ["PortableQ"]),
         .library(name: "Backends", targets: ["Backends"]),
         .library(name: "Portable", targets: ["Portable"]),
         .executable(name: "portableq", targets: ["portableq"]),
@@ -37,6 +39,15 @@ let package = Package(
         .target(
             name: "Backends",
             dependencies: ["Portable", "CSQLite", "CLibPQ"],
+            swiftSettings: strict
+        ),
+        .target(name: "PortableQ", dependencies: ["Backends", "Portable"], swiftSettings: strict),
+        // README's "Use from Swift", built with the package so it always compiles.
+        .executableTarget(
+            name: "welcome-worker",
+            dependencies: ["PortableQ", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                           .product(name: "Logging", package: "swift-log")],
+            path: "Examples/WelcomeWorker",
             swiftSettings: strict
         ),
         .executableTarget(
