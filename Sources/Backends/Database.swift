@@ -34,7 +34,7 @@ public enum Database {
             var o = SQLiteDriver.Options(path: path)
             o.synchronous = settings.sqliteSynchronous.uppercased()
             o.acquireTimeoutSeconds = settings.dbAcquireTimeoutSecs
-            o.maxReaders = max(1, min(settings.dbMaxConnections, 8))
+            o.maxReaders = max(1, min(settings.dbMaxConnections ?? Settings.defaultMaxConnections, 8))
             o.readOnly = readOnly
             return SQLiteDriver(o)
         case .sqliteMemory:
@@ -43,7 +43,7 @@ public enum Database {
             return SQLiteDriver(o)
         case .postgres(let u):
             var o = PostgresDriver.Options()
-            o.maxConnections = settings.dbMaxConnections
+            o.maxConnections = settings.dbMaxConnections ?? Settings.defaultMaxConnections
             o.acquireTimeoutSeconds = settings.dbAcquireTimeoutSecs
             o.disableSyncCommit = settings.disableSyncCommit
             o.disableJIT = settings.disableJIT
@@ -83,6 +83,19 @@ public enum Database {
         }
         if let e = Migrator.refusal(s, where: driver.location) { throw e }
         return s
+    }
+
+    /// Refuses to start a long-running process on a Postgres server without room for its
+    /// connection budget: a clear message now instead of "too many clients" mid-run. This
+    /// process already holds one connection (counted as open).
+    public static func checkConnectionRoom(_ driver: any StorageDriver) async throws {
+        guard let pg = driver as? PostgresDriver else { return }
+        let room = try await pg.serverConnectionRoom()
+        let need = pg.connectionBudget - 1
+        guard room.free < need else { return }
+        throw PortableError(.unavailable, "the PostgreSQL server has room for \(max(0, room.free)) more connections "
+            + "(max_connections \(room.max), \(room.open) open) and this process may need \(need) more: lower "
+            + "DB_MAX_CONNECTIONS (now \(pg.options.maxConnections)), raise max_connections, or put PgBouncer in front")
     }
 
     /// Opens, prepares the schema and returns a client. The URL defaults to `PORTABLEQ_DATABASE_URL`,

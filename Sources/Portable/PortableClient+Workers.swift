@@ -3,6 +3,8 @@ import Foundation
 /// What a worker asks of the core besides claims and acks: registration, wakeups, hand-backs.
 extension PortableClient {
     public var backend: BackendKind { driver.kind }
+    /// The most database connections this process may hold through this client.
+    public var connectionBudget: Int { driver.connectionBudget }
 
     /// Wakes idle workers of this process when jobs are enqueued (and, on Postgres after
     /// `listenForWakeups()`, when any process enqueues).

@@ -184,7 +184,7 @@ extension JobTypePolicy {
 
 extension WorkerInfo {
     /// id, host, pid, queues, job_types, concurrency, lease_seconds, started_at,
-    /// last_heartbeat_at; queues and job types are JSON arrays of names, NULL for "every".
+    /// last_heartbeat_at, db_connections; queues and job types are JSON arrays of names, NULL for "every".
     public init(row: some RowReader) throws {
         let c = row.columns(of: "workers")
         id = try c.text("id")
@@ -196,6 +196,7 @@ extension WorkerInfo {
         leaseSeconds = try c.double("lease_seconds")
         startedAt = try c.date("started_at")
         lastHeartbeatAt = try c.date("last_heartbeat_at")
+        dbConnections = try c.intOrNull("db_connections")
     }
 }
 

@@ -26,7 +26,11 @@ public struct Settings: Sendable {
     public var httpBodyTimeoutMs = 30_000
     public var verboseJobLogs = false
     public var logFormat = "text"
-    public var dbMaxConnections = 10
+    /// Pool size per process (`DB_MAX_CONNECTIONS`); nil: the process's own default (10 for an
+    /// application's client, 4 for `work`, 8 for `serve`: claims and acks are batched, so a
+    /// worker needs a handful whatever its concurrency).
+    public var dbMaxConnections: Int?
+    public static let defaultMaxConnections = 10
     public var dbAcquireTimeoutSecs = 5.0
     /// Postgres: the deadline of a connect and of each statement (bulk batches get 6×, at least 30 s).
     public var dbStatementTimeoutMs = 5000
@@ -93,7 +97,7 @@ public struct Settings: Sendable {
             guard f == "text" || f == "json" else { throw bad("LOG_FORMAT", f, "text or json") }
             s.logFormat = f
         }
-        s.dbMaxConnections = try int("DB_MAX_CONNECTIONS", min: 1) ?? s.dbMaxConnections
+        s.dbMaxConnections = try int("DB_MAX_CONNECTIONS", min: 1)
         s.dbAcquireTimeoutSecs = try double("DB_ACQUIRE_TIMEOUT_SECS", min: 0.1) ?? s.dbAcquireTimeoutSecs
         s.dbStatementTimeoutMs = try int("DB_STATEMENT_TIMEOUT_MS", min: 100) ?? s.dbStatementTimeoutMs
         if let sync = v("SQLITE_SYNCHRONOUS")?.lowercased() {

@@ -15,6 +15,9 @@ public protocol StorageDriver: Sendable {
     var kind: BackendKind { get }
     /// Where this driver points, for messages (never includes a password).
     var location: String { get }
+    /// The most database connections this process may hold (pool, listener), shown in the
+    /// workers registry so a fleet's connection use can be added up.
+    var connectionBudget: Int { get }
 
     // MARK: schema
 

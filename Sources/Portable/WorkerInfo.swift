@@ -13,12 +13,16 @@ public struct WorkerInfo: Sendable, Equatable {
     public var leaseSeconds: Double
     public var startedAt: Date
     public var lastHeartbeatAt: Date
+    /// Database connections the process may hold (its pool, and on Postgres its LISTEN
+    /// connection); nil for workers registered by binaries before the connection_budget migration.
+    public var dbConnections: Int?
 
     public init(id: String, host: String, pid: Int, queues: [String]?, jobTypes: [String]?, concurrency: Int,
-                leaseSeconds: Double, startedAt: Date, lastHeartbeatAt: Date) {
+                leaseSeconds: Double, startedAt: Date, lastHeartbeatAt: Date, dbConnections: Int? = nil) {
         self.id = id; self.host = host; self.pid = pid; self.queues = queues; self.jobTypes = jobTypes
         self.concurrency = concurrency; self.leaseSeconds = leaseSeconds
         self.startedAt = startedAt; self.lastHeartbeatAt = lastHeartbeatAt
+        self.dbConnections = dbConnections
     }
 
     /// A worker whose heartbeat is older than three leases counts as gone.
@@ -42,6 +46,7 @@ public struct WorkerInfo: Sendable, Equatable {
             ("started_at", .string(Time.format(startedAt))),
             ("last_heartbeat_at", .string(Time.format(lastHeartbeatAt))),
             ("alive", .bool(isAlive(at: now))),
+            ("db_connections", dbConnections.map(JSON.int) ?? .null),
         ])
     }
 }

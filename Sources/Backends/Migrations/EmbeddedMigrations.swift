@@ -338,6 +338,12 @@ CREATE INDEX jobs_queued_idx ON jobs (id) WHERE status = 'queued';
 CREATE INDEX jobs_dlq_idx ON jobs (id) WHERE status = 'dlq';
 CREATE INDEX jobs_cancelled_idx ON jobs (id) WHERE status = 'cancelled';
 """#),
+        Migration(version: 6, name: "connection_budget", sql: #"""
+-- portableq migration 6: each worker's database connection budget, shown by `portableq workers`.
+-- compatible_with: 3
+-- (An added nullable column: binaries that know migration 3 and later work as before.)
+ALTER TABLE workers ADD COLUMN db_connections integer;
+"""#),
     ]
     static let sqlite: [Migration] = [
         Migration(version: 1, name: "jobs", sql: #"""
@@ -609,9 +615,15 @@ CREATE INDEX jobs_queued_idx ON jobs (id) WHERE status = 'queued';
 CREATE INDEX jobs_dlq_idx ON jobs (id) WHERE status = 'dlq';
 CREATE INDEX jobs_cancelled_idx ON jobs (id) WHERE status = 'cancelled';
 """#),
+        Migration(version: 6, name: "connection_budget", sql: #"""
+-- portableq migration 6: each worker's database connection budget, shown by `portableq workers`.
+-- compatible_with: 3
+-- (An added nullable column: binaries that know migration 3 and later work as before.)
+ALTER TABLE workers ADD COLUMN db_connections INTEGER;
+"""#),
     ]
 
     /// File names, in order, for the test that compares them with the files on disk.
-    static let postgresFiles: [String] = ["0001_jobs.sql", "0002_decisions.sql", "0003_policies_maintenance_schedules.sql", "0004_flows.sql", "0005_lean_job_indexes.sql"]
-    static let sqliteFiles: [String] = ["0001_jobs.sql", "0002_decisions.sql", "0003_policies_maintenance_schedules.sql", "0004_flows.sql", "0005_lean_job_indexes.sql"]
+    static let postgresFiles: [String] = ["0001_jobs.sql", "0002_decisions.sql", "0003_policies_maintenance_schedules.sql", "0004_flows.sql", "0005_lean_job_indexes.sql", "0006_connection_budget.sql"]
+    static let sqliteFiles: [String] = ["0001_jobs.sql", "0002_decisions.sql", "0003_policies_maintenance_schedules.sql", "0004_flows.sql", "0005_lean_job_indexes.sql", "0006_connection_budget.sql"]
 }

@@ -91,6 +91,17 @@ public final class PostgresDriver: StorageDriver {
         return try await with(.read) { c in try c.clock(n) }
     }
 
+    /// Connections the server can still accept from ordinary roles: max_connections less
+    /// the superuser reserve and the client connections open now (this process's included).
+    func serverConnectionRoom() async throws -> (free: Int, max: Int, open: Int) {
+        try await with(.read) { c in
+            guard let row = try c.query(PostgresSQL.connectionRoom).first else { return (0, 0, 0) }
+            let r = row.columns(of: "pg_stat_activity")
+            let (max, reserved, open) = (try r.int("max_connections"), try r.int("reserved"), try r.int("open"))
+            return (max - reserved - open, max, open)
+        }
+    }
+
     // MARK: schema
 
     public func migrationList() async throws -> [AppliedMigration]? {
@@ -818,12 +829,15 @@ public final class PostgresDriver: StorageDriver {
         }
     }
 
+    /// The pool and the LISTEN connection.
+    public var connectionBudget: Int { options.maxConnections + 1 }
+
     public func workerUpsert(_ w: WorkerInfo, now: Date?) async throws {
         let params: [String?] = [
             PostgresDriver.ts(now), w.id, w.host, String(w.pid),
             w.queues.map { JSON.array($0.map(JSON.string)).compact },
             w.jobTypes.map { JSON.array($0.map(JSON.string)).compact },
-            String(w.concurrency), String(w.leaseSeconds), Time.format(w.startedAt),
+            String(w.concurrency), String(w.leaseSeconds), Time.format(w.startedAt), w.dbConnections.map(String.init),
         ]
         try await with(.idempotent) { c in _ = try c.query(PostgresSQL.workerUpsert, params) }
     }

@@ -599,16 +599,23 @@ enum PostgresSQL {
         FROM job_types ORDER BY job_type
         """
 
+    static let connectionRoom = """
+        SELECT current_setting('max_connections')::int AS max_connections,
+               current_setting('superuser_reserved_connections')::int AS reserved,
+               (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend')::int AS open
+        """
     static let workerUpsert = """
-        INSERT INTO workers (id, host, pid, queues, job_types, concurrency, lease_seconds, started_at, last_heartbeat_at)
-        VALUES ($2, $3, $4, $5::jsonb, $6::jsonb, $7, $8, $9::timestamptz, \(now))
+        INSERT INTO workers (id, host, pid, queues, job_types, concurrency, lease_seconds, started_at, last_heartbeat_at,
+                             db_connections)
+        VALUES ($2, $3, $4, $5::jsonb, $6::jsonb, $7, $8, $9::timestamptz, \(now), $10)
         ON CONFLICT (id) DO UPDATE SET host = excluded.host, pid = excluded.pid, queues = excluded.queues,
             job_types = excluded.job_types, concurrency = excluded.concurrency,
-            lease_seconds = excluded.lease_seconds, last_heartbeat_at = excluded.last_heartbeat_at
+            lease_seconds = excluded.lease_seconds, last_heartbeat_at = excluded.last_heartbeat_at,
+            db_connections = excluded.db_connections
         """
     static let workerDelete = "DELETE FROM workers WHERE id = $1"
     static let workerList = """
-        SELECT id, host, pid, queues, job_types, concurrency, lease_seconds, started_at, last_heartbeat_at
+        SELECT id, host, pid, queues, job_types, concurrency, lease_seconds, started_at, last_heartbeat_at, db_connections
         FROM workers ORDER BY id
         """
 

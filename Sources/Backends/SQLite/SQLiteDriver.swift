@@ -14,6 +14,8 @@ public final class SQLiteDriver: StorageDriver {
     let groupCommit: GroupCommit
     private let created = Mutex(false)
     public let wakeups = JobWakeups()
+    /// One writer and the readers (a memory database has only the one connection).
+    public let connectionBudget: Int
 
     public struct Options: Sendable {
         public var path: String
@@ -31,6 +33,7 @@ public final class SQLiteDriver: StorageDriver {
 
     public init(_ o: Options) {
         location = o.memory ? "sqlite::memory:" : "sqlite:" + o.path
+        connectionBudget = o.memory ? 1 : 1 + o.maxReaders
         let base = SQLiteConnection.Options(path: o.path, memory: o.memory, synchronous: o.synchronous)
         let path = o.path
         let readOnly = o.readOnly && !o.memory
@@ -807,6 +810,7 @@ public final class SQLiteDriver: StorageDriver {
                 w.queues.map { .text(JSON.array($0.map(JSON.string)).compact) } ?? .null,
                 w.jobTypes.map { .text(JSON.array($0.map(JSON.string)).compact) } ?? .null,
                 .int(Int64(w.concurrency)), .double(w.leaseSeconds), .int(Time.millis(w.startedAt)), .int(nowMs),
+                w.dbConnections.map { .int(Int64($0)) } ?? .null,
             ])
         }
     }

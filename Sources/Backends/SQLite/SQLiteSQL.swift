@@ -395,15 +395,17 @@ enum SQLiteSQL {
         """
 
     static let workerUpsert = """
-        INSERT INTO workers (id, host, pid, queues, job_types, concurrency, lease_seconds, started_at, last_heartbeat_at)
-        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+        INSERT INTO workers (id, host, pid, queues, job_types, concurrency, lease_seconds, started_at, last_heartbeat_at,
+                             db_connections)
+        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
         ON CONFLICT (id) DO UPDATE SET host = excluded.host, pid = excluded.pid, queues = excluded.queues,
             job_types = excluded.job_types, concurrency = excluded.concurrency,
-            lease_seconds = excluded.lease_seconds, last_heartbeat_at = excluded.last_heartbeat_at
+            lease_seconds = excluded.lease_seconds, last_heartbeat_at = excluded.last_heartbeat_at,
+            db_connections = excluded.db_connections
         """
     static let workerDelete = "DELETE FROM workers WHERE id = ?1"
     static let workerList = """
-        SELECT id, host, pid, queues, job_types, concurrency, lease_seconds, started_at, last_heartbeat_at
+        SELECT id, host, pid, queues, job_types, concurrency, lease_seconds, started_at, last_heartbeat_at, db_connections
         FROM workers ORDER BY id
         """
 }

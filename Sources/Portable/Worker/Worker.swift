@@ -85,7 +85,8 @@ public final class Worker: Service, Sendable {
         return WorkerInfo(id: options.id, host: ProcessInfo.processInfo.hostName,
                           pid: Int(ProcessInfo.processInfo.processIdentifier), queues: options.queues,
                           jobTypes: options.failUnknownTypes ? nil : types, concurrency: options.concurrency,
-                          leaseSeconds: options.leaseSeconds, startedAt: started, lastHeartbeatAt: started)
+                          leaseSeconds: options.leaseSeconds, startedAt: started, lastHeartbeatAt: started,
+                          dbConnections: client.connectionBudget)
     }
 
     // MARK: running

@@ -28,7 +28,7 @@ struct BenchCommand: AsyncParsableCommand {
         }
         var s = try Settings.fromEnvironment()
         if let database { s.databaseURL = database }
-        s.dbMaxConnections = max(s.dbMaxConnections, workers + 4)
+        s.dbMaxConnections = max(s.dbMaxConnections ?? Settings.defaultMaxConnections, workers + 4)
         let url = try DatabaseURL.parse(s.databaseURL ?? DatabaseURL.defaultURL)
         let driver = try Database.open(url, settings: s, create: true)
         try await Database.prepare(driver, migrate: s.migrateOnStartup ?? (driver.kind == .sqlite))

@@ -11,10 +11,16 @@ struct WorkersCommand: AsyncParsableCommand {
         let (workers, now) = try await db.withClient(write: false) { client in try await client.workers() }
         let page = Page(items: workers, total: workers.count, totalCapped: false)
         if db.json { Output.json(page.json { $0.json(now: now) }); return }
-        Output.table(["ID", "STATE", "QUEUES", "TYPES", "CONC", "LAST HEARTBEAT"], workers.map { w in
+        Output.table(["ID", "STATE", "QUEUES", "TYPES", "CONC", "DB CONNS", "LAST HEARTBEAT"], workers.map { w in
             [w.id, w.isAlive(at: now) ? "alive" : "gone", w.queues?.joined(separator: ",") ?? "*",
-             w.jobTypes?.joined(separator: ",") ?? "*", "\(w.concurrency)", Time.format(w.lastHeartbeatAt)]
+             w.jobTypes?.joined(separator: ",") ?? "*", "\(w.concurrency)", w.dbConnections.map(String.init) ?? "-",
+             Time.format(w.lastHeartbeatAt)]
         })
+        let alive = workers.filter { $0.isAlive(at: now) }
+        if !alive.isEmpty {
+            // What a fleet holds at most, to set against the server's max_connections.
+            Output.line("\(alive.count) alive, up to \(alive.compactMap(\.dbConnections).reduce(0, +)) database connections between them")
+        }
     }
 }
 

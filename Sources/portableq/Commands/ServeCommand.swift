@@ -40,6 +40,7 @@ struct ServeCommand: AsyncParsableCommand {
         }
         StderrLogHandler.bootstrap(format: s.logFormat)
         let logger = Logger(label: "portableq.admin")
+        s.dbMaxConnections = s.dbMaxConnections ?? 8
         let driver = try Database.open(try db.url(s), settings: s, create: true)
         let client = PortableClient(driver: driver, config: s.config)
         // One outage log for the whole process: requests, the probe and the built-in worker.
@@ -48,11 +49,21 @@ struct ServeCommand: AsyncParsableCommand {
             wakeups.notify(queue: nil)
         }
         // The server starts even when the database is down: requests answer 503 until it is back.
+        var reachable = false
         do {
             let status = try await Database.prepare(driver, migrate: s.migrateOnStartup)
             if status.state == .newerCompatible { logger.warning("the schema is newer than this binary but compatible with it") }
+            reachable = true
         } catch let e as PortableError where e.code == .unavailable {
             outage.failed(e, doing: "start-up")
+        }
+        if reachable {
+            do {
+                try await Database.checkConnectionRoom(driver)
+            } catch {
+                await driver.close()
+                throw error
+            }
         }
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: AdminServer.application(client: client, settings: s, address: address, logger: logger, outage: outage)),

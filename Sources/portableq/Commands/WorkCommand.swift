@@ -67,6 +67,7 @@ struct WorkCommand: AsyncParsableCommand {
         if let v = shutdownSeconds { s.shutdownSeconds = v }
         if let v = workerId { s.workerId = v }
 
+        s.dbMaxConnections = s.dbMaxConnections ?? 4
         // Signals are handled from the start, also while waiting for the database.
         let service = WorkerProcess(db: db, settings: s, exec: exec, builtins: builtins, failUnknownTypes: failUnknownTypes,
                                     untilEmpty: untilEmpty, logger: logger)
@@ -148,12 +149,20 @@ struct WorkCommand: AsyncParsableCommand {
                                               "binary_version": .stringConvertible(status.binaryVersion)])
                 }
                 if logged { logger.info("database is reachable") }
-                return PortableClient(driver: driver, config: s.config)
+                break
             } catch let e as PortableError where driver.kind == .postgres && (e.code == .unavailable || e.code == .busy) {
                 if !logged { logger.warning("waiting for the database", metadata: ["error": .string(e.message)]); logged = true }
                 try await Task.sleep(nanoseconds: UInt64(delay * 1e9))
                 delay = min(delay * 2, 5)
             }
         }
+        // Not an outage to wait out: a server without room refuses at once.
+        do {
+            try await Database.checkConnectionRoom(driver)
+        } catch {
+            await driver.close()
+            throw error
+        }
+        return PortableClient(driver: driver, config: s.config)
     }
 }
