@@ -44,7 +44,8 @@ struct ServeCommand: AsyncParsableCommand {
         let client = PortableClient(driver: driver, config: s.config)
         // One outage log for the whole process: requests, the probe and the built-in worker.
         let wakeups = client.wakeups
-        let outage = OutageLog(logger: logger, clock: client.clock, whileDown: "answering 503 until it is back") {
+        let outage = OutageLog(logger: logger, clock: client.clock, whileDown: "answering 503 until it is back",
+                               metrics: client.metrics) {
             wakeups.notify(queue: nil)
         }
         // The server starts even when the database is down: requests answer 503 until it is back.

@@ -31,6 +31,9 @@ struct WorkCommand: AsyncParsableCommand {
     @Flag(help: "Also serve the demo types echo, fail_me and sleep (noop is always served).") var builtins = false
     @Flag(name: .customLong("until-empty"), help: "Exit 0 once the queues hold no queued or running job.") var untilEmpty = false
     @Option(name: .customLong("log-format"), help: "text or json.") var logFormat: String?
+    @Option(name: .customLong("metrics-addr"),
+            help: "HOST:PORT to serve this process's metrics (/metrics, /metrics/prom) and probes (/health/live, /health/ready).")
+    var metricsAddr: String?
 
     /// Checks flags (in run(), so errors keep their code: parse-time errors are wrapped).
     func check() throws {
@@ -65,12 +68,24 @@ struct WorkCommand: AsyncParsableCommand {
         if let v = timeoutSeconds { s.jobTimeoutSeconds = v }
         if let v = shutdownSeconds { s.shutdownSeconds = v }
         if let v = workerId { s.workerId = v }
+        if let v = metricsAddr { s.metricsAddr = v }
+        let endpoint = try s.metricsAddr.map { try AdminServer.Address.parse($0, option: "--metrics-addr") }
+        if let endpoint, !endpoint.isLoopback, s.apiToken == nil {
+            throw PortableError.invalid("refusing to bind \(endpoint.host) without PORTABLEQ_API_TOKEN: a non-loopback address needs a token")
+        }
 
         // Signals are handled from the start, also while waiting for the database.
+        let box = ClientBox()
         let service = WorkerProcess(db: db, settings: s, exec: exec, builtins: builtins, failUnknownTypes: failUnknownTypes,
-                                    untilEmpty: untilEmpty, logger: logger)
+                                    untilEmpty: untilEmpty, logger: logger, box: box)
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: service, successTerminationBehavior: .gracefullyShutdownGroup),
+        ]
+        if let endpoint {
+            services.append(.init(service: WorkerEndpoint.application(client: box, settings: s, address: endpoint, logger: logger)))
+        }
         let group = ServiceGroup(configuration: .init(
-            services: [.init(service: service, successTerminationBehavior: .gracefullyShutdownGroup)],
+            services: services,
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))
         try await group.run()
@@ -85,6 +100,8 @@ struct WorkCommand: AsyncParsableCommand {
         let failUnknownTypes: Bool
         let untilEmpty: Bool
         let logger: Logger
+        /// Holds the client for the readiness probe once the database is reached.
+        let box: ClientBox
 
         func run() async throws {
             let s = settings
@@ -97,6 +114,7 @@ struct WorkCommand: AsyncParsableCommand {
                 logger.info("stopped while waiting for the database")
                 return
             }
+            box.set(client)
             let worker = Worker(client: client, options: WorkCommand.options(s, failUnknownTypes: failUnknownTypes, untilEmpty: untilEmpty),
                                 logger: logger)
             BuiltinHandlers.register(on: worker, demoTypes: builtins)
