@@ -17,7 +17,7 @@ struct ServeCommand: AsyncParsableCommand {
         abstract: "Serve the admin API and dashboard (and run a worker for the built-in types unless --no-worker).",
         discussion: """
             Binds ADMIN_ADDR (default 127.0.0.1:3003). A non-loopback address needs PORTABLEQ_API_TOKEN; with \
-            a token every endpoint but /health and the dashboard shell needs x-api-key or Authorization: Bearer.
+            a token every endpoint but /health, /health/live, /health/ready and the dashboard shell needs x-api-key or Authorization: Bearer.
             """
     )
 
