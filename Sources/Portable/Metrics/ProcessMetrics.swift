@@ -87,13 +87,9 @@ public final class ProcessMetrics: Sendable {
     /// Queues this process has enqueued to or worked.
     var seenQueues: [String] { queues.withLock { Array($0.keys) } }
 
+    /// `outcome` is one of `outcomes` (`AckBuffer.outcomeName`).
     func completed(queue: String, outcome: String) {
-        let q = self.queue(queue)
-        if let c = q.completed[outcome] {
-            c.increment()
-        } else {
-            Counter(label: Name.completed, dimensions: [("queue", queue), ("outcome", outcome)], factory: factory).increment()
-        }
+        self.queue(queue).completed[outcome]?.increment()
     }
 
     /// Times one database round trip.
