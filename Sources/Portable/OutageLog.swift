@@ -21,12 +21,14 @@ public final class OutageLog: Sendable {
     private let whileDown: String
     /// Called when the database is back (a worker polls at once).
     private let onBack: @Sendable () -> Void
+    private let metrics: ProcessMetrics
     /// Failures this soon after the database came back belong to the outage that just ended.
     public static let settleSeconds = 5.0
 
     /// `whileDown` ends the outage line ("database unavailable; <whileDown>").
     public init(logger: Logger, clock: any PortableClock = SystemClock(), whileDown: String = "retrying with backoff",
-                onBack: @escaping @Sendable () -> Void = {}) {
+                metrics: ProcessMetrics = .shared, onBack: @escaping @Sendable () -> Void = {}) {
+        self.metrics = metrics
         self.logger = logger
         self.clock = clock
         self.whileDown = whileDown
@@ -50,6 +52,7 @@ public final class OutageLog: Sendable {
             return true
         }
         if first {
+            metrics.outages.increment()
             logger.warning("database unavailable; \(whileDown)", metadata: ["during": .string(what), "error": .string(e.message)])
         }
     }

@@ -32,15 +32,20 @@ public final class PortableClient: Sendable {
     public let clock: any PortableClock
     public let random: any RandomSource
     public let ids: UUIDv7
+    /// This process's metrics (enqueues here; its workers' claims, outcomes and round trips).
+    public let metrics: ProcessMetrics
     let flowDefinitions = FlowDefinitionCache()
+    let knownQueues = KnownQueues()
 
     public init(driver: any StorageDriver, config: PortableConfig = PortableConfig(),
-                clock: any PortableClock = SystemClock(), random: any RandomSource = SystemRandom()) {
+                clock: any PortableClock = SystemClock(), random: any RandomSource = SystemRandom(),
+                metrics: ProcessMetrics = .shared) {
         self.driver = driver
         self.config = config
         self.clock = clock
         self.random = random
         self.ids = UUIDv7(random: random)
+        self.metrics = metrics
     }
 
     var now: Date? { clock.now }
@@ -71,7 +76,10 @@ public final class PortableClient: Sendable {
         let duplicates = oversized.isEmpty && config.maxEnqueuePerMinute == nil
             ? [:] : try await applyGuardrails(rows, oversized: oversized)
         let toInsert = rows.enumerated().filter { duplicates[$0.offset] == nil }
-        let outcomes = toInsert.isEmpty ? [] : try await driver.jobInsertMany(toInsert.map(\.element), now: now)
+        let outcomes = toInsert.isEmpty ? [] : try await metrics.timed(.enqueue) {
+            try await driver.jobInsertMany(toInsert.map(\.element), now: now)
+        }
+        for o in outcomes where o.created { metrics.queue(o.job.queue).enqueued.increment() }
         var out = [EnqueueResult?](repeating: nil, count: rows.count)
         for (i, j) in duplicates { out[i] = EnqueueResult(job: j, created: false) }
         for ((i, _), o) in zip(toInsert, outcomes) { out[i] = EnqueueResult(job: o.job, created: o.created) }

@@ -15,6 +15,8 @@ public struct Settings: Sendable {
     public var jobTimeoutSeconds = 300
     public var shutdownSeconds = 30.0
     public var adminAddr = "127.0.0.1:3003"
+    /// `work`'s metrics and probe endpoint (HOST:PORT); nil = off.
+    public var metricsAddr: String?
     public var apiToken: String?
     public var migrateOnStartup: Bool?
     public var maxPayloadBytes = 1 << 20
@@ -84,6 +86,7 @@ public struct Settings: Sendable {
         s.jobTimeoutSeconds = try int("JOB_TIMEOUT_SECONDS", min: 1) ?? s.jobTimeoutSeconds
         s.shutdownSeconds = try double("SHUTDOWN_SECONDS") ?? s.shutdownSeconds
         s.adminAddr = v("ADMIN_ADDR") ?? s.adminAddr
+        s.metricsAddr = v("METRICS_ADDR")
         s.apiToken = v("API_TOKEN")
         s.migrateOnStartup = try bool("MIGRATE_ON_STARTUP")
         s.maxPayloadBytes = try int("MAX_PAYLOAD_BYTES", min: 1) ?? s.maxPayloadBytes

@@ -7,6 +7,8 @@ import Foundation
 @main
 enum Main {
     static func main() async {
+        // Before any client exists: its metric objects are made on the bootstrapped factory.
+        ProcessExport.bootstrap()
         do {
             var command = try Arguments.parse(Array(CommandLine.arguments.dropFirst()))
             if var asyncCommand = command as? any AsyncParsableCommand {

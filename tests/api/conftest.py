@@ -72,6 +72,7 @@ def server(request):
         proc.kill()
         pytest.fail("serve did not start: " + log.read())
     s = Server(url, proc, log)
+    s.db = db
     # Some history so every metric family has samples: successes and a failure.
     for body in ['{"job_type":"noop"}', '{"job_type":"echo","payload_json":{"a":1}}',
                  '{"job_type":"fail_me","max_attempts":1,"queue":"other"}']:

@@ -50,6 +50,7 @@ final class AckBuffer: Sendable {
     func add(_ job: Job, _ result: AttemptResult, startedAt: Date) {
         let o = Outcome(job: job, result: result, startedAt: startedAt, reportedAt: client.clock.localNow)
         state.withLock { $0.pending.append(o) }
+        client.metrics.ackBufferDepth.increment()
         arrived.fire()
     }
 
@@ -132,13 +133,15 @@ final class AckBuffer: Sendable {
             let results = batch.map { ($0.job, $0.result) }
             let acks: [AckResult]
             if let claim {
-                let (a, jobs) = try await client.completeAndLease(
-                    results, types: types, queues: options.queues, jobTypes: claim.types, limit: claim.count,
-                    leaseSeconds: options.leaseSeconds, workerId: options.id)
+                let (a, jobs) = try await client.metrics.timed(.ackAndClaim) {
+                    try await client.completeAndLease(
+                        results, types: types, queues: options.queues, jobTypes: claim.types, limit: claim.count,
+                        leaseSeconds: options.leaseSeconds, workerId: options.id)
+                }
                 acks = a
                 await claims.deliver(jobs, for: claim)
             } else {
-                acks = try await client.complete(results, types: types)
+                acks = try await client.metrics.timed(.ack) { try await client.complete(results, types: types) }
             }
             outage.succeeded()
             stats.update { s in
@@ -146,6 +149,7 @@ final class AckBuffer: Sendable {
                 if claim != nil { s.ackBatchesThatClaimed += 1 }
             }
             record(batch, acks)
+            client.metrics.ackBufferDepth.decrement(by: Double(batch.count))
             state.withLock { $0.writing -= 1 }
             table.acksSettled(batch.count)
             if isDrained { drained.fire() }
@@ -165,6 +169,7 @@ final class AckBuffer: Sendable {
                 s.writing -= 1
             }
             table.acksSettled(batch.count - keep.count)
+            client.metrics.ackBufferDepth.decrement(by: Double(batch.count - keep.count))
             return false
         }
     }
@@ -179,7 +184,6 @@ final class AckBuffer: Sendable {
     }
 
     private func record(_ batch: [Outcome], _ acks: [AckResult]) {
-        let now = client.clock.localNow
         stats.update { s in
             for (o, ack) in zip(batch, acks) {
                 if ack == .leaseLost { s.leaseLost += 1; continue }
@@ -192,10 +196,12 @@ final class AckBuffer: Sendable {
         }
         for (o, ack) in zip(batch, acks) where ack == .applied {
             let outcome = AckBuffer.outcomeName(o.result)
-            ProcessMetrics.shared.record(queue: o.job.queue, outcome: outcome, seconds: now.timeIntervalSince(o.startedAt))
+            client.metrics.completed(queue: o.job.queue, outcome: outcome)
             if options.verboseJobLogs {
-                var meta: Logger.Metadata = ["job_id": .string(o.job.id), "job_type": .string(o.job.jobType),
-                                             "outcome": .string(outcome), "attempt": .stringConvertible(o.job.attempts)]
+                var meta: Logger.Metadata = ["job_id": .string(o.job.id), "queue": .string(o.job.queue),
+                                             "job_type": .string(o.job.jobType), "outcome": .string(outcome),
+                                             "attempt": .stringConvertible(o.job.attempts),
+                                             "duration_ms": .stringConvertible(Int((o.reportedAt.timeIntervalSince(o.startedAt) * 1000).rounded()))]
                 if case .failure(let code, _, _) = o.result { meta["error_code"] = .string(code) }
                 logger.info("job finished", metadata: meta)
             }

@@ -61,9 +61,11 @@ final class Claims: Sendable {
     func claim(_ r: Reservation) async throws -> Int {
         let jobs: [Job]
         do {
-            let (got, heldBack) = try await client.lease(queues: options.queues, jobTypes: r.types, limit: r.count,
-                                                         leaseSeconds: options.leaseSeconds, workerId: options.id,
-                                                         policies: try await currentPolicies())
+            let policies = try await currentPolicies()
+            let (got, heldBack) = try await client.metrics.timed(.claim) {
+                try await client.lease(queues: options.queues, jobTypes: r.types, limit: r.count,
+                                       leaseSeconds: options.leaseSeconds, workerId: options.id, policies: policies)
+            }
             jobs = got
             tally(heldBack)
         } catch {
@@ -80,6 +82,7 @@ final class Claims: Sendable {
         let (start, handBack) = table.admit(jobs, for: r)
         if !start.isEmpty {
             stats.update { $0.claimed += start.count }
+            for e in start { client.metrics.queue(e.job.queue).claimed.increment() }
             dispatch.yield(start)
         }
         if !handBack.isEmpty { await handBackUnstarted(handBack) }
@@ -91,7 +94,7 @@ final class Claims: Sendable {
         let leases = jobs.map { LeaseKey(jobId: $0.id, token: $0.leaseToken ?? "") }
         var delay = 0.2
         for _ in 0..<5 {
-            if (try? await client.release(leases)) != nil { break }
+            if (try? await client.metrics.timed(.release, { try await client.release(leases) })) != nil { break }
             try? await client.clock.sleep(seconds: delay)
             delay *= 2
         }

@@ -30,11 +30,19 @@ struct HandlerRunner: Sendable {
                                                   "queue": .string(job.queue), "attempt": .stringConvertible(job.attempts)])
         }
         let stop = entry.stop
+        let metrics = client.metrics
+        let queueMetrics = metrics.queue(job.queue)
+        let startedAt = client.clock.localNow
+        queueMetrics.startLatency.recordNanoseconds(ProcessMetrics.nanoseconds(startedAt.timeIntervalSince(job.runAt)))
+        metrics.inFlight.increment()
         await withDiscardingTaskGroup { group in
             group.addTask {
                 var result = await self.invoke(job)
                 // The worker's own task was cancelled (not this job stopped): hand it back uncounted.
                 if Task.isCancelled, stop.reason == nil, case .failure(Codes.cancelled, _, _) = result { result = .released }
+                metrics.inFlight.decrement()
+                queueMetrics.duration.recordNanoseconds(
+                    ProcessMetrics.nanoseconds(self.client.clock.localNow.timeIntervalSince(startedAt)))
                 let (accepted, started) = self.table.handlerReturned(job.id)
                 if accepted { self.acks.add(job, result, startedAt: started) }
                 stop.fire(.finished)

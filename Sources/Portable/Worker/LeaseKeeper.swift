@@ -22,7 +22,9 @@ struct LeaseKeeper: Sendable {
             do { try await client.clock.sleep(seconds: interval) } catch { return }
             let leases = table.runningLeases
             do {
-                let held = try await client.heartbeat(leases, leaseSeconds: options.leaseSeconds)
+                let held = try await client.metrics.timed(.heartbeat) {
+                    try await client.heartbeat(leases, leaseSeconds: options.leaseSeconds)
+                }
                 try await client.registerWorker(info)
                 try await claims.flushTallies()
                 outage.succeeded()

@@ -22,11 +22,6 @@ struct Shutdown: Sendable {
         // reach the dispatcher any more.
         await waitUntil(clock.localNow.addingTimeInterval(max(5, options.leaseSeconds))) { table.claimsInFlight == 0 }
         claims.finishDispatch()
-        let running = table.count
-        if running > 0 {
-            logger.info("shutting down: waiting for running jobs", metadata: [
-                "running": .stringConvertible(running), "shutdown_seconds": .stringConvertible(options.shutdownSeconds)])
-        }
         await waitUntil(clock.localNow.addingTimeInterval(options.shutdownSeconds)) { table.count == 0 }
         let leftovers = table.takeLeftovers()
         guard !leftovers.isEmpty else { return }

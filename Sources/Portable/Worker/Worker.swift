@@ -103,7 +103,15 @@ public final class Worker: Service, Sendable {
     public func stop() {
         stopEarly.withLock { $0 = true }
         guard let table = parts.withLock({ $0?.table }) else { return }
-        if table.beginStopping() { logger.info("stopping", metadata: ["worker_id": .string(options.id)]) }
+        guard table.beginStopping() else { return }
+        // Said at once (the signal's moment): what the shutdown waits for, and until when.
+        let running = table.runningLeases.map(\.jobId).sorted()
+        logger.info("stopping: no new claims; waiting for running jobs", metadata: [
+            "worker_id": .string(options.id), "running": .stringConvertible(running.count),
+            "held": .stringConvertible(table.count), "job_ids": .string(running.prefix(20).joined(separator: ",")),
+            "shutdown_seconds": .stringConvertible(options.shutdownSeconds),
+            "deadline": .string(Time.format(client.clock.localNow.addingTimeInterval(options.shutdownSeconds))),
+        ])
     }
 
     /// The parts of one `run()`, wired together.
@@ -121,7 +129,9 @@ public final class Worker: Service, Sendable {
         let (jobs, dispatch) = AsyncStream<[JobTable.Entry]>.makeStream()
         let claims = Claims(client: client, options: options, table: table, stats: statsBox, dispatch: dispatch)
         let wakeups = client.wakeups
-        let outage = sharedOutage ?? OutageLog(logger: logger, clock: client.clock) { wakeups.notify(queue: nil) }
+        let outage = sharedOutage ?? OutageLog(logger: logger, clock: client.clock, metrics: client.metrics) {
+            wakeups.notify(queue: nil)
+        }
         let acks = AckBuffer(client: client, options: options, table: table, claims: claims, outage: outage, stats: statsBox,
                              types: regs.mapValues(\.policy), logger: logger)
         return Parts(table: table, claims: claims, acks: acks, outage: outage, jobs: jobs)

@@ -136,9 +136,8 @@ struct MetricsCommand: AsyncParsableCommand {
         try await db.withClient(write: false) { client in
             repeat {
                 if prom {
-                    let counts = try await client.queueCounts()
-                    let now = try await client.databaseNow()
-                    Output.line(PrometheusText.render(counts: counts, now: now, process: ProcessMetrics.shared.snapshot), terminator: "")
+                    // Cluster series only: a one-shot CLI process has no work of its own to report.
+                    Output.line(ClusterExposition.text(try await client.clusterFigures()), terminator: "")
                 } else {
                     let m = try await client.metrics()
                     if db.json { Output.json(m.json) } else { MetricsCommand.printHuman(m) }

@@ -17,7 +17,7 @@ struct ServeCommand: AsyncParsableCommand {
         abstract: "Serve the admin API and dashboard (and run a worker for the built-in types unless --no-worker).",
         discussion: """
             Binds ADMIN_ADDR (default 127.0.0.1:3003). A non-loopback address needs PORTABLEQ_API_TOKEN; with \
-            a token every endpoint but /health and the dashboard shell needs x-api-key or Authorization: Bearer.
+            a token every endpoint but /health, /health/live, /health/ready and the dashboard shell needs x-api-key or Authorization: Bearer.
             """
     )
 
@@ -45,7 +45,8 @@ struct ServeCommand: AsyncParsableCommand {
         let client = PortableClient(driver: driver, config: s.config)
         // One outage log for the whole process: requests, the probe and the built-in worker.
         let wakeups = client.wakeups
-        let outage = OutageLog(logger: logger, clock: client.clock, whileDown: "answering 503 until it is back") {
+        let outage = OutageLog(logger: logger, clock: client.clock, whileDown: "answering 503 until it is back",
+                               metrics: client.metrics) {
             wakeups.notify(queue: nil)
         }
         // The server starts even when the database is down: requests answer 503 until it is back.

@@ -32,6 +32,9 @@ struct WorkCommand: AsyncParsableCommand {
     @Flag(name: .customLong("until-empty"), help: ArgumentHelp("Exit 0 once the queues hold no queued or running job.",
         discussion: "Jobs scheduled ahead count: a retry backing off (or a job with a later run_at) keeps the worker waiting until it is due and done; the worker logs once when it waits only on those.")) var untilEmpty = false
     @Option(name: .customLong("log-format"), help: "text or json.") var logFormat: String?
+    @Option(name: .customLong("metrics-addr"),
+            help: "HOST:PORT to serve this process's metrics (/metrics, /metrics/prom) and probes (/health/live, /health/ready).")
+    var metricsAddr: String?
 
     /// Checks flags (in run(), so errors keep their code: parse-time errors are wrapped).
     func check() throws {
@@ -66,13 +69,25 @@ struct WorkCommand: AsyncParsableCommand {
         if let v = timeoutSeconds { s.jobTimeoutSeconds = v }
         if let v = shutdownSeconds { s.shutdownSeconds = v }
         if let v = workerId { s.workerId = v }
+        if let v = metricsAddr { s.metricsAddr = v }
+        let endpoint = try s.metricsAddr.map { try AdminServer.Address.parse($0, option: "--metrics-addr") }
+        if let endpoint, !endpoint.isLoopback, s.apiToken == nil {
+            throw PortableError.invalid("refusing to bind \(endpoint.host) without PORTABLEQ_API_TOKEN: a non-loopback address needs a token")
+        }
 
         s.dbMaxConnections = s.dbMaxConnections ?? 4
         // Signals are handled from the start, also while waiting for the database.
+        let box = ClientBox()
         let service = WorkerProcess(db: db, settings: s, exec: exec, builtins: builtins, failUnknownTypes: failUnknownTypes,
-                                    untilEmpty: untilEmpty, logger: logger)
+                                    untilEmpty: untilEmpty, logger: logger, box: box)
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: service, successTerminationBehavior: .gracefullyShutdownGroup),
+        ]
+        if let endpoint {
+            services.append(.init(service: WorkerEndpoint.application(client: box, settings: s, address: endpoint, logger: logger)))
+        }
         let group = ServiceGroup(configuration: .init(
-            services: [.init(service: service, successTerminationBehavior: .gracefullyShutdownGroup)],
+            services: services,
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))
         try await group.run()
@@ -87,6 +102,8 @@ struct WorkCommand: AsyncParsableCommand {
         let failUnknownTypes: Bool
         let untilEmpty: Bool
         let logger: Logger
+        /// Holds the client for the readiness probe once the database is reached.
+        let box: ClientBox
 
         func run() async throws {
             let s = settings
@@ -99,6 +116,7 @@ struct WorkCommand: AsyncParsableCommand {
                 logger.info("stopped while waiting for the database")
                 return
             }
+            box.set(client)
             let worker = Worker(client: client, options: WorkCommand.options(s, failUnknownTypes: failUnknownTypes, untilEmpty: untilEmpty),
                                 logger: logger)
             BuiltinHandlers.register(on: worker, demoTypes: builtins)

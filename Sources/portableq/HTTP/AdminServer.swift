@@ -13,8 +13,8 @@ enum AdminServer {
         var port: Int
 
         /// `HOST:PORT` (IPv6 as `[::1]:3003`). A malformed address is bad usage.
-        static func parse(_ s: String) throws -> Address {
-            let bad = PortableError.invalid("--addr \(JSON.quote(s)) must be HOST:PORT, e.g. 127.0.0.1:3003")
+        static func parse(_ s: String, option: String = "--addr") throws -> Address {
+            let bad = PortableError.invalid("\(option) \(JSON.quote(s)) must be HOST:PORT, e.g. 127.0.0.1:3003")
             guard let colon = s.lastIndex(of: ":") else { throw bad }
             var host = String(s[..<colon])
             if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
@@ -39,6 +39,7 @@ enum AdminServer {
         SystemRoutes(client: client, startedAt: Date(), tokenConfigured: settings.apiToken != nil).add(to: router)
         QueueRoutes(client: client).add(to: router)
         FlowRoutes(client: client).add(to: router)
+        ProbeRoutes(client: ClientBox(client)).add(to: router)
         return router
     }
 

@@ -59,7 +59,7 @@ struct AuthMiddleware: RouterMiddleware {
     static func isPublic(_ request: Request) -> Bool {
         guard request.method == .get || request.method == .head else { return false }
         let p = request.uri.path
-        return p == "/health" || p == "/" || p == "/index.html" || p.hasPrefix("/assets/") || p == "/favicon.ico"
+        return p == "/health" || ProbeRoutes.paths.contains(p) || p == "/" || p == "/index.html" || p.hasPrefix("/assets/") || p == "/favicon.ico"
     }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {

@@ -264,6 +264,11 @@ enum OpenAPIDocument {
             ("/health", .object([("get", operation("Liveness and database reachability", tag: "system",
                                                    ok: [("200", "The database answers", ref("Health")),
                                                         ("503", "The database is down", ref("Health"))], security: false))])),
+            ("/health/live", .object([("get", operation("Liveness probe: the process answers", tag: "system",
+                                                        ok: [("200", "Live", type("object"))], security: false))])),
+            ("/health/ready", .object([("get", operation("Readiness probe: the database answers with a usable schema", tag: "system",
+                                                         ok: [("200", "Ready", type("object")),
+                                                              ("503", "Not ready", type("object"))], security: false))])),
             ("/jobs", .object([
                 ("get", operation("List jobs, newest first (capped total)", tag: "jobs", params: listParams,
                                   ok: [("200", "A page of jobs", ref("JobList"))])),

@@ -32,10 +32,8 @@ struct SystemRoutes {
         }
         router.route(.get, "/metrics") { _, _ in HTTP.json(try await client.metrics().json) }
         router.route(.get, "/metrics/prom") { _, _ in
-            let counts = try await client.queueCounts()
-            let now = try await client.databaseNow()
-            return HTTP.text(PrometheusText.render(counts: counts, now: now, process: ProcessMetrics.shared.snapshot),
-                             contentType: "text/plain; version=0.0.4; charset=utf-8")
+            let cluster = try await client.clusterFigures()
+            return HTTP.text(ClusterExposition.text(cluster) + ProcessExport.text, contentType: ClusterExposition.contentType)
         }
         router.route(.get, "/openapi.json") { _, _ in HTTP.json(OpenAPIDocument.document) }
         router.route(.get, "/") { _, _ in HTTP.text(DashboardAssets.indexHTML, contentType: "text/html; charset=utf-8") }

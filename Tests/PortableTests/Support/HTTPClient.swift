@@ -27,7 +27,7 @@ final class AdminServerProcess: Sendable {
     let base: String
     let token: String?
 
-    private init(process: CLI.Running, base: String, token: String?) {
+    init(process: CLI.Running, base: String, token: String?) {
         self.process = process; self.base = base; self.token = token
     }
 
