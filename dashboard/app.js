@@ -128,7 +128,7 @@
       tbody.append(h("tr", { class: "empty" }, h("td", { colspan: columns.length }, o.empty || "Nothing here.")));
     }
     for (const r of rows) {
-      const tr = h("tr", o.rowAttrs ? o.rowAttrs(r) : null, columns.map((c) => h("td", { class: c.class }, c.cell(r))));
+      const tr = h("tr", o.rowAttrs ? o.rowAttrs(r) : null, columns.map((c) => h("td", { class: c.class, "data-label": typeof c.label === "string" ? c.label : null }, c.cell(r))));
       if (o.onRowClick) {
         tr.classList.add("clickable");
         tr.addEventListener("click", (ev) => {
@@ -310,6 +310,9 @@
       alive: () => seq === routeSeq,
       onDispose: (fn) => cleanups.push(fn),
       dispose: () => { for (const fn of cleanups.splice(0)) { try { fn(); } catch (e) { /* ignore */ } } },
+      el,
+      // A view that updates itself in place (metrics) sets this; others are re-rendered by refreshView.
+      liveRefresh: null,
     };
     current = ctx;
     if (!match) {
@@ -320,6 +323,8 @@
     try {
       await match.view(el, ctx, ...match.args);
       finish(el, ctx, "ready");
+      if (!ctx.liveRefresh) ctx.liveRefresh = () => refreshView(ctx, match);
+      if (ctx.alive()) scheduleLive();
     } catch (e) {
       if (!ctx.alive()) return;
       renderError(el, e);
@@ -337,6 +342,109 @@
 
   function rerender() { flashKeep = true; route(); }
   function navigate(hash) { flashKeep = true; location.hash = hash; }
+
+  // ---------------------------------------------------------------- live refresh
+
+  // Every page refreshes itself while the tab is visible and live mode is on: a fresh render that
+  // replaces the page only when what it shows changed (relative times are updated in place), so a
+  // static page never moves under the pointer. It holds while the user types, confirms or selects.
+  const LIVE_KEY = "portableq.live";
+  const LIVE_BASE_MS = 3000;
+  const LIVE_MAX_MS = 30000;
+  const live = { on: storedLive(), delay: LIVE_BASE_MS, failures: 0, timer: null, running: false, held: false, error: null, at: null };
+
+  function storedLive() {
+    try { return localStorage.getItem(LIVE_KEY) !== "paused"; } catch (e) { return true; }
+  }
+  function liveState() {
+    if (!live.on) return "paused";
+    if (document.hidden) return "hidden";
+    if (live.error) return "error";
+    if (live.held) return "held";
+    return "live";
+  }
+  function renderLive() {
+    const btn = document.getElementById("live-toggle");
+    const label = document.getElementById("live-label");
+    const status = document.getElementById("live-status");
+    const state = liveState();
+    btn.dataset.live = state;
+    btn.setAttribute("aria-pressed", String(live.on));
+    btn.title = live.on ? "Live: pages refresh themselves. Click to pause." : "Paused: click to refresh pages live again.";
+    label.textContent = live.on ? (document.hidden ? "Paused" : "Live") : "Paused";
+    status.textContent = state === "hidden" ? "tab hidden"
+      : state === "error" ? "refresh failed, retrying in " + fmtSeconds(live.delay / 1000)
+      : state === "held" ? "held while you edit"
+      : state === "live" && live.at ? "updated " + fmtTime(live.at.toISOString()).slice(11) : "";
+    status.className = state === "error" ? "error-text" : "muted";
+  }
+  function scheduleLive(delay) {
+    clearTimeout(live.timer);
+    live.timer = null;
+    if (live.on && !document.hidden) live.timer = setTimeout(liveTick, delay ?? live.delay);
+    renderLive();
+  }
+  /** Something the user is in the middle of: typing in a form, an open confirmation or editor, a selection. */
+  function liveBusy() {
+    const a = document.activeElement;
+    if (a && app.contains(a) && a.matches("input, select, textarea")) return true;
+    if (app.querySelector(".confirm:not([hidden]), #queue-editor:not([hidden]), [data-hold]:not([hidden]), input[data-select]:checked")) return true;
+    return !document.getElementById("token-dialog").hidden;
+  }
+  async function liveTick() {
+    live.timer = null;
+    const ctx = current;
+    if (!live.on || document.hidden || !ctx || !ctx.liveRefresh || !ctx.alive() || live.running) return scheduleLive();
+    live.held = liveBusy();
+    if (live.held) return scheduleLive(LIVE_BASE_MS);
+    live.running = true;
+    try {
+      await ctx.liveRefresh();
+      live.failures = 0;
+      live.delay = ctx.liveInterval || LIVE_BASE_MS;
+      live.error = null;
+      live.at = new Date();
+    } catch (e) {
+      live.failures++;
+      live.delay = Math.min(LIVE_MAX_MS, LIVE_BASE_MS * Math.pow(2, live.failures));
+      live.error = e;
+    } finally {
+      live.running = false;
+    }
+    if (ctx === current) scheduleLive();
+  }
+  function liveText(el) {
+    const c = el.cloneNode(true);
+    for (const t of c.querySelectorAll("time, [data-rel]")) { t.textContent = ""; t.removeAttribute("title"); }
+    const ser = new XMLSerializer();
+    return [...c.childNodes].map((n) => ser.serializeToString(n)).join("");
+  }
+  /** Renders the view again off-screen; swaps it in only when its content changed. */
+  async function refreshView(ctx, match) {
+    const fresh = h("section", { class: "view", dataset: { state: "loading" } });
+    await match.view(fresh, { params: ctx.params, alive: ctx.alive, onDispose: ctx.onDispose, refreshing: true }, ...match.args);
+    if (!ctx.alive() || liveBusy() || !live.on || document.hidden) return;
+    const old = ctx.el;
+    fresh.dataset.refreshes = String((parseInt(old.dataset.refreshes || "0", 10) || 0) + 1);
+    old.dataset.refreshes = fresh.dataset.refreshes;
+    fresh.dataset.state = "ready";
+    if (liveText(fresh) === liveText(old)) {
+      const olds = old.querySelectorAll("time, [data-rel]");
+      const news = fresh.querySelectorAll("time, [data-rel]");
+      if (olds.length === news.length) olds.forEach((o, i) => { o.textContent = news[i].textContent; if (news[i].title) o.title = news[i].title; });
+      return;
+    }
+    old.replaceWith(fresh);
+    ctx.el = fresh;
+  }
+  document.getElementById("live-toggle").addEventListener("click", () => {
+    live.on = !live.on;
+    try { if (live.on) localStorage.removeItem(LIVE_KEY); else localStorage.setItem(LIVE_KEY, "paused"); } catch (e) { /* private mode */ }
+    live.error = null;
+    live.delay = LIVE_BASE_MS;
+    scheduleLive(live.on ? 0 : undefined);
+  });
+  document.addEventListener("visibilitychange", () => scheduleLive(document.hidden ? undefined : 0));
 
   function renderError(el, e) {
     const notServed = e instanceof ApiError && e.status === 404 && /no route/i.test(e.message || "");
@@ -407,10 +515,11 @@
       const text = wait >= 1.5 ? "waiting " + fmtSeconds(wait)
         : wait >= -1.5 ? "due now"
         : (j.attempts > 0 ? "retry in " : "scheduled in ") + fmtSeconds(-wait);
-      return h("span", { title: "run at " + fmtTime(j.run_at) }, text);
+      const span = h("span", { title: "run at " + fmtTime(j.run_at), dataset: { rel: "" } }, text);
+      return wait < -1.5 ? [h("span", { class: "badge st-" + (j.attempts > 0 ? "retrying" : "scheduled"), dataset: { later: j.attempts > 0 ? "retrying" : "scheduled" } }, j.attempts > 0 ? "retrying" : "scheduled"), " ", span] : span;
     }
-    if (j.status === "running") return h("span", { title: fmtTime(j.started_at) }, "started " + relTime(j.started_at));
-    if (j.finished_at) return h("span", { title: fmtTime(j.finished_at) }, "finished " + relTime(j.finished_at));
+    if (j.status === "running") return h("span", { title: fmtTime(j.started_at), dataset: { rel: "" } }, "started " + relTime(j.started_at));
+    if (j.finished_at) return h("span", { title: fmtTime(j.finished_at), dataset: { rel: "" } }, "finished " + relTime(j.finished_at));
     return dash;
   }
 
@@ -420,14 +529,83 @@
     return h("div", { class: "filter" }, h("label", { for: id }, label), input);
   }
 
+  /** A JSON text area checked as the user types: `read()` gives {ok, value} or {ok: false, error}. */
+  function jsonInput(id, label, initial) {
+    const area = h("textarea", { id, name: id, rows: "3", spellcheck: "false", class: "json-input", "aria-describedby": id + "-error" }, initial || "");
+    const err = h("span", { id: id + "-error", class: "field-error", role: "alert" });
+    const read = () => {
+      const text = area.value.trim();
+      if (text === "") return { ok: true, value: null };
+      try { return { ok: true, value: JSON.parse(text) }; } catch (e) { return { ok: false, error: "not valid JSON: " + e.message }; }
+    };
+    const check = () => {
+      const r = read();
+      err.textContent = r.ok ? "" : r.error;
+      if (r.ok) area.removeAttribute("aria-invalid"); else area.setAttribute("aria-invalid", "true");
+      return r;
+    };
+    area.addEventListener("input", check);
+    return { node: h("div", { class: "filter filter-wide" }, h("label", { for: id }, label), area, err), read: check, area };
+  }
+
+  /** A form shown in a panel of the page (live refresh holds while it is open). */
+  function actionForm(id, title, fields, submitLabel, onSubmit, box) {
+    const submit = h("button", { type: "submit", class: "primary", id: id + "-submit" }, submitLabel);
+    const form = h("form", { class: "filters card action-form", id, novalidate: true },
+      h("strong", { class: "form-title" }, title), fields,
+      h("div", { class: "filter filter-buttons" }, submit, h("button", { type: "button", id: id + "-close", onclick: () => { box.hidden = true; box.replaceChildren(); } }, "Close")));
+    form.addEventListener("submit", (ev) => { ev.preventDefault(); runAction(submit, () => onSubmit(submit)); });
+    box.replaceChildren(form);
+    box.hidden = false;
+    const first = form.querySelector("input, textarea");
+    if (first) first.focus();
+    return form;
+  }
+
+  function textField(id, label, value, attrs) {
+    const input = h("input", Object.assign({ id, name: id, value: value || "", autocomplete: "off", spellcheck: "false" }, attrs || {}));
+    return { node: filterField(id, label, input), input };
+  }
+
+  function showEnqueueForm(box, defaults) {
+    const type = textField("enqueue-type", "Job type", defaults.job_type, { pattern: NAME_PATTERN, required: true });
+    const queue = textField("enqueue-queue", "Queue", defaults.queue || "default", { pattern: NAME_PATTERN, required: true });
+    const payload = jsonInput("enqueue-payload", "Payload (JSON)", "{}");
+    actionForm("enqueue-form", "Enqueue a job", [type.node, queue.node, payload.node], "Enqueue", async () => {
+      const p = payload.read();
+      if (!p.ok) { payload.area.focus(); throw new ApiError(0, "INVALID_JSON", "the payload is " + p.error); }
+      if (!type.input.value.trim()) { type.input.focus(); throw new ApiError(0, "INVALID", "a job type is required"); }
+      const r = await api("POST", "/jobs", { job_type: type.input.value.trim(), queue: queue.input.value.trim() || "default", payload_json: p.value });
+      flash("ok", "Enqueued job ", jobLink(r.job_id), r.created === false ? " (it already existed)." : ".");
+      box.hidden = true;
+      rerender();
+    }, box);
+  }
+
+  /** Runs one call per selected job (the bulk endpoints take filters, not ids); reports the tally. */
+  async function bulkOnIds(ids, verb, call) {
+    let ok = 0;
+    const failed = [];
+    for (const id of ids) {
+      try { await call(id); ok++; } catch (e) { failed.push(id + ": " + (e.code || "ERROR")); }
+    }
+    flash(failed.length ? "error" : "ok", verb + " " + fmtNum(ok) + " of " + fmtNum(ids.length) + (ids.length === 1 ? " job" : " jobs") +
+      (failed.length ? " (" + truncate(failed.join(", "), 200) + ")" : "") + ".");
+    rerender();
+  }
+
   async function viewJobs(el, ctx) {
     el.id = "view-jobs";
     const p = ctx.params;
-    const f = { status: p.get("status") || "", queue: p.get("queue") || "", job_type: p.get("job_type") || "", error_code: p.get("error_code") || "" };
+    // scheduled=true: queued jobs not due yet (retrying after a back-off, or scheduled for later).
+    const f = { status: p.get("status") || "", queue: p.get("queue") || "", job_type: p.get("job_type") || "", error_code: p.get("error_code") || "",
+      scheduled: p.get("scheduled") === "true" ? "true" : "" };
+    if (f.scheduled) f.status = "";
     const offset = Math.max(0, parseInt(p.get("offset") || "0", 10) || 0);
 
     const statusSel = h("select", { id: "filter-status", name: "status" }, h("option", { value: "" }, "any"),
-      STATUSES.map((st) => h("option", { value: st, selected: st === f.status }, st)));
+      STATUSES.map((st) => h("option", { value: st, selected: st === f.status }, st)),
+      h("option", { value: "scheduled", selected: !!f.scheduled }, "retrying / scheduled (not due yet)"));
     const queueIn = h("input", { id: "filter-queue", name: "queue", value: f.queue, pattern: NAME_PATTERN, placeholder: "any", autocomplete: "off", spellcheck: "false" });
     const typeIn = h("input", { id: "filter-job-type", name: "job_type", value: f.job_type, pattern: NAME_PATTERN, placeholder: "any", autocomplete: "off", spellcheck: "false" });
     const errIn = h("input", { id: "filter-error-code", name: "error_code", value: f.error_code, placeholder: "any", autocomplete: "off", spellcheck: "false" });
@@ -441,10 +619,14 @@
         h("a", { href: "#/jobs", id: "filter-clear", class: "button" }, "Clear")));
     form.addEventListener("submit", (ev) => {
       ev.preventDefault();
-      location.hash = hashFor("/jobs", { status: statusSel.value, queue: queueIn.value.trim(), job_type: typeIn.value.trim(), error_code: errIn.value.trim() });
+      const later = statusSel.value === "scheduled";
+      location.hash = hashFor("/jobs", { status: later ? "" : statusSel.value, scheduled: later ? "true" : "", queue: queueIn.value.trim(), job_type: typeIn.value.trim(), error_code: errIn.value.trim() });
     });
     statusSel.addEventListener("change", () => form.requestSubmit());
-    add(el, viewHeader("Jobs", h("button", { type: "button", id: "refresh", onclick: () => route() }, "Refresh")), form);
+    const panel = h("div", { id: "jobs-panel", dataset: { hold: "" }, hidden: true });
+    const enqueueBtn = h("button", { type: "button", id: "btn-enqueue", class: "primary", onclick: () => showEnqueueForm(panel, f) }, "Enqueue…");
+    const laterLink = h("a", { href: hashFor("/jobs", { scheduled: "true" }), class: "button", id: "jobs-scheduled" }, "Retrying / scheduled");
+    add(el, viewHeader(f.scheduled ? "Jobs not due yet" : "Jobs", laterLink, enqueueBtn, h("button", { type: "button", id: "refresh", onclick: () => route() }, "Refresh")), form, panel);
 
     const q = new URLSearchParams();
     for (const [k, v] of Object.entries(f)) if (v) q.set(k, v);
@@ -453,9 +635,32 @@
     const data = await api("GET", "/jobs?" + q.toString());
     if (!ctx.alive()) return;
     const toHash = (o) => hashFor("/jobs", Object.assign({}, f, { offset: o }));
+    // Bulk select: a checkbox per row; the bar acts on the checked ones.
+    const selCount = h("span", { id: "bulk-count" }, "");
+    const bulkBar = h("div", { class: "bulk-bar", id: "bulk-bar", hidden: true }, selCount);
+    const checked = () => [...el.querySelectorAll("input[data-select]:checked")].map((c) => c.value);
+    const updateBar = () => { const n = checked().length; bulkBar.hidden = n === 0; selCount.textContent = fmtNum(n) + " selected"; };
+    for (const [action, label, cls, call] of [
+      ["retry", "Retry", "", (id) => api("POST", "/jobs/" + encodeURIComponent(id) + "/retry")],
+      ["cancel", "Cancel", "danger", (id) => api("POST", "/jobs/" + encodeURIComponent(id) + "/cancel")],
+      ["delete", "Delete", "danger", (id) => api("DELETE", "/jobs/" + encodeURIComponent(id))],
+    ]) {
+      const b = h("button", { type: "button", class: "small " + cls, id: "bulk-" + action }, label + " selected");
+      b.addEventListener("click", () => runAction(b, () => bulkOnIds(checked(), { retry: "Retried", cancel: "Cancelled", delete: "Deleted" }[action], call)));
+      bulkBar.append(b);
+    }
+    bulkBar.append(h("button", { type: "button", class: "small link", id: "bulk-clear", onclick: () => { for (const c of el.querySelectorAll("input[data-select]")) c.checked = false; updateBar(); } }, "Clear selection"));
+    const all = h("input", { type: "checkbox", id: "select-all", "aria-label": "Select every job on this page" });
+    all.addEventListener("change", () => { for (const c of el.querySelectorAll("input[data-select]")) c.checked = all.checked; updateBar(); });
+    const selectCol = { label: all, class: "select-cell", cell: (j) => {
+      const c = h("input", { type: "checkbox", value: j.id, dataset: { select: "" }, "aria-label": "Select job " + j.id });
+      c.addEventListener("change", updateBar);
+      return c;
+    } };
     add(el,
       pager(data.total, data.total_capped, offset, data.items.length, toHash),
-      table("jobs-table", jobColumns(), data.items, {
+      bulkBar,
+      table("jobs-table", [selectCol].concat(jobColumns()), data.items, {
         caption: "Jobs",
         empty: "No jobs match these filters.",
         rowAttrs: (j) => ({ dataset: { jobId: j.id, status: j.status, queue: j.queue } }),
@@ -500,11 +705,24 @@
       rerender();
     }));
 
+    const deleteBtn = h("button", { type: "button", id: "btn-delete", class: "danger", disabled: job.status === "running", title: "Delete the job and its history" }, "Delete…");
+    const confirmBox = h("div", { id: "job-confirm", class: "confirm", hidden: true });
+    deleteBtn.addEventListener("click", () => {
+      const go = h("button", { type: "button", class: "danger", id: "job-delete-yes" }, "Delete");
+      confirmBox.replaceChildren(h("span", null, "Delete job ", code(job.id), " and its timeline? This cannot be undone."), go,
+        h("button", { type: "button", onclick: () => { confirmBox.hidden = true; } }, "Keep it"));
+      confirmBox.hidden = false;
+      go.addEventListener("click", () => runAction(go, async () => {
+        await api("DELETE", "/jobs/" + encodeURIComponent(id));
+        flash("ok", "Job ", code(id), " deleted.");
+        navigate(hashFor("/jobs", { queue: job.queue }));
+      }));
+    });
     const head = h("div", { class: "view-head" },
       h("div", null,
         h("a", { href: "#/jobs", class: "back" }, "← Jobs"),
         h("h1", null, "Job ", h("span", { class: "mono", id: "job-id" }, job.id), " ", badge(job.status, "big"))),
-      h("div", { class: "actions", id: "job-actions" }, retryBtn, replayBtn, cancelBtn,
+      h("div", { class: "actions", id: "job-actions" }, retryBtn, replayBtn, cancelBtn, deleteBtn,
         h("button", { type: "button", id: "refresh", onclick: () => route() }, "Refresh")));
     head.querySelector(".badge").id = "job-status";
 
@@ -562,7 +780,7 @@
       } },
     ], events, { caption: "Timeline", empty: "No events.", rowAttrs: (e) => ({ dataset: { event: e.type } }) });
 
-    add(el, head,
+    add(el, head, confirmBox,
       h("div", { class: "job-grid" },
         h("div", { class: "col" }, explain, h("div", { class: "card" }, h("h2", null, "Fields"), fields)),
         h("div", { class: "col" },
@@ -579,17 +797,24 @@
   async function viewDLQ(el, ctx) {
     el.id = "view-dlq";
     const queue = ctx.params.get("queue") || "";
+    const reason = ctx.params.get("dlq_reason") || "";
     const offset = Math.max(0, parseInt(ctx.params.get("offset") || "0", 10) || 0);
     const queueIn = h("input", { id: "dlq-filter-queue", name: "queue", value: queue, pattern: NAME_PATTERN, placeholder: "any", autocomplete: "off", spellcheck: "false" });
+    const reasonSel = h("select", { id: "dlq-filter-reason", name: "dlq_reason" }, h("option", { value: "" }, "any"),
+      Object.entries(DLQ_REASONS).concat(reason && !DLQ_REASONS[reason] ? [[reason, reason]] : [])
+        .map(([code, label]) => h("option", { value: code, selected: code === reason }, label)));
     const form = h("form", { class: "filters", id: "dlq-filters", role: "search", "aria-label": "Filter the DLQ" },
       filterField("dlq-filter-queue", "Queue", queueIn),
+      filterField("dlq-filter-reason", "Reason", reasonSel),
       h("div", { class: "filter filter-buttons" },
         h("button", { type: "submit", id: "dlq-filter-apply", class: "primary" }, "Apply"),
         h("a", { href: "#/dlq", class: "button", id: "dlq-filter-clear" }, "Clear")));
-    form.addEventListener("submit", (ev) => { ev.preventDefault(); location.hash = hashFor("/dlq", { queue: queueIn.value.trim() }); });
+    form.addEventListener("submit", (ev) => { ev.preventDefault(); location.hash = hashFor("/dlq", { queue: queueIn.value.trim(), dlq_reason: reasonSel.value }); });
+    reasonSel.addEventListener("change", () => form.requestSubmit());
 
     const q = new URLSearchParams({ limit: String(PAGE_SIZE), offset: String(offset) });
     if (queue) q.set("queue", queue);
+    if (reason) q.set("dlq_reason", reason);
     const data = await api("GET", "/dlq?" + q.toString());
     if (!ctx.alive()) return;
 
@@ -598,6 +823,7 @@
     retryAll.addEventListener("click", () => runAction(retryAll, async () => {
       const filter = { status: "dlq" };
       if (queue) filter.queue = queue;
+      if (reason) filter.dlq_reason = reason;
       const dry = await api("POST", "/jobs/bulk/retry", { filter, dry_run: true, limit: 1000 });
       const n = dry.matched;
       const go = h("button", { type: "button", id: "dlq-confirm-yes", class: "primary" }, "Retry " + fmtNum(n) + (n === 1 ? " job" : " jobs"));
@@ -613,7 +839,7 @@
       }));
     }));
 
-    const toHash = (o) => hashFor("/dlq", { queue, offset: o });
+    const toHash = (o) => hashFor("/dlq", { queue, dlq_reason: reason, offset: o });
     add(el, viewHeader("Dead-letter queue", retryAll, h("button", { type: "button", id: "refresh", onclick: () => route() }, "Refresh")), form, confirmBox,
       pager(data.total, data.total_capped, offset, data.items.length, toHash),
       table("dlq-table", [
@@ -621,6 +847,7 @@
         { label: "Queue", cell: (j) => j.queue },
         { label: "Type", cell: (j) => j.job_type },
         { label: "Attempts", class: "num", cell: (j) => String(j.attempts) },
+        { label: "Reason", cell: (j) => j.dlq_reason_code ? h("span", { class: "badge reason r-" + String(j.dlq_reason_code).toLowerCase(), dataset: { reason: j.dlq_reason_code } }, DLQ_REASONS[j.dlq_reason_code] || j.dlq_reason_code) : "" },
         { label: "Error", cell: (j) => j.last_error_code ? h("span", { class: "errcode" }, j.last_error_code) : "" },
         { label: "Message", class: "msg", cell: (j) => h("span", { title: j.last_error_message || "" }, truncate(j.last_error_message, 90)) },
         { label: "Dead-lettered", cell: (j) => timeEl(j.finished_at) },
@@ -632,6 +859,8 @@
         onRowClick: (j) => { location.hash = "#/jobs/" + encodeURIComponent(j.id); },
       }));
   }
+
+  const DLQ_REASONS = { MAX_ATTEMPTS_EXCEEDED: "max attempts", NON_RETRYABLE: "not retryable", TIMEOUT: "timeout", BAD_PAYLOAD: "bad payload", UNKNOWN_JOB_TYPE: "unknown type", LEASE_EXPIRED: "lease expired" };
 
   function dlqActions(j) {
     const retry = h("button", { type: "button", class: "small", dataset: { action: "retry" }, "aria-label": "Retry job " + j.id }, "Retry");
@@ -645,7 +874,17 @@
       const r = await api("POST", "/jobs/" + encodeURIComponent(j.id) + "/replay");
       flash("ok", "Replayed ", jobLink(j.id), " as new job ", jobLink(r.job_id), ".");
     }));
-    return [retry, replay];
+    // Discarding a dead-lettered job is deleting it (a second click confirms).
+    const discard = h("button", { type: "button", class: "small danger", dataset: { action: "discard" }, "aria-label": "Discard job " + j.id }, "Discard");
+    discard.addEventListener("click", () => {
+      if (discard.dataset.armed !== "true") { discard.dataset.armed = "true"; discard.textContent = "Discard?"; discard.closest("tr").dataset.hold = ""; return; }
+      runAction(discard, async () => {
+        await api("DELETE", "/jobs/" + encodeURIComponent(j.id));
+        flash("ok", "Discarded job ", code(j.id), ".");
+        rerender();
+      });
+    });
+    return [retry, replay, discard];
   }
 
   // ---------------------------------------------------------------- queues
@@ -669,7 +908,7 @@
       { label: "Scheduled", class: "num", cell: (q) => fmtNum(q.scheduled) + (q.counts_capped && q.scheduled > 0 ? "+" : "") },
       { label: "Running", class: "num", cell: (q) => q.running > 0 ? h("a", { href: hashFor("/jobs", { queue: q.queue, status: "running" }) }, fmtNum(q.running)) : "0" },
       { label: "DLQ", class: "num", cell: (q) => q.dlq > 0 ? h("a", { href: hashFor("/dlq", { queue: q.queue }), class: "dlq-count" }, fmtNum(q.dlq) + (q.counts_capped ? "+" : "")) : "0" },
-      { label: "Oldest runnable", class: "num", cell: (q) => fmtSeconds(q.oldest_runnable_age_seconds) },
+      { label: "Oldest runnable", class: "num", cell: (q) => h("span", { dataset: { rel: "" } }, fmtSeconds(q.oldest_runnable_age_seconds)) },
     ];
     if (hasPolicy) {
       cols.push(
@@ -754,26 +993,58 @@
 
   // ---------------------------------------------------------------- workers
 
+  /** Does a worker take jobs from this queue? (null queues = every queue) */
+  function serves(w, queue) { return w.queues === null || w.queues === undefined || w.queues.includes(queue); }
+
   async function viewWorkers(el, ctx) {
     el.id = "view-workers";
-    const data = await api("GET", "/workers");
+    // Running jobs name their worker: the busy table joins the two (at most 1,000 running jobs shown).
+    const [data, running, queues] = await Promise.all([
+      api("GET", "/workers"), api("GET", "/jobs?status=running&limit=1000"), api("GET", "/queues?limit=1000"),
+    ]);
     if (!ctx.alive()) return;
     const list = (v) => v === null || v === undefined ? h("span", { class: "muted" }, "all") : (v.length ? v.join(", ") : h("span", { class: "muted" }, "none"));
-    const alive = data.items.filter((w) => w.alive).length;
+    const alive = data.items.filter((w) => w.alive);
+    const byWorker = new Map();
+    for (const j of running.items) { if (j.worker_id) (byWorker.get(j.worker_id) || byWorker.set(j.worker_id, []).get(j.worker_id)).push(j); }
+    const unserved = queues.items.filter((q) => q.runnable > 0 && !alive.some((w) => serves(w, q.queue)));
+    const warning = unserved.length === 0 ? null
+      : h("div", { class: "warn-box", id: "unserved-queues", role: "status" },
+        h("strong", null, "No live worker serves " + (unserved.length === 1 ? "this queue" : "these queues") + ": "),
+        unserved.map((q, i) => [i ? ", " : "", h("a", { href: hashFor("/jobs", { queue: q.queue, status: "queued" }), dataset: { queue: q.queue } }, q.queue),
+          " (" + fmtNum(q.runnable) + (q.counts_capped ? "+" : "") + " runnable)"]),
+        ". Their jobs wait until a worker with ", code("--queues"), " including them starts.");
     add(el, viewHeader("Workers", h("button", { type: "button", id: "refresh", onclick: () => route() }, "Refresh")),
-      h("p", { class: "summary muted" }, fmtNum(alive) + " alive, " + fmtNum(data.items.length - alive) + " gone (no heartbeat for three leases)"),
+      h("p", { class: "summary muted" }, fmtNum(alive.length) + " alive, " + fmtNum(data.items.length - alive.length) + " gone (no heartbeat for three leases) · " +
+        fmtNum(running.total) + (running.total_capped ? "+" : "") + " running " + (running.total === 1 ? "job" : "jobs")),
+      warning,
+      h("h2", null, "Busy ", h("span", { class: "muted count" }, "(" + fmtNum(running.items.length) + ")")),
+      table("busy-table", [
+        { label: "Worker", cell: (j) => code(j.worker_id || dash) },
+        { label: "Job", class: "id", cell: (j) => jobLink(j.id) },
+        { label: "Type", cell: (j) => j.job_type },
+        { label: "Queue", cell: (j) => j.queue },
+        { label: "Started", cell: (j) => timeEl(j.started_at) },
+        { label: "Attempt", class: "num", cell: (j) => String(j.attempts) + (j.max_attempts ? " / " + j.max_attempts : "") },
+        { label: "Payload", class: "msg", cell: payloadCell },
+      ], running.items, {
+        caption: "Jobs running now", empty: "No job is running.",
+        rowAttrs: (j) => ({ dataset: { jobId: j.id, workerId: j.worker_id, status: j.status, queue: j.queue } }),
+        onRowClick: (j) => { location.hash = "#/jobs/" + encodeURIComponent(j.id); },
+      }),
+      h("h2", null, "Workers"),
       table("workers-table", [
         { label: "Worker", cell: (w) => code(w.id) },
         { label: "State", cell: (w) => badge(w.alive ? "alive" : "gone") },
+        { label: "Running", class: "num", cell: (w) => fmtNum((byWorker.get(w.id) || []).length) + " / " + fmtNum(w.concurrency) },
         { label: "Host", cell: (w) => w.host },
         { label: "PID", class: "num", cell: (w) => String(w.pid) },
         { label: "Queues", cell: (w) => list(w.queues) },
         { label: "Job types", cell: (w) => list(w.job_types) },
-        { label: "Concurrency", class: "num", cell: (w) => fmtNum(w.concurrency) },
         { label: "Lease", class: "num", cell: (w) => fmtSeconds(w.lease_seconds) },
         { label: "Started", cell: (w) => timeEl(w.started_at) },
         { label: "Last heartbeat", cell: (w) => timeEl(w.last_heartbeat_at) },
-      ], data.items, { caption: "Workers", empty: "No worker has registered yet.", rowAttrs: (w) => ({ dataset: { workerId: w.id, alive: String(w.alive) } }) }));
+      ], data.items, { caption: "Workers", empty: "No worker has registered yet.", rowAttrs: (w) => ({ dataset: { workerId: w.id, alive: String(w.alive), running: (byWorker.get(w.id) || []).length } }) }));
   }
 
   // ---------------------------------------------------------------- metrics
@@ -814,7 +1085,6 @@
       h("h2", null, "Per queue"), queueBox);
 
     const draw = () => drawChart(canvas, metricsHistory);
-    let timer = null;
     let stopped = false;
     let ticks = 0;
     const tick = async () => {
@@ -822,11 +1092,11 @@
       try {
         m = await api("GET", "/metrics");
       } catch (e) {
-        if (stopped) return;
+        if (stopped) return null;
         if (ticks === 0) throw e;
         status.textContent = "Refresh failed: " + (e.message || e.code) + " — retrying";
         status.className = "error-text";
-        return;
+        return e;
       }
       if (stopped || !ctx.alive()) return;
       ticks++;
@@ -834,7 +1104,7 @@
       while (metricsHistory.length && metricsHistory[0].t < Date.now() - CHART_WINDOW_MS - 10000) metricsHistory.shift();
       for (const [key, , fmt] of METRIC_CARDS) valueEls[key].textContent = fmt(m);
       status.className = "muted";
-      status.textContent = "Last " + m.window_seconds + " s · updated " + fmtTime(m.at) + " · every 2 s";
+      status.textContent = "Last " + m.window_seconds + " s · updated " + fmtTime(m.at);
       chartText.textContent = "Latest: " + fmtRate(m.jobs_per_sec) + " jobs per second.";
       el.dataset.samples = String(ticks);
       queueBox.replaceChildren(table("metrics-queues", [
@@ -852,13 +1122,12 @@
       ], m.queues || [], { caption: "Metrics per queue", empty: "No queue has jobs.", rowAttrs: (q) => ({ dataset: { queue: q.queue } }) }));
       draw();
     };
-    const loop = () => {
-      timer = setTimeout(async () => { await tick(); if (!stopped) loop(); }, METRICS_INTERVAL_MS);
-    };
-    ctx.onDispose(() => { stopped = true; clearTimeout(timer); window.removeEventListener("resize", draw); });
+    ctx.onDispose(() => { stopped = true; window.removeEventListener("resize", draw); });
     window.addEventListener("resize", draw);
     await tick();
-    loop();
+    // Later samples come from the live loop (paused with it), every METRICS_INTERVAL_MS.
+    ctx.liveInterval = METRICS_INTERVAL_MS;
+    ctx.liveRefresh = async () => { const failed = await tick(); if (failed) throw failed; };
   }
 
   function cssVar(name, fallback) {
@@ -999,7 +1268,9 @@
     if (!ctx.alive()) return;
     const items = data.items || [];
     const canDelete = feats.has("/schedules/{name}");
+    const canRun = feats.has("/schedules/{name}/run");
     const confirmBox = h("div", { id: "schedule-confirm", class: "confirm", hidden: true });
+    const panel = h("div", { id: "schedules-panel", dataset: { hold: "" }, hidden: true });
     const cols = [
       { label: "Name", cell: (it) => h("strong", null, it.name) },
       { label: "Cron", cell: (it) => code(it.cron) },
@@ -1010,8 +1281,16 @@
       { label: "Last slot", cell: (it) => timeEl(it.last_slot_at) },
       { label: "Next slot", cell: (it) => timeEl(it.next_slot_at) },
     ];
-    if (canDelete) {
+    if (canDelete || canRun) {
       cols.push({ label: "Actions", class: "actions-cell", cell: (it) => {
+        const run = canRun ? h("button", { type: "button", class: "small", dataset: { action: "run" }, "aria-label": "Run schedule " + it.name + " now" }, "Run now") : null;
+        if (run) {
+          run.addEventListener("click", () => runAction(run, async () => {
+            const r = await api("POST", "/schedules/" + encodeURIComponent(it.name) + "/run", {});
+            flash("ok", "Enqueued job ", jobLink(r.job_id), " from “" + it.name + "”.");
+          }));
+        }
+        if (!canDelete) return run;
         const b = h("button", { type: "button", class: "small danger", dataset: { action: "delete" }, "aria-label": "Remove schedule " + it.name }, "Remove…");
         b.addEventListener("click", () => {
           const go = h("button", { type: "button", class: "danger", id: "schedule-confirm-yes" }, "Remove");
@@ -1025,13 +1304,43 @@
             rerender();
           }));
         });
-        return b;
+        return [run, b];
       } });
     }
-    add(el, viewHeader("Schedules", h("button", { type: "button", id: "refresh", onclick: () => route() }, "Refresh")),
-      h("p", { class: "summary muted" }, "Recurring jobs: each due slot is enqueued once (idempotency key cron:<name>:<slot>). Add one with ", code("portableq schedules add NAME --cron … TYPE"), "."),
-      confirmBox,
+    const addBtn = h("button", { type: "button", id: "btn-add-schedule", class: "primary", onclick: () => showScheduleForm(panel) }, "Add schedule…");
+    add(el, viewHeader("Schedules", addBtn, h("button", { type: "button", id: "refresh", onclick: () => route() }, "Refresh")),
+      h("p", { class: "summary muted" }, "Recurring jobs: each due slot is enqueued once (idempotency key cron:<name>:<slot>). Add one here or with ", code("portableq schedules add NAME --cron … TYPE"), "."),
+      panel, confirmBox,
       table("schedules-table", cols, items, { caption: "Schedules", empty: "No schedules yet.", rowAttrs: (it) => ({ dataset: { name: it.name } }) }));
+  }
+
+  function showScheduleForm(box) {
+    const name = textField("schedule-name", "Name", "", { pattern: NAME_PATTERN, required: true });
+    const cron = textField("schedule-cron", "Cron (5 fields, UTC)", "", { placeholder: "*/5 * * * *", required: true });
+    const type = textField("schedule-type", "Job type", "", { pattern: NAME_PATTERN, required: true });
+    const queue = textField("schedule-queue", "Queue", "default", { pattern: NAME_PATTERN });
+    const payload = jsonInput("schedule-payload", "Payload (JSON)", "{}");
+    actionForm("schedule-form", "Add a schedule", [name.node, cron.node, type.node, queue.node, payload.node], "Add", async () => {
+      const p = payload.read();
+      if (!p.ok) { payload.area.focus(); throw new ApiError(0, "INVALID_JSON", "the payload is " + p.error); }
+      const r = await api("POST", "/schedules", { name: name.input.value.trim(), cron: cron.input.value.trim(), job_type: type.input.value.trim(),
+        queue: queue.input.value.trim() || "default", payload_json: p.value });
+      flash("ok", "Schedule “" + r.name + "” added; next slot " + fmtTime(r.next_slot_at) + ".");
+      box.hidden = true;
+      rerender();
+    }, box);
+  }
+
+  function showRunForm(box, slug) {
+    const input = jsonInput("run-input-json", "Input (JSON)", "{}");
+    actionForm("run-form", "Start a run of “" + slug + "”", [input.node], "Start run", async () => {
+      const p = input.read();
+      if (!p.ok) { input.area.focus(); throw new ApiError(0, "INVALID_JSON", "the input is " + p.error); }
+      const r = await api("POST", "/flows/" + encodeURIComponent(slug) + "/runs", { input: p.value });
+      flash("ok", "Started run ", h("a", { href: "#/runs/" + encodeURIComponent(r.id), class: "mono" }, r.id), " of “" + slug + "”.");
+      box.hidden = true;
+      navigate("#/runs/" + encodeURIComponent(r.id));
+    }, box);
   }
 
   async function viewFlows(el, ctx) {
@@ -1053,13 +1362,20 @@
     ]);
     if (!ctx.alive()) return;
     const stepList = (f) => (f.steps || []).map((st) => stepName(st) + (stepDeps(st).length ? " ← " + stepDeps(st).join(", ") : "")).join(" · ");
-    add(el,
-      table("flows-table", [
+    const panel = h("div", { id: "flows-panel", dataset: { hold: "" }, hidden: true });
+    const canStart = feats.has("/flows/{slug}/runs");
+    const flowCols = [
         { label: "Flow", cell: (f) => h("a", { href: hashFor("/flows", { flow: f.slug }), class: "strong" }, f.slug) },
         { label: "Version", class: "num", cell: (f) => String(f.version ?? "") },
         { label: "Steps", class: "msg", cell: (f) => h("span", { title: stepList(f) }, fmtNum((f.steps || []).length) + ": " + truncate(stepList(f), 110)) },
         { label: "Defined", cell: (f) => timeEl(f.created_at) },
-      ], flows.items || [], { caption: "Flows", empty: "No flows defined yet: portableq flows define FILE.json", rowAttrs: (f) => ({ dataset: { slug: f.slug } }) }));
+    ];
+    if (canStart) {
+      flowCols.push({ label: "Actions", class: "actions-cell", cell: (f) =>
+        h("button", { type: "button", class: "small", dataset: { action: "start" }, "aria-label": "Start a run of " + f.slug, onclick: () => showRunForm(panel, f.slug) }, "Start run…") });
+    }
+    add(el, panel,
+      table("flows-table", flowCols, flows.items || [], { caption: "Flows", empty: "No flows defined yet: portableq flows define FILE.json", rowAttrs: (f) => ({ dataset: { slug: f.slug } }) }));
     if (!runs) { add(el, form); return; }
     form.classList.add("inline");
     const toHash = (o) => hashFor("/flows", { flow, offset: o });

@@ -169,10 +169,17 @@ public struct JobFilter: Sendable, Equatable {
     public var status: JobStatus?
     public var errorCode: String?
     public var runId: String?
+    /// Dead-lettered for this reason (`MAX_ATTEMPTS_EXCEEDED`, `NON_RETRYABLE`, `TIMEOUT`, ...).
+    public var dlqReason: String?
+    /// Queued jobs not due yet (backing off before a retry, or scheduled for later).
+    public var scheduled: Bool
+    /// Set by the core from `scheduled`: only jobs whose run_at is later than this.
+    public var runAfter: Date?
 
     public init(queue: String? = nil, jobType: String? = nil, status: JobStatus? = nil,
-                errorCode: String? = nil, runId: String? = nil) {
+                errorCode: String? = nil, runId: String? = nil, dlqReason: String? = nil, scheduled: Bool = false) {
         self.queue = queue; self.jobType = jobType; self.status = status; self.errorCode = errorCode; self.runId = runId
+        self.dlqReason = dlqReason; self.scheduled = scheduled
     }
 }
 

@@ -25,4 +25,14 @@ extension PortableClient {
     }
 
     public func schedules() async throws -> [Schedule] { try await driver.scheduleList() }
+
+    /// Enqueues one job of a schedule now, outside its slots: no slot key (each call is a new job)
+    /// and the schedule's next slot is unchanged.
+    public func runScheduleNow(_ name: String) async throws -> EnqueueResult {
+        guard let s = try await driver.scheduleList().first(where: { $0.name == name }) else {
+            throw PortableError.notFound("no schedule \(name)")
+        }
+        return try await enqueue(NewJob(queue: s.queue, jobType: s.jobType, payloadJSON: s.payload, priority: s.priority,
+                                         maxAttempts: s.maxAttempts, timeoutSeconds: s.timeoutSeconds))
+    }
 }

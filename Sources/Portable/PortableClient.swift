@@ -141,23 +141,33 @@ public final class PortableClient: Sendable {
     }
 
     public func jobs(_ filter: JobFilter = JobFilter(), limit: Int = 50, offset: Int = 0) async throws -> Page<Job> {
-        try await page(filter, limit: limit, offset: offset) { [driver] in try await driver.jobList(filter, limit: limit, offset: offset) }
+        try await page(filter, limit: limit, offset: offset) { [driver] f in try await driver.jobList(f, limit: limit, offset: offset) }
     }
 
     /// `jobs` as lists show them (HTTP, `jobs list --json`): a payload or output over
     /// `JobListItem.wholeUpTo` bytes is only a preview, and is not read whole from the database.
     public func jobItems(_ filter: JobFilter = JobFilter(), limit: Int = 50, offset: Int = 0) async throws -> Page<JobListItem> {
-        try await page(filter, limit: limit, offset: offset) { [driver] in try await driver.jobListPreview(filter, limit: limit, offset: offset) }
+        try await page(filter, limit: limit, offset: offset) { [driver] f in try await driver.jobListPreview(f, limit: limit, offset: offset) }
     }
 
     private func page<T: Sendable>(_ filter: JobFilter, limit: Int, offset: Int,
-                                   _ read: @Sendable () async throws -> [T]) async throws -> Page<T> {
+                                   _ read: @Sendable (JobFilter) async throws -> [T]) async throws -> Page<T> {
         guard (1...1000).contains(limit) else { throw PortableError.invalid("limit must be between 1 and 1000") }
         guard offset >= 0 else { throw PortableError.invalid("offset must not be negative") }
         if let q = filter.queue { try Names.check(q, "queue") }
         if let t = filter.jobType { try Names.check(t, "job_type") }
-        async let items = read()
-        async let total = driver.jobCount(filter, cap: config.countCap + 1)
+        if let r = filter.dlqReason { try Names.check(r, "dlq_reason") }
+        var resolved = filter
+        if filter.scheduled {
+            guard filter.status == nil || filter.status == .queued else {
+                throw PortableError.invalid("scheduled lists queued jobs only; drop status or use status=queued")
+            }
+            resolved.status = .queued
+            resolved.runAfter = try await driver.clockNow(now)
+        }
+        let f = resolved
+        async let items = read(f)
+        async let total = driver.jobCount(f, cap: config.countCap + 1)
         let (i, t) = try await (items, total)
         return Page(items: i, total: min(t, config.countCap), totalCapped: t > config.countCap)
     }
@@ -397,6 +407,7 @@ extension PortableClient {
         }
         if let q = filter.queue { try Names.check(q, "queue") }
         if let t = filter.jobType { try Names.check(t, "job_type") }
+        if let r = filter.dlqReason { try Names.check(r, "dlq_reason") }
         let statuses = action.eligible.filter { filter.status == nil || filter.status == $0 }
         var jobs: [Job] = []
         for status in statuses where jobs.count < limit {

@@ -15,7 +15,7 @@ filters; pagination (one page per request) and the capped "10,000+" total; the j
 timeline, actions); DLQ retry, replay and bulk retry (verified through the API); queue actions,
 schedules and flow runs when the server serves them; the workflow graph. Purely client-side checks
 run once per backend, not again in the token run.
-Screenshots: test-artifacts/screenshots/<backend>-<page>[-token].png.
+Screenshots: .build/screenshots/<backend>-<page>[-token]-{1400,390}.png (desktop and phone width).
 """
 import json
 import os
@@ -38,9 +38,11 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.environ.get("PORTABLEQ_BIN") or os.path.join(ROOT, ".build", "debug", "portableq")
-SHOTS = os.path.join(ROOT, "test-artifacts", "screenshots")
+SHOTS = os.path.join(ROOT, ".build", "screenshots")
+WIDE, PHONE = (1400, 1000), (390, 844)
 TOKEN = "s3cret-" + secrets.token_hex(4)
 WAIT = 15  # seconds for any one explicit wait
+MISSING_JOB = "0190a0b0-0000-7000-8000-000000000000"
 
 # ------------------------------------------------------------------ cases
 
@@ -119,8 +121,25 @@ class Case:
             return e.code, (json.loads(raw) if raw else None)
 
     def shot(self, driver, page):
+        """Saves the page at 1400 px and at 390 px (a phone), then goes back to 1400 px."""
         os.makedirs(SHOTS, exist_ok=True)
-        driver.save_screenshot(os.path.join(SHOTS, f"{self.backend}-{page}{self.suffix}.png"))
+        driver.save_screenshot(os.path.join(SHOTS, f"{self.backend}-{page}{self.suffix}-{WIDE[0]}.png"))
+        phone(driver)
+        try:
+            driver.save_screenshot(os.path.join(SHOTS, f"{self.backend}-{page}{self.suffix}-{PHONE[0]}.png"))
+        finally:
+            desktop(driver)
+
+
+def phone(driver):
+    """A 390 px wide viewport (device-metrics emulation: no minimum window size gets in the way)."""
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {"width": PHONE[0], "height": PHONE[1], "deviceScaleFactor": 1, "mobile": False})
+    wait_for(driver, lambda d: d.execute_script("return window.innerWidth") == PHONE[0], "the phone width")
+
+
+def desktop(driver):
+    driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+    wait_for(driver, lambda d: d.execute_script("return window.innerWidth") > PHONE[0], "the desktop width")
 
 
 def start_server(case):
@@ -387,11 +406,12 @@ def test_every_page_loads(case, driver):
 
     # Unknown pages and unknown jobs are reported in the page, not as a crash.
     goto(driver, case, "/nowhere", "view-notfound")
-    driver.execute_script("document.getElementById('app').replaceChildren(); location.hash = '#/jobs/no-such-job';")
+    # A well-formed id that names no job (a malformed one is a 422 INVALID_ARGUMENT since the CLI/HTTP id rules).
+    driver.execute_script("document.getElementById('app').replaceChildren(); location.hash = '#/jobs/' + arguments[0];", MISSING_JOB)
     err = waiter(driver).until(lambda d: d.find_element(By.ID, "view-error") if d.find_elements(By.ID, "view-error") else False)
     assert err.get_attribute("data-code") == "NOT_FOUND"
     # that 404 is the one console error expected here
-    entries = [e for e in driver.get_log("browser") if not ("no-such-job" in e["message"] and "404" in e["message"])]
+    entries = [e for e in driver.get_log("browser") if not (MISSING_JOB in e["message"] and "404" in e["message"])]
     assert not severe(entries), entries
 
 
@@ -466,8 +486,8 @@ def test_pagination(case, driver):
     # the list agrees with the API, page for page
     status, body = case.api("GET", "/jobs?limit=50&offset=50")
     assert status == 200 and [j["id"] for j in body["items"]] == second
-    # only ever one page is asked for
-    urls = driver.execute_script("return performance.getEntriesByType('resource').map(e => e.name).filter(n => /\\/jobs\\?/.test(n));")
+    # only ever one page is asked for (the workers page's busy table reads running jobs, up to 1,000, apart)
+    urls = driver.execute_script("return performance.getEntriesByType('resource').map(e => e.name).filter(n => /\\/jobs\\?/.test(n) && !/status=running&limit=1000/.test(n));")
     assert urls and all("limit=50" in u for u in urls), urls
     assert_clean_console(driver)
 
@@ -714,6 +734,319 @@ def test_flows_and_run(case, driver):
         driver.find_element(By.ID, "btn-cancel-run").click()
         wait_for(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#view-run[data-state='ready'] h1 .badge[data-status='cancelled']"), "the run to show cancelled")
         assert case.api("GET", "/runs/" + run["id"])[1]["status"] == "cancelled"
+    assert_clean_console(driver)
+
+
+def live_state(driver):
+    return driver.find_element(By.ID, "live-toggle").get_attribute("data-live")
+
+
+def job_ids(case, query):
+    status, body = case.api("GET", "/jobs?" + query)
+    assert status == 200, body
+    return [j["id"] for j in body["items"]]
+
+
+def new_job(case, queue, job_type="noop", payload=None):
+    status, body = case.api("POST", "/jobs", {"queue": queue, "job_type": job_type, "payload_json": payload})
+    assert status == 201, body
+    return body["job_id"]
+
+
+def dead_letter(case, queue, retryable=True, code="LIVE"):
+    """A job in the DLQ of `queue` (fail_me, one attempt, run by a one-shot CLI worker)."""
+    jid = enqueue(case.db, "fail_me", queue, {"error_code": code, "retryable": retryable}, max_attempts=1 if retryable else 5)
+    run_cli(["work", "--builtins", "--until-empty", "--queues", queue], case.db, timeout=60)
+    status, job = case.api("GET", "/jobs/" + jid)
+    assert status == 200 and job["status"] == "dlq", job
+    return jid
+
+
+def test_live_refresh(case, driver):
+    """Every list and detail page follows the database without a reload; the header's control pauses it."""
+    goto(driver, case, "/jobs?queue=live", "view-jobs")
+    assert live_state(driver) == "live"
+    assert driver.find_element(By.ID, "live-toggle").get_attribute("aria-pressed") == "true"
+    assert rows(driver, "jobs-table") == []
+    jid = new_job(case, "live")
+    wait_for(driver, lambda d: [r["id"] for r in rows(d, "jobs-table")] == [jid], "the new job to appear on the jobs page")
+    assert "updated" in driver.find_element(By.ID, "live-status").text
+
+    goto(driver, case, "/jobs/" + jid, "view-job")
+    assert case.api("POST", f"/jobs/{jid}/cancel")[0] == 200
+    wait_for(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#job-status[data-status='cancelled']"), "the job page to show cancelled")
+
+    goto(driver, case, "/dlq?queue=livedlq", "view-dlq")
+    assert rows(driver, "dlq-table") == []
+    dead = dead_letter(case, "livedlq")
+    wait_for(driver, lambda d: [r["id"] for r in rows(d, "dlq-table")] == [dead], "the dead-lettered job to appear in the DLQ")
+
+    goto(driver, case, "/queues", "view-queues")
+    new_job(case, "liveq")
+    wait_for(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#queues-table tr[data-queue='liveq']"), "the new queue to appear")
+    case.shot(driver, "live")
+    assert_clean_console(driver)
+
+    if case.token:
+        return  # the controls are client-side: once per backend
+    # Paused: nothing changes; the choice survives a reload; resuming catches up at once.
+    goto(driver, case, "/jobs?queue=live2", "view-jobs")
+    driver.find_element(By.ID, "live-toggle").click()
+    wait_for(driver, lambda d: live_state(d) == "paused" and d.find_element(By.ID, "live-label").text == "Paused", "the paused state")
+    paused_id = new_job(case, "live2")
+    driver.refresh()
+    wait_view(driver, "view-jobs")
+    assert live_state(driver) == "paused"
+    assert rows(driver, "jobs-table") and rows(driver, "jobs-table")[0]["id"] == paused_id  # a reload still loads
+    second = new_job(case, "live2")
+    time.sleep(7)  # two refresh periods
+    assert second not in [r["id"] for r in rows(driver, "jobs-table")]
+    case.shot(driver, "live-paused")
+    driver.find_element(By.ID, "live-toggle").click()
+    wait_for(driver, lambda d: second in [r["id"] for r in rows(d, "jobs-table")], "resuming to refresh")
+    assert live_state(driver) == "live"
+
+    # A hidden tab does not poll; showing it refreshes at once.
+    driver.execute_script("Object.defineProperty(document, 'hidden', {configurable: true, get: () => true});"
+                          "document.dispatchEvent(new Event('visibilitychange'));")
+    wait_for(driver, lambda d: live_state(d) == "hidden" and "tab hidden" in d.find_element(By.ID, "live-status").text, "the hidden state")
+    time.sleep(1)  # a refresh already under way when the tab hid is dropped, not shown
+    before = driver.find_element(By.ID, "view-jobs").get_attribute("data-refreshes")
+    third = new_job(case, "live2")
+    time.sleep(7)
+    assert driver.find_element(By.ID, "view-jobs").get_attribute("data-refreshes") == before
+    assert third not in [r["id"] for r in rows(driver, "jobs-table")]
+    driver.execute_script("delete document.hidden; document.dispatchEvent(new Event('visibilitychange'));")
+    wait_for(driver, lambda d: third in [r["id"] for r in rows(d, "jobs-table")], "the refresh when the tab shows again")
+
+    # Typing in a filter holds the refresh (the page would otherwise be replaced under the cursor).
+    driver.find_element(By.ID, "filter-job-type").send_keys("no")
+    fourth = new_job(case, "live2")
+    wait_for(driver, lambda d: live_state(d) == "held", "the held state")
+    assert fourth not in [r["id"] for r in rows(driver, "jobs-table")]
+    assert driver.find_element(By.ID, "filter-job-type").get_attribute("value") == "no"
+    driver.execute_script("document.activeElement.blur()")
+    wait_for(driver, lambda d: fourth in [r["id"] for r in rows(d, "jobs-table")], "the refresh after editing")
+    assert_clean_console(driver)
+
+
+def test_actions(case, driver):
+    """Enqueue (with JSON checked), bulk select, delete a job, discard from the DLQ with its reason shown."""
+    goto(driver, case, "/jobs?queue=formq", "view-jobs")
+    driver.find_element(By.ID, "btn-enqueue").click()
+    typ = driver.find_element(By.ID, "enqueue-type")
+    typ.send_keys("echo")
+    q = driver.find_element(By.ID, "enqueue-queue")
+    q.clear()
+    q.send_keys("formq")
+    payload = driver.find_element(By.ID, "enqueue-payload")
+    payload.clear()
+    payload.send_keys('{"n": 1,')
+    assert payload.get_attribute("aria-invalid") == "true"
+    assert "not valid JSON" in driver.find_element(By.ID, "enqueue-payload-error").text
+    case.shot(driver, "enqueue-invalid")
+    driver.find_element(By.ID, "enqueue-form-submit").click()
+    wait_for(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#flash .flash-error"), "the refusal of bad JSON")
+    assert "INVALID_JSON" in driver.find_element(By.ID, "flash").text
+    assert job_ids(case, "queue=formq") == []
+    payload.clear()
+    payload.send_keys('{"n": 1, "text": "hi"}')
+    assert payload.get_attribute("aria-invalid") is None
+    driver.find_element(By.ID, "enqueue-form-submit").click()
+    wait_for(driver, lambda d: "Enqueued job" in d.find_element(By.ID, "flash").text and len(rows(d, "jobs-table")) == 1, "the enqueued job")
+    [made] = job_ids(case, "queue=formq")
+    job = case.api("GET", "/jobs/" + made)[1]
+    assert job["job_type"] == "echo" and job["payload"] == {"n": 1, "text": "hi"}, job
+
+    # Bulk select: cancel two of three, then delete all on the page.
+    ids = [new_job(case, "bulkq") for _ in range(3)]
+    goto(driver, case, "/jobs?queue=bulkq", "view-jobs")
+    assert not driver.find_element(By.ID, "bulk-bar").is_displayed()
+    for jid in ids[:2]:
+        driver.find_element(By.CSS_SELECTOR, f"#jobs-table tr[data-job-id='{jid}'] input[data-select]").click()
+    assert driver.find_element(By.ID, "bulk-count").text == "2 selected"
+    case.shot(driver, "jobs-bulk")
+    driver.find_element(By.ID, "bulk-cancel").click()
+    wait_for(driver, lambda d: "Cancelled 2 of 2 jobs" in d.find_element(By.ID, "flash").text
+             and d.find_elements(By.CSS_SELECTOR, "#view-jobs[data-state='ready']"), "the bulk cancel")
+    assert [case.api("GET", "/jobs/" + j)[1]["status"] for j in ids] == ["cancelled", "cancelled", "queued"]
+    wait_for(driver, lambda d: d.find_elements(By.ID, "select-all"), "the jobs page")
+    driver.find_element(By.ID, "select-all").click()
+    assert driver.find_element(By.ID, "bulk-count").text == "3 selected"
+    driver.find_element(By.ID, "bulk-delete").click()
+    wait_for(driver, lambda d: "Deleted 3 of 3 jobs" in d.find_element(By.ID, "flash").text, "the bulk delete")
+    assert job_ids(case, "queue=bulkq") == []
+
+    # Delete one job from its page.
+    goto(driver, case, "/jobs/" + made, "view-job")
+    driver.find_element(By.ID, "btn-delete").click()
+    driver.find_element(By.ID, "job-delete-yes").click()
+    wait_for(driver, lambda d: "deleted" in d.find_element(By.ID, "flash").text and d.find_elements(By.CSS_SELECTOR, "#view-jobs[data-state='ready']"),
+             "the jobs page after deleting")
+    assert case.api("GET", "/jobs/" + made)[0] == 404
+
+    # DLQ: the reason is shown; discarding (a second click confirms) deletes the job.
+    by_attempts = dead_letter(case, "discardq", retryable=True)
+    permanent = dead_letter(case, "discardq", retryable=False)
+    goto(driver, case, "/dlq?queue=discardq", "view-dlq")
+    reasons = driver.execute_script("return Object.fromEntries([...document.querySelectorAll('#dlq-table tr[data-job-id]')]"
+                                    ".map(r => [r.dataset.jobId, r.querySelector('[data-reason]').dataset.reason + ':' + r.querySelector('[data-reason]').textContent]));")
+    assert reasons == {by_attempts: "MAX_ATTEMPTS_EXCEEDED:max attempts", permanent: "NON_RETRYABLE:not retryable"}, reasons
+    case.shot(driver, "dlq-reasons")
+    Select(driver.find_element(By.ID, "dlq-filter-reason")).select_by_value("NON_RETRYABLE")  # submits on change
+    wait_for(driver, lambda d: "dlq_reason=NON_RETRYABLE" in d.current_url and d.find_elements(By.CSS_SELECTOR, "#view-dlq[data-state='ready']")
+             and [r["id"] for r in rows(d, "dlq-table")] == [permanent], "the reason filter")
+    goto(driver, case, "/dlq?queue=discardq", "view-dlq")
+    btn = driver.find_element(By.CSS_SELECTOR, f"#dlq-table tr[data-job-id='{permanent}'] button[data-action='discard']")
+    btn.click()
+    assert btn.text == "Discard?" and case.api("GET", "/jobs/" + permanent)[0] == 200
+    btn.click()
+    wait_for(driver, lambda d: "Discarded" in d.find_element(By.ID, "flash").text and d.find_elements(By.CSS_SELECTOR, "#view-dlq[data-state='ready']")
+             and [r["id"] for r in rows(d, "dlq-table")] == [by_attempts], "the discarded job to leave the DLQ")
+    assert case.api("GET", "/jobs/" + permanent)[0] == 404
+
+    # Retrying / scheduled: queued jobs that are not due yet, from the status menu.
+    status, body = case.api("POST", "/jobs", {"queue": "laterq", "job_type": "noop", "delay_seconds": 3600})
+    assert status == 201, body
+    later = body["job_id"]
+    due = new_job(case, "laterq")
+    goto(driver, case, "/jobs?queue=laterq", "view-jobs")
+    assert {r["id"] for r in rows(driver, "jobs-table")} == {later, due}
+    Select(driver.find_element(By.ID, "filter-status")).select_by_value("scheduled")
+    wait_for(driver, lambda d: "scheduled=true" in d.current_url and d.find_elements(By.CSS_SELECTOR, "#view-jobs[data-state='ready']")
+             and [r["id"] for r in rows(d, "jobs-table")] == [later], "the not-due-yet view")
+    assert driver.find_element(By.CSS_SELECTOR, f"#jobs-table tr[data-job-id='{later}'] [data-later]").get_attribute("data-later") == "scheduled"
+    assert driver.find_element(By.TAG_NAME, "h1").text == "Jobs not due yet"
+    case.shot(driver, "jobs-scheduled")
+    assert_clean_console(driver)
+
+
+def fill(driver, element_id, text):
+    el = driver.find_element(By.ID, element_id)
+    el.clear()
+    el.send_keys(text)
+    return el
+
+
+def test_schedule_and_flow_actions(case, driver):
+    """Add a schedule from the page, run it now (POST /schedules/{name}/run), remove it; start a flow run."""
+    goto(driver, case, "/schedules", "view-schedules")
+    driver.find_element(By.ID, "btn-add-schedule").click()
+    fill(driver, "schedule-name", "hourly-sync")
+    fill(driver, "schedule-cron", "0 * * * *")
+    fill(driver, "schedule-type", "noop")
+    fill(driver, "schedule-queue", "syncq")
+    fill(driver, "schedule-payload", '{"full": false')
+    assert driver.find_element(By.ID, "schedule-payload").get_attribute("aria-invalid") == "true"
+    driver.find_element(By.ID, "schedule-form-submit").click()
+    wait_for(driver, lambda d: "INVALID_JSON" in d.find_element(By.ID, "flash").text, "the refusal of bad JSON")
+    assert case.api("GET", "/schedules")[1]["items"] == []
+    fill(driver, "schedule-payload", '{"full": false}')
+    case.shot(driver, "schedule-form")
+    driver.find_element(By.ID, "schedule-form-submit").click()
+    wait_for(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#view-schedules[data-state='ready'] #schedules-table tr[data-name='hourly-sync']"),
+             "the new schedule")
+    [sched] = case.api("GET", "/schedules")[1]["items"]
+    assert sched["cron"] == "0 * * * *" and sched["queue"] == "syncq" and sched["payload"] == {"full": False}, sched
+    assert job_ids(case, "queue=syncq") == []
+    driver.find_element(By.CSS_SELECTOR, "#schedules-table tr[data-name='hourly-sync'] button[data-action='run']").click()
+    wait_for(driver, lambda d: "from “hourly-sync”" in d.find_element(By.ID, "flash").text, "run now")
+    [ran] = job_ids(case, "queue=syncq")
+    assert driver.find_element(By.CSS_SELECTOR, "#flash a[data-job-link]").get_attribute("data-job-link") == ran
+    assert case.api("GET", "/jobs/" + ran)[1]["payload"] == {"full": False}
+    driver.find_element(By.CSS_SELECTOR, "#schedules-table tr[data-name='hourly-sync'] button[data-action='delete']").click()
+    driver.find_element(By.ID, "schedule-confirm-yes").click()
+    wait_for(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#view-schedules[data-state='ready']")
+             and not d.find_elements(By.CSS_SELECTOR, "#schedules-table tr[data-name='hourly-sync']"), "the schedule to be removed")
+    assert case.api("GET", "/schedules")[1]["items"] == []
+
+    status, body = case.api("POST", "/flows", {"slug": "startme", "steps": [{"slug": "only", "job_type": "noop", "queue": "flowstart"}]})
+    assert status == 201, body
+    goto(driver, case, "/flows", "view-flows")
+    driver.find_element(By.CSS_SELECTOR, "#flows-table tr[data-slug='startme'] button[data-action='start']").click()
+    fill(driver, "run-input-json", '{"day": ')
+    driver.find_element(By.ID, "run-form-submit").click()
+    wait_for(driver, lambda d: "INVALID_JSON" in d.find_element(By.ID, "flash").text, "the refusal of bad JSON")
+    fill(driver, "run-input-json", '{"day": "2026-12-01"}')
+    driver.find_element(By.ID, "run-form-submit").click()
+    wait_for(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#view-run[data-state='ready']"), "the new run's page")
+    run_id = driver.find_element(By.ID, "view-run").get_attribute("data-run-id")
+    run = case.api("GET", "/runs/" + run_id)[1]
+    assert run["flow"] == "startme" and run["input"] == {"day": "2026-12-01"}, run
+    assert "Started run" in driver.find_element(By.ID, "flash").text
+    case.shot(driver, "run-started")
+    assert_clean_console(driver)
+
+
+def test_workers_busy(case, driver):
+    """The workers page shows what each worker runs now and flags queues with runnable jobs no live worker serves."""
+    wid = "busy-worker" + case.suffix
+    case.procs.append(subprocess.Popen([BIN, "work", "--builtins", "--queues", "busyq", "--worker-id", wid, "--shutdown-seconds", "0",
+                                        "--database", case.db], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    jid = new_job(case, "busyq", "sleep", {"ms": 300000})
+    new_job(case, "orphanq")
+    goto(driver, case, "/workers", "view-workers")
+    row = wait_for(driver, lambda d: (d.find_elements(By.CSS_SELECTOR, f"#busy-table tr[data-job-id='{jid}'][data-worker-id='{wid}']") or [False])[0],
+                   "the running job on the busy page")
+    cells = driver.execute_script("return Object.fromEntries([...arguments[0].cells].map(c => [c.dataset.label, c.textContent]));", row)
+    assert cells["Type"] == "sleep" and cells["Queue"] == "busyq" and cells["Attempt"].startswith("1"), cells
+    assert cells["Started"] and cells["Started"] != "—", cells
+    wait_for(driver, lambda d: d.find_elements(By.CSS_SELECTOR, f"#workers-table tr[data-worker-id='{wid}'][data-running='1']"), "the worker's running count")
+    flagged = {a.get_attribute("data-queue") for a in driver.find_elements(By.CSS_SELECTOR, "#unserved-queues a[data-queue]")}
+    assert "orphanq" in flagged and "busyq" not in flagged and "idle" not in flagged, flagged
+    case.shot(driver, "workers-busy")
+    assert_clean_console(driver)
+
+
+def fits_phone(driver):
+    """No sideways scrolling, and every element inside the viewport's width."""
+    return driver.execute_script(
+        "const w = window.innerWidth; if (document.documentElement.scrollWidth > w) return 'page is ' + document.documentElement.scrollWidth + ' px wide';"
+        "for (const el of document.querySelectorAll('#app *')) { const r = el.getBoundingClientRect();"
+        "  if (r.width && (r.right > w + 1 || r.left < -1) && !el.closest('.graph-wrap, canvas, .sr-only')) return el.tagName + '.' + el.className + ' spans ' + r.left + '..' + r.right; }"
+        "return 'ok';")
+
+
+def in_view(driver, el):
+    return driver.execute_script("const r = arguments[0].getBoundingClientRect(); return r.width > 0 && r.left >= 0 && r.right <= window.innerWidth;", el)
+
+
+def test_phone_layout(case, driver):
+    """At 390 px the tables are cards (status, error, main action visible, no sideways scroll) and the nav shows every section."""
+    if case.token:
+        pytest.skip("layout: once per backend")
+    phone(driver)
+    try:
+        goto(driver, case, "/dlq", "view-dlq")
+        links = [a for a in driver.find_elements(By.CSS_SELECTOR, "#nav a") if a.get_attribute("hidden") is None]
+        assert len(links) >= 6
+        for a in links:
+            assert a.is_displayed() and in_view(driver, a), f"nav link {a.text} is off screen"
+        assert fits_phone(driver) == "ok", fits_phone(driver)
+        assert not driver.find_element(By.CSS_SELECTOR, "#dlq-table thead").is_displayed()
+        card = driver.find_elements(By.CSS_SELECTOR, "#dlq-table tbody tr[data-job-id]")[0]
+        for sel in ("td[data-label='Error'] .errcode", "td[data-label='Reason'] [data-reason]", "button[data-action='retry']"):
+            el = card.find_element(By.CSS_SELECTOR, sel)
+            assert el.is_displayed() and in_view(driver, el), sel
+        case.shot(driver, "phone-dlq")
+
+        goto(driver, case, "/jobs?status=dlq", "view-jobs")
+        assert fits_phone(driver) == "ok", fits_phone(driver)
+        card = driver.find_elements(By.CSS_SELECTOR, "#jobs-table tbody tr[data-job-id]")[0]
+        for sel in ("td[data-label='Status'] .badge", "td[data-label='Last error'] .errcode", "input[data-select]"):
+            el = card.find_element(By.CSS_SELECTOR, sel)
+            assert el.is_displayed() and in_view(driver, el), sel
+        for path, view in (("/queues", "view-queues"), ("/workers", "view-workers"), ("/schedules", "view-schedules"),
+                           ("/decisions", "view-decisions"), ("/flows", "view-flows")):
+            goto(driver, case, path, view)
+            assert fits_phone(driver) == "ok", (path, fits_phone(driver))
+        goto(driver, case, "/queues", "view-queues")
+        btn = driver.find_element(By.CSS_SELECTOR, "#queues-table tr[data-queue='alpha'] button[data-action]")
+        assert btn.is_displayed() and in_view(driver, btn)
+        goto(driver, case, "/jobs/" + case.seeds["dlq_alpha"][0], "view-job")
+        assert fits_phone(driver) == "ok", fits_phone(driver)
+    finally:
+        desktop(driver)
     assert_clean_console(driver)
 
 

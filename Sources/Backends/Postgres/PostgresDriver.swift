@@ -402,6 +402,11 @@ public final class PostgresDriver: StorageDriver {
         if let t = f.jobType { add("job_type", t) }
         if let e = f.errorCode { add("last_error_code", e) }
         if let r = f.runId { add("run_id", r, cast: "::uuid") }
+        if let d = f.dlqReason { add("dlq_reason_code", d) }
+        if let t = f.runAfter {
+            params.append(Time.format(t))
+            parts.append("run_at > $\(params.count)::timestamptz")
+        }
         return (archive, parts.isEmpty ? "" : "WHERE " + parts.joined(separator: " AND "), params)
     }
 

@@ -375,13 +375,15 @@ public final class SQLiteDriver: StorageDriver {
         if f.jobType != nil { parts.append("job_type = ?3") }
         if f.errorCode != nil { parts.append("last_error_code = ?4") }
         if f.runId != nil { parts.append("run_id = ?5") }
+        if f.dlqReason != nil { parts.append("dlq_reason_code = ?6") }
+        if f.runAfter != nil { parts.append("run_at > ?7") }
         var w = parts.isEmpty ? "" : "WHERE " + parts.joined(separator: " AND ")
         // Without statistics SQLite would walk the primary key (the whole history) for
         // `ORDER BY id DESC` and filter for the few running jobs; their lease index is the
         // running set, and sorting it is cheap.
         if f.status == .running { w = "INDEXED BY jobs_lease_idx " + w }
         let params: [SQLValue] = [.null, .opt(f.queue), .opt(f.jobType),
-                                  .opt(f.errorCode), .opt(f.runId)]
+                                  .opt(f.errorCode), .opt(f.runId), .opt(f.dlqReason), SQLValue.ms(f.runAfter)]
         return (archive, w, params)
     }
 

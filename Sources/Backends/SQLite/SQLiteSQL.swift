@@ -166,8 +166,8 @@ enum SQLiteSQL {
     /// status is a literal, so partial indexes apply).
     static func jobList(archive: Bool, where w: String) -> String {
         archive
-            ? "SELECT \(jobColumns), archived_at FROM jobs_archive \(w) ORDER BY id DESC LIMIT ?6 OFFSET ?7"
-            : "SELECT \(jobColumns), NULL FROM jobs \(w) ORDER BY id DESC LIMIT ?6 OFFSET ?7"
+            ? "SELECT \(jobColumns), archived_at FROM jobs_archive \(w) ORDER BY id DESC LIMIT ?8 OFFSET ?9"
+            : "SELECT \(jobColumns), NULL FROM jobs \(w) ORDER BY id DESC LIMIT ?8 OFFSET ?9"
     }
 
     /// `jobList` as lists show it: payload and output lengths in bytes first, then the job with
@@ -178,12 +178,12 @@ enum SQLiteSQL {
             .replacingOccurrences(of: "output,", with: "substr(output, 1, \(n)),")
         let sizes = "length(CAST(payload AS BLOB)), length(CAST(output AS BLOB))"
         return archive
-            ? "SELECT \(sizes), \(columns), archived_at FROM jobs_archive \(w) ORDER BY id DESC LIMIT ?6 OFFSET ?7"
-            : "SELECT \(sizes), \(columns), NULL FROM jobs \(w) ORDER BY id DESC LIMIT ?6 OFFSET ?7"
+            ? "SELECT \(sizes), \(columns), archived_at FROM jobs_archive \(w) ORDER BY id DESC LIMIT ?8 OFFSET ?9"
+            : "SELECT \(sizes), \(columns), NULL FROM jobs \(w) ORDER BY id DESC LIMIT ?8 OFFSET ?9"
     }
 
     static func jobCount(archive: Bool, where w: String) -> String {
-        "SELECT count(*) FROM (SELECT 1 FROM \(archive ? "jobs_archive" : "jobs") \(w) LIMIT ?6)"
+        "SELECT count(*) FROM (SELECT 1 FROM \(archive ? "jobs_archive" : "jobs") \(w) LIMIT ?8)"
     }
 
     static let attemptList = """

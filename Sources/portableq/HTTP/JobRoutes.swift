@@ -7,7 +7,7 @@ struct JobRoutes {
     let client: PortableClient
 
     func add(to router: Router<AdminContext>) {
-        router.route(.get, "/jobs", query: ["status", "queue", "job_type", "error_code", "limit", "offset"]) { request, _ in
+        router.route(.get, "/jobs", query: ["status", "queue", "job_type", "error_code", "dlq_reason", "scheduled", "limit", "offset"]) { request, _ in
             try await list(request, status: nil)
         }
         // `?queue=` names the queue an oversized body's refusal is recorded for (the body is not read).
@@ -27,7 +27,7 @@ struct JobRoutes {
             try await client.delete(jobId)
             return HTTP.json(.object([("deleted", .bool(true)), ("job_id", .string(jobId))]))
         }
-        router.route(.get, "/dlq", query: ["queue", "limit", "offset"]) { request, _ in try await list(request, status: .dlq) }
+        router.route(.get, "/dlq", query: ["queue", "dlq_reason", "limit", "offset"]) { request, _ in try await list(request, status: .dlq) }
     }
 
     func id(_ context: AdminContext) throws -> String {
@@ -43,6 +43,12 @@ struct JobRoutes {
         f.queue = request.query("queue")
         f.jobType = request.query("job_type")
         f.errorCode = request.query("error_code")
+        f.dlqReason = request.query("dlq_reason")
+        switch request.query("scheduled") {
+        case nil, "false": f.scheduled = false
+        case "true": f.scheduled = true
+        case let v?: throw PortableError.invalid("scheduled must be true or false, not \(v)")
+        }
         if let q = f.queue { try Names.check(q, "queue") }
         if let t = f.jobType { try Names.check(t, "job_type") }
         return f
@@ -118,6 +124,7 @@ struct JobRoutes {
             filter.queue = try ff.string("queue")
             filter.jobType = try ff.string("job_type")
             filter.errorCode = try ff.string("error_code")
+            filter.dlqReason = try ff.string("dlq_reason")
             if let s = try ff.string("status") {
                 filter.status = try JobStatus.named(s)
             }

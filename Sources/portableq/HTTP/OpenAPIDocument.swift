@@ -90,6 +90,7 @@ enum OpenAPIDocument {
                     ("job_type", nullable("string", [("pattern", .string("^[A-Za-z0-9_.:-]{1,128}$"))])),
                     ("status", .object([("enum", .array(statuses.map(JSON.string) + [.null]))])),
                     ("error_code", nullable("string")),
+                    ("dlq_reason", nullable("string", [("pattern", .string("^[A-Za-z0-9_.:-]{1,128}$"))])),
                 ]))])),
                 ("dry_run", nullable("boolean")), ("limit", nullable("integer", [("minimum", .int(1)), ("maximum", .int(10_000))])),
             ], required: [])),
@@ -255,8 +256,11 @@ enum OpenAPIDocument {
     static let listParams = [
         query("status", enumOf(statuses), "filter by status (archived lists the archive)"),
         query("queue", name, "filter by queue"), query("job_type", name, "filter by job type"),
-        query("error_code", string, "filter by last error code"), limit, offset,
+        query("error_code", string, "filter by last error code"), dlqReason,
+        query("scheduled", boolean, "queued jobs not due yet: backing off before a retry or scheduled for later (status must be absent or queued)"),
+        limit, offset,
     ]
+    static let dlqReason = query("dlq_reason", name, "filter by why the job was dead-lettered (MAX_ATTEMPTS_EXCEEDED, NON_RETRYABLE, TIMEOUT, ...)")
 
     static var paths: [(String, JSON)] {
         let jobOK: [(String, String, JSON?)] = [("200", "The job", ref("Job"))]
@@ -301,7 +305,7 @@ enum OpenAPIDocument {
             ("/jobs/{id}/cancel", .object([("parameters", .array([idParam])),
                 ("post", operation("Cancel a queued or running job", tag: "jobs", ok: jobOK))])),
             ("/dlq", .object([("get", operation("Dead-lettered jobs, newest first", tag: "jobs",
-                                                params: [query("queue", name, "filter by queue"), limit, offset],
+                                                params: [query("queue", name, "filter by queue"), dlqReason, limit, offset],
                                                 ok: [("200", "A page of jobs", ref("JobList"))]))])),
             ("/ingest/decisions", .object([("get", operation("Refused enqueues per (queue, reason, minute)", tag: "guardrails",
                                                              params: [limit, offset],
@@ -328,6 +332,9 @@ enum OpenAPIDocument {
             ])),
             ("/schedules/{name}", .object([("parameters", .array([nameParam])),
                 ("delete", operation("Remove a recurring job", tag: "schedules", ok: [("200", "Removed", ref("ScheduleDeleted"))]))])),
+            ("/schedules/{name}/run", .object([("parameters", .array([nameParam])),
+                ("post", operation("Enqueue one job of the schedule now (its slots are unchanged)", tag: "schedules",
+                                   ok: [("201", "The new job", ref("EnqueueResult"))]))])),
             ("/flows", .object([
                 ("get", operation("Flows (latest versions)", tag: "flows", params: [limit, offset], ok: [("200", "Flows", ref("FlowList"))])),
                 ("post", operation("Define a flow (a changed definition adds a version)", tag: "flows", body: ref("FlowDefinition"),

@@ -51,6 +51,10 @@ struct QueueRoutes {
             try await client.removeSchedule(n)
             return HTTP.json(.object([("deleted", .bool(true)), ("name", .string(n))]))
         }
+        router.route(.post, "/schedules/:name/run") { _, context in
+            let r = try await client.runScheduleNow(try name(context))
+            return HTTP.json(r.json, status: .created)
+        }
         router.route(.get, "/maintenance/runs", query: ["limit"]) { request, _ in
             let q = try ListQuery(request, defaultLimit: 50)
             let runs = try await client.maintenanceRuns(limit: q.limit)

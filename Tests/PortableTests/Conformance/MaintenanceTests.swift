@@ -140,4 +140,26 @@ import Testing
             await other.close()
         }
     }
+
+    @Test(arguments: TestBackend.enabled)
+    func runNowEnqueuesOneJobAndLeavesTheSlotsAlone(_ backend: TestBackend) async throws {
+        try await withDB(backend) { db in
+            try await db.client.addSchedule(Schedule(name: "report", cron: "*/5 * * * *", queue: "reports", jobType: "report",
+                                                     payload: #"{"k":1}"#, priority: 3, maxAttempts: 4))
+            let first = try await db.client.runScheduleNow("report")
+            let second = try await db.client.runScheduleNow("report")
+            #expect(first.created && second.created && first.job.id != second.job.id, "each call is a new job")
+            let jobs = try await db.client.jobs(JobFilter(jobType: "report")).items
+            #expect(Set(jobs.map(\.id)) == [first.job.id, second.job.id])
+            for j in jobs {
+                #expect(j.queue == "reports" && j.payload == #"{"k":1}"# && j.priority == 3 && j.maxAttempts == 4 && j.status == .queued)
+                #expect(j.idempotencyKey == nil, "not a slot: the 08:05 slot still fires")
+            }
+            #expect(try await db.client.schedules().first?.lastSlotAt == nil)
+            db.clock.advance(6 * 60)
+            #expect(try await maintainer(db, "a").tick()?.first { $0.task == "schedules" }?.affected == 1, "08:05 as usual")
+            await #expect(throws: PortableError.self) { try await db.client.runScheduleNow("nope") }
+            do { _ = try await db.client.runScheduleNow("nope") } catch let e as PortableError { #expect(e.code == .notFound) }
+        }
+    }
 }

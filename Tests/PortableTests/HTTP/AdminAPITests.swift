@@ -32,6 +32,24 @@ import Testing
     }
 
     @Test(arguments: TestBackend.enabled)
+    func runNowEnqueuesAScheduledJob(_ backend: TestBackend) async throws {
+        try await withServer(backend) { _, s in
+            let add = try await s.post("/schedules", .object([("name", .string("nightly")), ("cron", .string("0 3 * * *")),
+                                                             ("job_type", .string("report")), ("queue", .string("cronq")),
+                                                             ("payload_json", .object([("day", .bool(true))]))]))
+            #expect(add.status == 201, "\(add)")
+            let run = try await s.post("/schedules/nightly/run", .object([]))
+            #expect(run.status == 201 && run.json["created"] == .bool(true), "\(run)")
+            let id = try #require(run.json["job_id"]?.stringValue)
+            let job = try await s.get("/jobs/\(id)")
+            #expect(job.json["queue"]?.stringValue == "cronq" && job.json["job_type"]?.stringValue == "report", "\(job)")
+            #expect(job.json["payload"] == .object([("day", .bool(true))]))
+            let missing = try await s.post("/schedules/nope/run", .object([]))
+            #expect(missing.status == 404 && missing.errorCode == "NOT_FOUND", "\(missing)")
+        }
+    }
+
+    @Test(arguments: TestBackend.enabled)
     func aFailedStatementAnswers500WithoutSQL(_ backend: TestBackend) async throws {
         try await withServer(backend) { db, s in
             let id = try await db.client.add("t").id
