@@ -10,6 +10,8 @@ public enum AttemptOutcome: String, Sendable, CaseIterable {
     case released
     /// The job was cancelled while running.
     case cancelled
+    /// The handler asked to run again later; does not count against `max_attempts`.
+    case snoozed
 }
 
 /// What happened to the job after a failed attempt.

@@ -26,12 +26,12 @@ public enum CopyTable: String, CaseIterable, Sendable {
         ("backoff_base_ms", .int), ("idempotency_key", .text), ("replay_of", .uuid), ("output", .json),
         ("last_error_code", .text), ("last_error_message", .text), ("dlq_reason_code", .text), ("lease_token", .uuid),
         ("lease_expires_at", .time), ("worker_id", .text), ("created_at", .time), ("started_at", .time),
-        ("finished_at", .time), ("run_id", .uuid), ("step_slug", .text), ("wait_ms", .int),
+        ("finished_at", .time), ("run_id", .uuid), ("step_slug", .text), ("wait_ms", .int), ("snoozes", .int),
     ]
 
     public var columns: [(name: String, type: CopyType)] {
         switch self {
-        case .jobs: return CopyTable.jobColumns
+        case .jobs: return CopyTable.jobColumns + [("unique_key", .text), ("unique_states", .int)]
         case .jobsArchive: return CopyTable.jobColumns + [("archived_at", .time), ("history_pruned_at", .time)]
         case .attempts:
             return [("job_id", .uuid), ("attempt", .int), ("queue", .text), ("lease_token", .uuid), ("worker_id", .text),

@@ -12,6 +12,9 @@ public enum AttemptResult: Sendable, Equatable {
     case leaseExpired
     /// Handed back at shutdown: back to queued now, not counted against `max_attempts`.
     case released
+    /// The handler asked to run again in `seconds` (`JobError.snooze`, `--exec` exit 99): back
+    /// to queued with run_at moved, not counted against `max_attempts`.
+    case snoozed(seconds: Double)
 }
 
 /// Well-known error and reason codes.
@@ -19,6 +22,10 @@ public enum Codes {
     public static let maxAttemptsExceeded = "MAX_ATTEMPTS_EXCEEDED"
     public static let nonRetryable = "NON_RETRYABLE"
     public static let badPayload = "BAD_PAYLOAD"
+    /// Dead-lettered after more snoozes than `PORTABLEQ_MAX_SNOOZES` since enqueue or the last retry.
+    public static let snoozeLimit = "SNOOZE_LIMIT"
+    /// A snooze with seconds out of range (negative, not a number, over the delay limit).
+    public static let badSnooze = "BAD_SNOOZE"
     public static let leaseExpired = "LEASE_EXPIRED"
     public static let timeout = "TIMEOUT"
     public static let unknownJobType = "UNKNOWN_JOB_TYPE"
@@ -32,9 +39,17 @@ public enum Codes {
 public enum Decide {
     /// `job` is the row as leased (its `attempts` already counts this attempt).
     public static func completion(for job: Job, token: String, result: AttemptResult, policy: EffectivePolicy,
-                                  random: any RandomSource) -> Completion {
+                                  random: any RandomSource, maxSnoozes: Int = 100) -> Completion {
         let lease = LeaseKey(jobId: job.id, token: token)
         switch result {
+        case .snoozed(let seconds):
+            // A handler that snoozes for ever is a bug: past the limit the job is dead-lettered.
+            guard job.snoozes < maxSnoozes else {
+                return Completion(lease: lease, outcome: .failed, errorCode: Codes.snoozeLimit,
+                                  errorMessage: "snoozed \(job.snoozes) times, the limit (PORTABLEQ_MAX_SNOOZES)",
+                                  next: .dlq(reason: Codes.snoozeLimit))
+            }
+            return Completion(lease: lease, outcome: .snoozed, next: .snooze(delaySeconds: seconds))
         case .success(let output):
             return Completion(lease: lease, outcome: .succeeded, output: output, next: .succeeded)
         case .released:

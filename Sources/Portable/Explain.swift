@@ -11,6 +11,7 @@ public struct Explanation: Sendable, Equatable {
         case noWorkerForType = "NO_WORKER_FOR_TYPE"
         case leased = "LEASED"
         case retryScheduled = "RETRY_SCHEDULED"
+        case snoozed = "SNOOZED"
         case succeeded = "SUCCEEDED"
         case inDLQ = "IN_DLQ"
         case cancelled = "CANCELLED"
@@ -48,6 +49,8 @@ public struct ExplainContext: Sendable {
     public var queueRateLimited: Bool
     /// Steps a workflow step waits for.
     public var waitingFor: [String]
+    /// The job's last attempt ended `snoozed`.
+    public var snoozed = false
 
     public init(now: Date, workers: [WorkerInfo], policy: EffectivePolicy, queuePaused: Bool = false,
                 queueRunning: Int? = nil, queueMaxRunning: Int? = nil, queueRateLimited: Bool = false,
@@ -99,6 +102,11 @@ public enum Explainer {
         }
         if job.runAt > c.now {
             let wait = job.runAt.timeIntervalSince(c.now)
+            if c.snoozed {
+                return make(.snoozed,
+                            "Snoozed by its handler (\(job.snoozes) time\(job.snoozes == 1 ? "" : "s")); runs again at \(Time.format(job.runAt)) (in \(duration(wait))).",
+                            [("run_at", .string(Time.format(job.runAt))), ("snoozes", .int(job.snoozes))])
+            }
             if job.countedAttempts > 0 {
                 return make(.retryScheduled,
                             "Attempt \(job.attempts) failed (\(job.lastErrorCode ?? "error")); attempt \(job.countedAttempts + 1) of \(c.policy.maxAttempts) is scheduled for \(Time.format(job.runAt)) (in \(duration(wait))).",

@@ -42,9 +42,12 @@ public struct Decision: Sendable, Equatable {
 /// new payload would be refused.
 extension PortableClient {
     /// Rows that are not duplicates of a kept job must pass the guardrails. Returns the
-    /// duplicates found (index → job), which skip the guardrails and the insert.
-    func applyGuardrails(_ rows: [JobInsert], oversized: Set<Int>) async throws -> [Int: Job] {
-        var duplicates: [Int: Job] = [:]
+    /// duplicates found (index → job and which check matched), which skip the guardrails and the
+    /// insert. The idempotency key is looked at first and wins; a unique `replace` match is not
+    /// a new job (no enqueue token) but still goes to the insert, which writes it.
+    func applyGuardrails(_ rows: [JobInsert], oversized: Set<Int>) async throws -> [Int: (job: Job, kind: Duplicate)] {
+        var duplicates: [Int: (job: Job, kind: Duplicate)] = [:]
+        var notNew = Set<Int>()
         let keyed = rows.enumerated().filter { $0.element.idempotencyKey != nil }
         let rateLimited = config.maxEnqueuePerMinute != nil
         // Only look keys up when a guardrail could refuse: no extra round trip otherwise.
@@ -54,7 +57,19 @@ extension PortableClient {
                 let jobs = Dictionary(try await driver.jobGetMany(Array(Set(found.values))).map { ($0.id, $0) },
                                       uniquingKeysWith: { a, _ in a })
                 for (i, row) in keyed {
-                    if let id = found[row.queue + "\u{0}" + row.idempotencyKey!], let j = jobs[id] { duplicates[i] = j }
+                    if let id = found[row.queue + "\u{0}" + row.idempotencyKey!], let j = jobs[id] { duplicates[i] = (j, .idempotencyKey) }
+                }
+            }
+        }
+        let uniques = rows.enumerated().filter { $0.element.uniqueKey != nil && duplicates[$0.offset] == nil }
+        if !uniques.isEmpty, rateLimited || !oversized.isEmpty {
+            let owners = try await driver.jobUniqueOwners(uniques.compactMap(\.element.uniqueKey))
+            if !owners.isEmpty {
+                let jobs = Dictionary(try await driver.jobGetMany(Array(Set(owners.values))).map { ($0.id, $0) },
+                                      uniquingKeysWith: { a, _ in a })
+                for (i, row) in uniques {
+                    guard let key = row.uniqueKey, let id = owners[key], let j = jobs[id] else { continue }
+                    if row.uniqueReplace && j.status == .queued { notNew.insert(i) } else { duplicates[i] = (j, .unique) }
                 }
             }
         }
@@ -71,7 +86,7 @@ extension PortableClient {
                 + (rows.count > 1 ? " (the whole batch of \(rows.count) was refused)" : ""))
         }
         if let limit = config.maxEnqueuePerMinute {
-            let fresh = rows.enumerated().filter { duplicates[$0.offset] == nil }.map(\.element)
+            let fresh = rows.enumerated().filter { duplicates[$0.offset] == nil && !notNew.contains($0.offset) }.map(\.element)
             let perQueue = Dictionary(grouping: fresh, by: \.queue).mapValues(\.count)
             for (queue, n) in perQueue.sorted(by: { $0.key < $1.key }) {
                 if let retryAfter = try await driver.enqueueRateTake(queue: queue, count: n, limit: limit, now: now) {

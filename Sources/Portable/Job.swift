@@ -53,6 +53,8 @@ public struct Job: Sendable, Equatable {
     public var archivedAt: Date?
     public var runId: String?
     public var stepSlug: String?
+    /// Snoozes since enqueue or the last retry (`PORTABLEQ_MAX_SNOOZES` bounds them).
+    public var snoozes: Int
 
     public init(id: String, queue: String, jobType: String, payload: String, priority: Int = 0, runAt: Date,
                 status: JobStatus, attempts: Int = 0, attemptBase: Int = 0, maxAttempts: Int? = nil,
@@ -60,7 +62,8 @@ public struct Job: Sendable, Equatable {
                 replayOf: String? = nil, output: String? = nil, lastErrorCode: String? = nil,
                 lastErrorMessage: String? = nil, dlqReasonCode: String? = nil, leaseToken: String? = nil,
                 leaseExpiresAt: Date? = nil, workerId: String? = nil, createdAt: Date, startedAt: Date? = nil,
-                finishedAt: Date? = nil, archivedAt: Date? = nil, runId: String? = nil, stepSlug: String? = nil) {
+                finishedAt: Date? = nil, archivedAt: Date? = nil, runId: String? = nil, stepSlug: String? = nil,
+                snoozes: Int = 0) {
         self.id = id; self.queue = queue; self.jobType = jobType; self.payload = payload
         self.priority = priority; self.runAt = runAt; self.status = status; self.attempts = attempts
         self.attemptBase = attemptBase; self.maxAttempts = maxAttempts; self.timeoutSeconds = timeoutSeconds
@@ -69,6 +72,7 @@ public struct Job: Sendable, Equatable {
         self.dlqReasonCode = dlqReasonCode; self.leaseToken = leaseToken; self.leaseExpiresAt = leaseExpiresAt
         self.workerId = workerId; self.createdAt = createdAt; self.startedAt = startedAt
         self.finishedAt = finishedAt; self.archivedAt = archivedAt; self.runId = runId; self.stepSlug = stepSlug
+        self.snoozes = snoozes
     }
 
     /// The order of a claim: priority (higher first), then run_at, then id. Drivers return
@@ -111,6 +115,7 @@ public struct Job: Sendable, Equatable {
         if let archivedAt { m.append(("archived_at", .string(Time.format(archivedAt)))) }
         if let runId { m.append(("run_id", .string(runId))) }
         if let stepSlug { m.append(("step", .string(stepSlug))) }
+        if snoozes > 0 { m.append(("snoozes", .int(snoozes))) }
         return .object(m)
     }
 }
@@ -129,35 +134,47 @@ public struct NewJob: Sendable, Equatable {
     public var timeoutSeconds: Int?
     public var backoffBaseMs: Int?
     public var idempotencyKey: String?
+    /// No second job with the same chosen fields while this one is in the chosen states.
+    public var unique: UniqueSpec?
 
     public init(queue: String = "default", jobType: String, payloadJSON: String = "null", priority: Int = 0,
                 runAt: Date? = nil, delaySeconds: Double? = nil, maxAttempts: Int? = nil,
-                timeoutSeconds: Int? = nil, backoffBaseMs: Int? = nil, idempotencyKey: String? = nil) {
+                timeoutSeconds: Int? = nil, backoffBaseMs: Int? = nil, idempotencyKey: String? = nil,
+                unique: UniqueSpec? = nil) {
         self.queue = queue; self.jobType = jobType; self.payload = payloadJSON; self.priority = priority
         self.runAt = runAt; self.delaySeconds = delaySeconds; self.maxAttempts = maxAttempts
         self.timeoutSeconds = timeoutSeconds; self.backoffBaseMs = backoffBaseMs; self.idempotencyKey = idempotencyKey
+        self.unique = unique
     }
 
     /// Encodes `payload` with JSONEncoder once; the text is stored as is.
     public init<P: Encodable>(queue: String = "default", type: String, payload: P, priority: Int = 0,
                               runAt: Date? = nil, delaySeconds: Double? = nil, maxAttempts: Int? = nil,
-                              timeoutSeconds: Int? = nil, idempotencyKey: String? = nil) throws {
+                              timeoutSeconds: Int? = nil, idempotencyKey: String? = nil, unique: UniqueSpec? = nil) throws {
         let data = try JSONEncoder().encode(payload)
         self.init(queue: queue, jobType: type, payloadJSON: String(decoding: data, as: UTF8.self),
                   priority: priority, runAt: runAt, delaySeconds: delaySeconds, maxAttempts: maxAttempts,
-                  timeoutSeconds: timeoutSeconds, idempotencyKey: idempotencyKey)
+                  timeoutSeconds: timeoutSeconds, idempotencyKey: idempotencyKey, unique: unique)
     }
 }
 
 /// What enqueue answers per job: the job and whether this call created it (false for an
-/// idempotency-key duplicate, which returns the existing job).
+/// idempotency-key or unique duplicate, which returns the existing job; `duplicate` says which,
+/// `replaced` that a unique `replace` gave the match the new payload and run_at).
 public struct EnqueueResult: Sendable, Equatable {
     public var job: Job
     public var created: Bool
-    public init(job: Job, created: Bool) { self.job = job; self.created = created }
+    public var duplicate: Duplicate?
+    public var replaced: Bool
+    public init(job: Job, created: Bool, duplicate: Duplicate? = nil, replaced: Bool = false) {
+        self.job = job; self.created = created; self.duplicate = created ? nil : (duplicate ?? .idempotencyKey)
+        self.replaced = replaced
+    }
 
     public var json: JSON {
-        .object([("job_id", .string(job.id)), ("created", .bool(created)), ("job", job.json)])
+        var o: [(String, JSON)] = [("job_id", .string(job.id)), ("created", .bool(created))]
+        if let duplicate { o += [("duplicate", .string(duplicate.rawValue)), ("replaced", .bool(replaced))] }
+        return .object(o + [("job", job.json)])
     }
 }
 

@@ -15,6 +15,8 @@ public struct PortableConfig: Sendable {
     public var maxPayloadBytes = 1 << 20
     /// Guardrail: enqueues per queue per sliding minute, nil for unlimited. `MAX_ENQUEUE_PER_MINUTE`.
     public var maxEnqueuePerMinute: Int?
+    /// Snoozes a job may take before it is dead-lettered `SNOOZE_LIMIT`. `MAX_SNOOZES`.
+    public var maxSnoozes = 100
     /// Lists count exactly up to this many rows and say `total_capped` beyond.
     public var countCap = 10_000
     /// Bulk actions touch at most this many jobs per call.
@@ -81,8 +83,10 @@ public final class PortableClient: Sendable {
         }
         for o in outcomes where o.created { metrics.queue(o.job.queue).enqueued.increment() }
         var out = [EnqueueResult?](repeating: nil, count: rows.count)
-        for (i, j) in duplicates { out[i] = EnqueueResult(job: j, created: false) }
-        for ((i, _), o) in zip(toInsert, outcomes) { out[i] = EnqueueResult(job: o.job, created: o.created) }
+        for (i, d) in duplicates { out[i] = EnqueueResult(job: d.job, created: false, duplicate: d.kind) }
+        for ((i, _), o) in zip(toInsert, outcomes) {
+            out[i] = EnqueueResult(job: o.job, created: o.created, duplicate: o.duplicate, replaced: o.replaced)
+        }
         return out.map { $0! }
     }
 
@@ -124,10 +128,18 @@ public final class PortableClient: Sendable {
                 throw PortableError.invalid("idempotency_key must be 1 to 255 characters without NUL")
             }
         }
-        return JobInsert(id: ids.next(at: clock.localNow), queue: j.queue, jobType: j.jobType, payload: payload,
-                         priority: j.priority, runAt: j.runAt, delaySeconds: j.delaySeconds ?? 0,
-                         maxAttempts: j.maxAttempts, timeoutSeconds: j.timeoutSeconds, backoffBaseMs: j.backoffBaseMs,
-                         idempotencyKey: j.idempotencyKey, replayOf: replayOf, runId: runId, stepSlug: stepSlug)
+        var row = JobInsert(id: ids.next(at: clock.localNow), queue: j.queue, jobType: j.jobType, payload: payload,
+                            priority: j.priority, runAt: j.runAt, delaySeconds: j.delaySeconds ?? 0,
+                            maxAttempts: j.maxAttempts, timeoutSeconds: j.timeoutSeconds, backoffBaseMs: j.backoffBaseMs,
+                            idempotencyKey: j.idempotencyKey, replayOf: replayOf, runId: runId, stepSlug: stepSlug)
+        if let u = j.unique {
+            try u.validate()
+            // The period slot is taken on this process's clock (the injected one in tests).
+            row.uniqueKey = try u.key(queue: j.queue, jobType: j.jobType, payload: payload, at: clock.now ?? clock.localNow)
+            row.uniqueStates = u.statesMask
+            row.uniqueReplace = u.onConflict == .replace
+        }
+        return row
     }
 
     // MARK: reads
@@ -187,6 +199,9 @@ public final class PortableClient: Sendable {
         let (dbNow, workers, types, policies) = try await (nowTask, workersTask, typesTask, queueTask)
         let policy = PolicyResolver.resolve(j, type: types.first { $0.jobType == j.jobType }, defaults: config.defaults)
         var context = ExplainContext(now: dbNow, workers: workers, policy: policy)
+        if j.status == .queued, j.snoozes > 0, j.runAt > dbNow {
+            context.snoozed = try await driver.jobHistory(j.id).attempts.max { $0.attempt < $1.attempt }?.outcome == .snoozed
+        }
         if let q = policies.first(where: { $0.queue == j.queue }) {
             context.queuePaused = q.paused
             if let cap = q.maxRunning {
@@ -204,7 +219,14 @@ public final class PortableClient: Sendable {
     /// continue, a fresh budget of `max_attempts`, backoff restarts. Other statuses: CONFLICT.
     public func retry(_ id: String) async throws -> Job {
         let j = try await job(id)
-        let changed = try await driver.jobRetryMany([j.id], from: [.dlq, .cancelled], event: Decide.retryEvent, now: now)
+        let changed: [String]
+        do {
+            changed = try await driver.jobRetryMany([j.id], from: [.dlq, .cancelled], event: Decide.retryEvent, now: now)
+        } catch let e as PortableError where e.code == .conflict {
+            // Back in queued, the job would hold its unique key beside the job that holds it now.
+            throw PortableError(.conflict, "job \(id) cannot be retried: another job holds its unique key now",
+                                databaseCode: e.databaseCode)
+        }
         guard !changed.isEmpty else {
             let current = try await job(id)
             throw PortableError.conflict("job \(id) is \(current.status.rawValue); only dlq or cancelled jobs can be retried")
@@ -290,7 +312,7 @@ public final class PortableClient: Sendable {
         let completions = results.map { r -> Completion in
             let policy = PolicyResolver.resolve(r.job, type: types[r.job.jobType], defaults: config.defaults)
             var c = Decide.completion(for: r.job, token: r.job.leaseToken ?? "", result: r.result,
-                                      policy: policy, random: random)
+                                      policy: policy, random: random, maxSnoozes: config.maxSnoozes)
             c.runId = r.job.runId
             c.stepSlug = r.job.stepSlug
             return c
@@ -310,7 +332,8 @@ public final class PortableClient: Sendable {
         }
         let completions = results.map { r -> Completion in
             let policy = PolicyResolver.resolve(r.job, type: types[r.job.jobType], defaults: config.defaults)
-            return Decide.completion(for: r.job, token: r.job.leaseToken ?? "", result: r.result, policy: policy, random: random)
+            return Decide.completion(for: r.job, token: r.job.leaseToken ?? "", result: r.result, policy: policy,
+                                     random: random, maxSnoozes: config.maxSnoozes)
         }
         let req = LeaseRequest(queues: queues, jobTypes: jobTypes, limit: limit, leaseSeconds: leaseSeconds,
                                workerId: workerId, token: UUIDv7.randomToken(random))

@@ -35,6 +35,7 @@ extension Job {
         finishedAt = try c.dateOrNull("finished_at")
         runId = try c.textOrNull("run_id")
         stepSlug = try c.textOrNull("step_slug")
+        snoozes = try c.int("snoozes")
         archivedAt = archived ? try c.dateOrNull("archived_at") : nil
         if archivedAt != nil { status = .archived }
     }

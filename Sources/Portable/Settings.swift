@@ -21,6 +21,8 @@ public struct Settings: Sendable {
     public var migrateOnStartup: Bool?
     public var maxPayloadBytes = 1 << 20
     public var maxEnqueuePerMinute: Int?
+    /// Snoozes a job may take (since enqueue or its last retry) before it is dead-lettered.
+    public var maxSnoozes = 100
     public var httpRateLimitPerMinute: Int?
     /// `admin serve`: open connections at most; idle keep-alive and header read time; body read time.
     public var httpMaxConnections = 1024
@@ -91,6 +93,7 @@ public struct Settings: Sendable {
         s.migrateOnStartup = try bool("MIGRATE_ON_STARTUP")
         s.maxPayloadBytes = try int("MAX_PAYLOAD_BYTES", min: 1) ?? s.maxPayloadBytes
         s.maxEnqueuePerMinute = try int("MAX_ENQUEUE_PER_MINUTE", min: 1)
+        s.maxSnoozes = try int("MAX_SNOOZES", min: 0) ?? s.maxSnoozes
         s.httpRateLimitPerMinute = try int("HTTP_RATE_LIMIT_PER_MINUTE", min: 1)
         s.httpMaxConnections = try int("HTTP_MAX_CONNECTIONS", min: 1) ?? s.httpMaxConnections
         s.httpIdleTimeoutMs = try int("HTTP_IDLE_TIMEOUT_MS", min: 10) ?? s.httpIdleTimeoutMs
@@ -128,6 +131,7 @@ public struct Settings: Sendable {
         var c = PortableConfig()
         c.maxPayloadBytes = maxPayloadBytes
         c.maxEnqueuePerMinute = maxEnqueuePerMinute
+        c.maxSnoozes = maxSnoozes
         return c
     }
 }

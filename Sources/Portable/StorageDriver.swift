@@ -82,6 +82,8 @@ public protocol StorageDriver: Sendable {
 
     /// Existing idempotency keys: "queue\0key" → job id.
     func jobKeyLookupMany(_ keys: [(queue: String, key: String)]) async throws -> [String: String]
+    /// Unique key → id of the job that holds it now (its status is in its own unique states).
+    func jobUniqueOwners(_ keys: [String]) async throws -> [String: String]
     /// Takes `count` enqueues from the queue's sliding 60 s budget of `limit`; nil when allowed,
     /// else the seconds until enough of the window has passed (nothing is taken then).
     func enqueueRateTake(queue: String, count: Int, limit: Int, now: Date?) async throws -> Double?

@@ -33,6 +33,8 @@ public enum NextState: Sendable, Equatable {
     case dlq(reason: String)
     /// Back to `queued` at once; the attempt does not count against `max_attempts`.
     case requeue
+    /// Back to `queued` at now + delay; not counted, and `snoozes` goes up by one.
+    case snooze(delaySeconds: Double)
 }
 
 /// The end of one attempt, to be applied only if `token` is still the job's lease.
@@ -57,22 +59,27 @@ public struct Completion: Sendable, Equatable {
     public var newStatus: JobStatus {
         switch next {
         case .succeeded: return .succeeded
-        case .retry, .requeue: return .queued
+        case .retry, .requeue, .snooze: return .queued
         case .dlq: return .dlq
         }
     }
+
+    /// The attempt does not count against `max_attempts` (attempt_base goes up with it).
+    public var uncounted: Bool { outcome == .released || outcome == .snoozed }
 
     public var decision: AttemptDecision? {
         switch next {
         case .retry: return .retry
         case .dlq: return .dlq
-        case .succeeded, .requeue: return nil
+        case .succeeded, .requeue, .snooze: return nil
         }
     }
 
     public var delaySeconds: Double {
-        if case .retry(let d) = next { return d }
-        return 0
+        switch next {
+        case .retry(let d), .snooze(let d): return d
+        default: return 0
+        }
     }
 
     public var dlqReason: String? {
@@ -85,7 +92,7 @@ public struct Completion: Sendable, Equatable {
         switch next {
         case .succeeded: return .succeeded(output: output)
         case .dlq: return .failed
-        case .retry, .requeue: return nil
+        case .retry, .requeue, .snooze: return nil
         }
     }
 }
@@ -135,6 +142,11 @@ public struct JobInsert: Sendable, Equatable {
     public var replayOf: String?
     public var runId: String?
     public var stepSlug: String?
+    /// Set with `unique` (decided in the core, `UniqueSpec.key`): the stored key and status mask.
+    public var uniqueKey: String?
+    public var uniqueStates: Int?
+    /// On a unique match still `queued`, write this row's payload and run_at into it.
+    public var uniqueReplace = false
 
     public init(id: String, queue: String, jobType: String, payload: String, priority: Int, runAt: Date?,
                 delaySeconds: Double, maxAttempts: Int?, timeoutSeconds: Int?, backoffBaseMs: Int?,
@@ -146,17 +158,28 @@ public struct JobInsert: Sendable, Equatable {
     }
 }
 
-/// Per inserted row: the stored job and whether this insert created it.
+/// Per inserted row: the stored job and whether this insert created it; if not, which check
+/// matched and whether a unique `replace` wrote the new payload and run_at into the match.
 public struct JobInsertOutcome: Sendable, Equatable {
     public var job: Job
     public var created: Bool
-    public init(job: Job, created: Bool) { self.job = job; self.created = created }
+    public var duplicate: Duplicate?
+    public var replaced: Bool
+    public init(job: Job, created: Bool, duplicate: Duplicate? = nil, replaced: Bool = false) {
+        self.job = job; self.created = created; self.duplicate = created ? nil : (duplicate ?? .idempotencyKey)
+        self.replaced = replaced
+    }
 }
 
 extension PortableError {
     /// A row's idempotency key is taken, but its job was deleted before it could be read back.
     public static func keyOwnerGone(_ row: JobInsert) -> PortableError {
         .conflict("idempotency key \(row.idempotencyKey ?? "") in queue \(row.queue) is taken by a job that no longer exists")
+    }
+
+    /// A row's unique key kept matching a job that left its states before it could be read back.
+    public static func uniqueOwnerMoving(_ row: JobInsert) -> PortableError {
+        .conflict("the unique job matching this \(row.jobType) job in queue \(row.queue) kept changing; try again")
     }
 }
 

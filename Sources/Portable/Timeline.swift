@@ -37,6 +37,11 @@ public struct Timeline: Sendable, Equatable {
     public var job: Job
     public var events: [TimelineEvent]
 
+    /// Every event type a timeline can hold (the closed list of docs/API.md and the OpenAPI document).
+    public static let eventTypes = ["enqueued", "leased", "succeeded", "failed", "retry_scheduled", "dead_lettered",
+                                    "lease_expired", "lease_released", "snoozed", "retried", "cancelled", "replayed_as",
+                                    "replay_of", "archived"]
+
     public var json: JSON { .object([("job", job.json), ("events", .array(events.map(\.json)))]) }
 
     /// Derives the timeline from the job row and its history (no event table on the hot path).
@@ -67,10 +72,13 @@ public struct Timeline: Sendable, Equatable {
             case .leaseExpired: type = "lease_expired"
             case .released: type = "lease_released"
             case .cancelled: type = "cancelled"
+            case .snoozed: type = "snoozed"
             }
+            var extra: [(String, JSON)] = [("latency_ms", .int(a.latencyMs))]
+            // A snooze says until when (its attempt row keeps it in retry_at).
+            if a.outcome == .snoozed, let until = a.retryAt { extra.insert(("run_at", .string(Time.format(until))), at: 0) }
             add(TimelineEvent(at: a.finishedAt, type: type, attempt: a.attempt, workerId: a.workerId,
-                              errorCode: a.errorCode, message: a.errorMessage,
-                              extra: [("latency_ms", .int(a.latencyMs))]), base + 1)
+                              errorCode: a.errorCode, message: a.errorMessage, extra: extra), base + 1)
             switch a.decision {
             case .retry:
                 add(TimelineEvent(at: a.finishedAt, type: "retry_scheduled", attempt: a.attempt,

@@ -137,6 +137,7 @@ public final class PostgresDriver: StorageDriver {
     // MARK: enqueue
 
     public func jobInsertMany(_ rows: [JobInsert], now: Date?) async throws -> [JobInsertOutcome] {
+        if rows.contains(where: { $0.uniqueKey != nil }) { return try await insertUnique(rows, now: now) }
         let params = insertParams(rows, now: now)
         // Only id and the database's times come back; the rest is what was sent.
         let times: [String: (Date, Date)] = try await with { [self] c in
@@ -162,6 +163,102 @@ public final class PostgresDriver: StorageDriver {
         return try await insertOutcomes(rows, created: created)
     }
 
+    /// A batch holding unique jobs, in one transaction: the insert (a live holder of a key makes
+    /// its row insert nothing), then for rows not inserted the keys they took are given back and
+    /// the jobs they matched are found: idempotency key first, else the unique key's holder, which
+    /// a `replace` row updates if still queued. A holder that left its states between the insert
+    /// and the lookup leaves its row unmatched: such rows go round again (a few times at most).
+    func insertUnique(_ rows: [JobInsert], now: Date?) async throws -> [JobInsertOutcome] {
+        var outcomes: [String: JobInsertOutcome] = [:]
+        var remaining = rows
+        for _ in 0..<3 where !remaining.isEmpty {
+            let batch = remaining
+            let params = insertParams(batch, now: now)
+            let n = PostgresDriver.ts(now)
+            let round: UniqueRound = try await with { c in
+                var round = UniqueRound()
+                var queues = Set<String>()
+                try c.transaction {
+                    for row in try c.query(PostgresSQL.jobInsertManyUnique, params).all {
+                        let job = row.columns(of: "jobs")
+                        round.created[try job.text("id")] = (try job.date("run_at"), try job.date("created_at"))
+                        queues.insert(try job.text("queue"))
+                    }
+                    let skipped = batch.filter { round.created[$0.id] == nil }
+                    guard !skipped.isEmpty else { return }
+                    _ = try c.query(PostgresSQL.keyReleaseMany, [PGArray.literal(skipped.map(\.id))])
+                    let keyed = skipped.filter { $0.idempotencyKey != nil }
+                    let keyOwners = keyed.isEmpty ? [:] : try PostgresDriver.keyOwners(c.query(PostgresSQL.keyLookup, [
+                        PGArray.literal(keyed.map(\.queue)), PGArray.literal(keyed.map { $0.idempotencyKey ?? "" })]))
+                    var uniqueRows: [JobInsert] = []
+                    for r in skipped {
+                        if let k = r.idempotencyKey, let id = keyOwners[r.queue + "\u{0}" + k] {
+                            round.matched[r.id] = (id, .idempotencyKey, false)
+                        } else if r.uniqueKey != nil {
+                            uniqueRows.append(r)
+                        }
+                    }
+                    guard !uniqueRows.isEmpty else { return }
+                    var holders: [String: (id: String, status: String)] = [:]
+                    for row in try c.query(PostgresSQL.uniqueOwners, [PGArray.literal(uniqueRows.compactMap(\.uniqueKey))]).all {
+                        let job = row.columns(of: "jobs")
+                        holders[try job.text("unique_key")] = (try job.text("id"), try job.text("status"))
+                    }
+                    for r in uniqueRows {
+                        guard let key = r.uniqueKey, let h = holders[key] else { continue }
+                        var replaced = false
+                        if r.uniqueReplace, h.status == JobStatus.queued.rawValue {
+                            replaced = try !c.query(PostgresSQL.uniqueReplace, [
+                                n, r.payload, PostgresDriver.ts(r.runAt), String(r.delaySeconds), h.id]).all.isEmpty
+                            if replaced { queues.insert(r.queue) }
+                        }
+                        round.matched[r.id] = (h.id, .unique, replaced)
+                    }
+                }
+                self.notify(c, queues)
+                return round
+            }
+            let existing = Dictionary(try await jobGetMany(Array(Set(round.matched.values.map(\.id)))).map { ($0.id, $0) },
+                                      uniquingKeysWith: { a, _ in a })
+            for r in batch {
+                if let (runAt, createdAt) = round.created[r.id] {
+                    outcomes[r.id] = JobInsertOutcome(job: Job(
+                        id: r.id, queue: r.queue, jobType: r.jobType, payload: r.payload, priority: r.priority,
+                        runAt: runAt, status: .queued, maxAttempts: r.maxAttempts, timeoutSeconds: r.timeoutSeconds,
+                        backoffBaseMs: r.backoffBaseMs, idempotencyKey: r.idempotencyKey, replayOf: r.replayOf,
+                        createdAt: createdAt, runId: r.runId, stepSlug: r.stepSlug), created: true)
+                } else if let m = round.matched[r.id], let j = existing[m.id] {
+                    outcomes[r.id] = JobInsertOutcome(job: j, created: false, duplicate: m.kind, replaced: m.replaced)
+                }
+            }
+            remaining = batch.filter { outcomes[$0.id] == nil }
+        }
+        return try rows.map { r in
+            guard let o = outcomes[r.id] else {
+                throw r.uniqueKey != nil ? PortableError.uniqueOwnerMoving(r) : PortableError.keyOwnerGone(r)
+            }
+            return o
+        }
+    }
+
+    /// What one round of `insertUnique` found, by row id.
+    struct UniqueRound: Sendable {
+        var created: [String: (Date, Date)] = [:]
+        var matched: [String: (id: String, kind: Duplicate, replaced: Bool)] = [:]
+    }
+
+    public func jobUniqueOwners(_ keys: [String]) async throws -> [String: String] {
+        guard !keys.isEmpty else { return [:] }
+        return try await with(.read) { c in
+            var m: [String: String] = [:]
+            for row in try c.query(PostgresSQL.uniqueOwners, [PGArray.literal(keys)]).all {
+                let job = row.columns(of: "jobs")
+                m[try job.text("unique_key")] = try job.text("id")
+            }
+            return m
+        }
+    }
+
     /// The parameters of `PostgresSQL.jobInsertMany`: one array per column.
     func insertParams(_ rows: [JobInsert], now: Date?) -> [String?] {
         [
@@ -180,6 +277,8 @@ public final class PostgresDriver: StorageDriver {
             PGArray.literalOrNull(rows.map(\.replayOf)),
             PGArray.literalOrNull(rows.map(\.runId)),
             PGArray.literalOrNull(rows.map(\.stepSlug)),
+            PGArray.literalOrNull(rows.map(\.uniqueKey)),
+            PGArray.literalOrNull(ints: rows.map(\.uniqueStates)),
         ]
     }
 
@@ -283,7 +382,7 @@ public final class PostgresDriver: StorageDriver {
             PGArray.literalOrNull(completions.map { $0.delaySeconds == 0 ? nil : String($0.delaySeconds) }),
             PGArray.literalOrNull(completions.map(\.dlqReason)),
             PGArray.literalOrNull(completions.map { $0.decision?.rawValue }),
-            PGArray.literal(ints: completions.map { $0.outcome == .released ? 1 : 0 }),
+            PGArray.literal(ints: completions.map { $0.uncounted ? 1 : 0 }),
         ]
     }
 

@@ -8,7 +8,7 @@ enum PostgresSQL {
         id, queue, job_type, payload, priority, run_at, status, attempts, attempt_base, max_attempts, \
         timeout_seconds, backoff_base_ms, idempotency_key, replay_of, output, last_error_code, \
         last_error_message, dlq_reason_code, lease_token, lease_expires_at, worker_id, created_at, \
-        started_at, finished_at, run_id, step_slug
+        started_at, finished_at, run_id, step_slug, snoozes
         """
 
     static func prefixed(_ alias: String) -> String {
@@ -36,13 +36,17 @@ enum PostgresSQL {
 
     /// One statement per batch: idempotency keys first (a taken key skips its row), then the
     /// jobs. $2… are arrays, one element per row. The NOTIFY is not in here: see `notifyQueues`.
-    static let jobInsertMany = """
+    static let jobInsertMany = jobInsert(skipUniqueConflicts: false)
+    /// For batches holding unique jobs: a live holder of a key (jobs_unique_idx) makes its row
+    /// insert nothing, and rows of one batch with the same key resolve to the first.
+    static let jobInsertManyUnique = jobInsert(skipUniqueConflicts: true)
+    static func jobInsert(skipUniqueConflicts: Bool) -> String { """
         WITH i AS (
             SELECT * FROM unnest($2::uuid[], $3::text[], $4::text[], $5::text[], $6::int[], $7::timestamptz[],
                                  $8::float8[], $9::int[], $10::int[], $11::int[], $12::text[], $13::uuid[],
-                                 $14::uuid[], $15::text[]) WITH ORDINALITY
+                                 $14::uuid[], $15::text[], $16::text[], $17::int[]) WITH ORDINALITY
                 AS i(id, queue, job_type, payload, priority, run_at, delay, max_attempts, timeout_seconds,
-                     backoff_base_ms, idempotency_key, replay_of, run_id, step_slug, ord)
+                     backoff_base_ms, idempotency_key, replay_of, run_id, step_slug, unique_key, unique_states, ord)
         ),
         k AS (
             INSERT INTO job_keys (queue, idempotency_key, job_id)
@@ -52,18 +56,37 @@ enum PostgresSQL {
         ),
         ins AS (
             INSERT INTO jobs (id, queue, job_type, payload, priority, run_at, status, max_attempts, timeout_seconds,
-                              backoff_base_ms, idempotency_key, replay_of, created_at, run_id, step_slug)
+                              backoff_base_ms, idempotency_key, replay_of, created_at, run_id, step_slug,
+                              unique_key, unique_states)
             SELECT i.id, i.queue, i.job_type, i.payload::json, i.priority,
                    coalesce(i.run_at, \(now) + coalesce(i.delay, 0) * interval '1 second'), 'queued', i.max_attempts,
-                   i.timeout_seconds, i.backoff_base_ms, i.idempotency_key, i.replay_of, \(now), i.run_id, i.step_slug
+                   i.timeout_seconds, i.backoff_base_ms, i.idempotency_key, i.replay_of, \(now), i.run_id, i.step_slug,
+                   i.unique_key, i.unique_states
             FROM i
             WHERE i.idempotency_key IS NULL OR i.id IN (SELECT job_id FROM k)
             ORDER BY i.ord
+            \(skipUniqueConflicts ? "ON CONFLICT DO NOTHING" : "")
             RETURNING id, queue, run_at, created_at
         )
         SELECT id, run_at, created_at, queue FROM ins
         """
+    }
 
+    /// jobs_unique_idx's predicate, spelled the same so lookups use the index.
+    static let uniqueLive = """
+        unique_key IS NOT NULL
+          AND (unique_states & CASE status WHEN 'queued' THEN 1 WHEN 'running' THEN 2 WHEN 'succeeded' THEN 4
+                                           WHEN 'dlq' THEN 8 WHEN 'cancelled' THEN 16 ELSE 0 END) <> 0
+        """
+    static let uniqueOwners = "SELECT unique_key, id, status FROM jobs WHERE unique_key = ANY($1::text[]) AND \(uniqueLive)"
+    /// on_conflict replace: only a match still queued takes the new payload and run_at.
+    static let uniqueReplace = """
+        UPDATE jobs SET payload = $2::json, run_at = coalesce($3::timestamptz, \(now) + $4::float8 * interval '1 second')
+        WHERE id = $5::uuid AND status = 'queued'
+        RETURNING id
+        """
+    /// Keys taken by rows whose jobs turned out to be unique duplicates.
+    static let keyReleaseMany = "DELETE FROM job_keys WHERE job_id = ANY($1::uuid[])"
     /// One NOTIFY per queue, sent after the jobs committed, in a transaction of its own: a
     /// transaction that notifies holds a database-wide lock from before its commit until after,
     /// which would serialise every enqueue's commit (and its fsync) behind the others'.
@@ -184,7 +207,8 @@ enum PostgresSQL {
                 last_error_code = coalesce(i.error_code, j.last_error_code),
                 last_error_message = CASE WHEN i.error_code IS NULL THEN j.last_error_message ELSE i.error_message END,
                 dlq_reason_code = i.dlq_reason,
-                attempt_base = j.attempt_base + i.base_inc
+                attempt_base = j.attempt_base + i.base_inc,
+                snoozes = j.snoozes + CASE WHEN i.outcome = 'snoozed' THEN 1 ELSE 0 END
             FROM i
             WHERE j.id = i.id AND j.lease_token = i.token AND j.status = 'running'
             RETURNING j.id, j.attempts, j.worker_id, j.started_at, j.run_at, i.token, i.outcome, i.error_code,
@@ -194,7 +218,8 @@ enum PostgresSQL {
             INSERT INTO attempts (job_id, attempt, lease_token, worker_id, started_at, finished_at, outcome,
                                   error_code, error_message, decision, retry_at, dlq_reason_code, queue, wait_ms)
             SELECT id, attempts, token, worker_id, coalesce(started_at, \(now)), \(now), outcome, error_code,
-                   error_message, decision, CASE WHEN decision = 'retry' THEN run_at END, dlq_reason, queue, wait_ms
+                   error_message, decision, CASE WHEN decision = 'retry' OR outcome = 'snoozed' THEN run_at END, dlq_reason,
+                   queue, wait_ms
             FROM u
             RETURNING job_id
         )
@@ -208,7 +233,8 @@ enum PostgresSQL {
         let p = pick(queues: queues, byType: byType, unrestrictedOnly: true, limit: "$16", n: 17)
         let nulls = "NULL::text, NULL::text, NULL::json, NULL::int, NULL::timestamptz, NULL::text, NULL::int, NULL::int, "
             + "NULL::int, NULL::int, NULL::int, NULL::text, NULL::uuid, NULL::json, NULL::text, NULL::text, NULL::text, "
-            + "NULL::uuid, NULL::timestamptz, NULL::text, NULL::timestamptz, NULL::timestamptz, NULL::timestamptz, NULL::uuid, NULL::text"
+            + "NULL::uuid, NULL::timestamptz, NULL::text, NULL::timestamptz, NULL::timestamptz, NULL::timestamptz, NULL::uuid, NULL::text, "
+            + "NULL::int"
         let ctes = p.recursive ? completeCTEs.replacingOccurrences(of: "WITH i AS (", with: "WITH RECURSIVE i AS (") : completeCTEs
         return ctes + """
             ,
@@ -250,7 +276,7 @@ enum PostgresSQL {
     /// $4, $5: the event the core decided (type, message).
     static let jobRetryMany = """
         WITH u AS (
-            UPDATE jobs SET status = 'queued', attempt_base = attempts, run_at = \(now), finished_at = NULL,
+            UPDATE jobs SET status = 'queued', attempt_base = attempts, snoozes = 0, run_at = \(now), finished_at = NULL,
                             dlq_reason_code = NULL, lease_token = NULL, lease_expires_at = NULL
             WHERE id = ANY($2::uuid[]) AND status = ANY($3::text[])
             RETURNING id, attempts

@@ -127,18 +127,20 @@ public final class SQLiteDriver: StorageDriver {
 
     public func jobInsertMany(_ rows: [JobInsert], now: Date?) async throws -> [JobInsertOutcome] {
         let nowMs = SQLiteDriver.nowMs(now)
-        let existingIds: [Int: String] = try await write { c in try SQLiteDriver.insert(rows, c, nowMs: nowMs) }
-        for q in Set(rows.enumerated().filter { existingIds[$0.offset] == nil }.map(\.element.queue)) {
+        let existing: [Int: Existing] = try await write { c in try SQLiteDriver.insert(rows, c, nowMs: nowMs) }
+        for q in Set(rows.enumerated().filter { existing[$0.offset] == nil || existing[$0.offset]?.replaced == true }.map(\.element.queue)) {
             wakeups.notify(queue: q)
         }
         var existingJobs: [String: Job] = [:]
-        if !existingIds.isEmpty {
-            for j in try await jobGetMany(Array(Set(existingIds.values))) { existingJobs[j.id] = j }
+        if !existing.isEmpty {
+            for j in try await jobGetMany(Array(Set(existing.values.map(\.id)))) { existingJobs[j.id] = j }
         }
         return try rows.enumerated().map { i, r in
-            if let eid = existingIds[i] {
-                guard let j = existingJobs[eid] else { throw PortableError.keyOwnerGone(r) }
-                return JobInsertOutcome(job: j, created: false)
+            if let e = existing[i] {
+                guard let j = existingJobs[e.id] else {
+                    throw e.kind == .unique ? PortableError.uniqueOwnerMoving(r) : PortableError.keyOwnerGone(r)
+                }
+                return JobInsertOutcome(job: j, created: false, duplicate: e.kind, replaced: e.replaced)
             }
             let runAt = r.runAt.map(Time.millis) ?? nowMs + Int64((r.delaySeconds * 1000).rounded())
             return JobInsertOutcome(job: Job(
@@ -150,28 +152,67 @@ public final class SQLiteDriver: StorageDriver {
         }
     }
 
-    /// Inserts rows in the caller's transaction; returns, by index, the existing job ids of rows
-    /// whose (queue, key) was taken.
-    static func insert(_ rows: [JobInsert], _ c: SQLiteConnection, nowMs: Int64) throws -> [Int: String] {
-        var existing: [Int: String] = [:]
+    /// The job a row matched instead of being inserted.
+    struct Existing {
+        var id: String
+        var kind: Duplicate
+        var replaced: Bool
+    }
+
+    /// Inserts rows in the caller's transaction (one writer: checks and inserts cannot
+    /// interleave with another producer's); returns, by index, the jobs that rows matched by
+    /// idempotency key (checked first) or unique key.
+    static func insert(_ rows: [JobInsert], _ c: SQLiteConnection, nowMs: Int64) throws -> [Int: Existing] {
+        var existing: [Int: Existing] = [:]
         for (i, r) in rows.enumerated() {
             if let key = r.idempotencyKey {
                 let n = try c.run(SQLiteSQL.keyInsert, [.text(r.queue), .text(key), .text(r.id)])
                 if n == 0 {
-                    existing[i] = try c.query(SQLiteSQL.keyLookup, [.text(r.queue), .text(key)]) {
+                    if let id = try c.query(SQLiteSQL.keyLookup, [.text(r.queue), .text(key)], {
                         try $0.columns(of: "job_keys").text("job_id")
-                    }.first
+                    }).first {
+                        existing[i] = Existing(id: id, kind: .idempotencyKey, replaced: false)
+                    }
                     continue
                 }
             }
             let runAt = r.runAt.map(Time.millis) ?? nowMs + Int64((r.delaySeconds * 1000).rounded())
-            try c.run(SQLiteSQL.jobInsert, [
+            let values: [SQLValue] = [
                 .text(r.id), .text(r.queue), .text(r.jobType), .text(r.payload), .int(Int64(r.priority)),
                 .int(runAt), .opt(r.maxAttempts), .opt(r.timeoutSeconds), .opt(r.backoffBaseMs),
                 .opt(r.idempotencyKey), .opt(r.replayOf), .int(nowMs), .opt(r.runId), .opt(r.stepSlug),
-            ])
+            ]
+            guard let uniqueKey = r.uniqueKey else {
+                try c.run(SQLiteSQL.jobInsert, values)
+                continue
+            }
+            if try c.run(SQLiteSQL.jobInsertUnique, values + [.text(uniqueKey), .opt(r.uniqueStates)]) == 1 { continue }
+            if let key = r.idempotencyKey { try c.run(SQLiteSQL.keyRelease, [.text(r.queue), .text(key), .text(r.id)]) }
+            let owner = try c.query(SQLiteSQL.uniqueOwner, [.text(uniqueKey)]) { row -> (String, String) in
+                let cols = row.columns(of: "jobs")
+                return (try cols.text("id"), try cols.text("status"))
+            }.first
+            guard let (id, status) = owner else { throw PortableError.uniqueOwnerMoving(r) }
+            var replaced = false
+            if r.uniqueReplace, status == JobStatus.queued.rawValue {
+                replaced = try c.run(SQLiteSQL.uniqueReplace, [.text(r.payload), .int(runAt), .text(id)]) == 1
+            }
+            existing[i] = Existing(id: id, kind: .unique, replaced: replaced)
         }
         return existing
+    }
+
+    public func jobUniqueOwners(_ keys: [String]) async throws -> [String: String] {
+        guard !keys.isEmpty else { return [:] }
+        let list = JSON.array(keys.map(JSON.string)).compact
+        return try await read { c in
+            var m: [String: String] = [:]
+            for (k, id) in try c.query(SQLiteSQL.uniqueOwners, [.text(list)], { row -> (String, String) in
+                let cols = row.columns(of: "jobs")
+                return (try cols.text("unique_key"), try cols.text("id"))
+            }) { m[k] = id }
+            return m
+        }
     }
 
     // MARK: claim, heartbeat, ack
@@ -240,12 +281,14 @@ public final class SQLiteDriver: StorageDriver {
         let runAt = nowMs + Int64((x.delaySeconds * 1000).rounded())
         let rows = try c.query(SQLiteSQL.jobComplete, [
             .text(x.newStatus.rawValue), .opt(x.output), .int(nowMs), .int(runAt), .opt(x.errorCode), .opt(x.errorMessage),
-            .opt(x.dlqReason), .int(x.outcome == .released ? 1 : 0), .text(x.lease.jobId), .text(x.lease.token),
+            .opt(x.dlqReason), .int(x.uncounted ? 1 : 0), .text(x.lease.jobId), .text(x.lease.token),
+            .int(x.outcome == .snoozed ? 1 : 0),
         ]) { try EndedLease(row: $0) }
         if let ended = rows.first {
             try c.run(SQLiteSQL.attemptInsert, ended.attempt(x.lease, nowMs: nowMs, outcome: x.outcome, errorCode: x.errorCode,
                                                              errorMessage: x.errorMessage, decision: x.decision,
-                                                             retryAtMs: x.decision == .retry ? runAt : nil, dlqReason: x.dlqReason))
+                                                             retryAtMs: x.decision == .retry || x.outcome == .snoozed ? runAt : nil,
+                                                             dlqReason: x.dlqReason))
             if let flow, let runId = x.runId, let step = x.stepSlug, let outcome = x.stepOutcome {
                 madeIn += try SQLiteDriver.advance(c, runId: runId, step: step, outcome: outcome, flow: flow, nowMs: nowMs)
             }

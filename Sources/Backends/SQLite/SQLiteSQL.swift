@@ -5,7 +5,7 @@ enum SQLiteSQL {
         id, queue, job_type, payload, priority, run_at, status, attempts, attempt_base, max_attempts, \
         timeout_seconds, backoff_base_ms, idempotency_key, replay_of, output, last_error_code, \
         last_error_message, dlq_reason_code, lease_token, lease_expires_at, worker_id, created_at, \
-        started_at, finished_at, run_id, step_slug
+        started_at, finished_at, run_id, step_slug, snoozes
         """
 
     // MARK: schema
@@ -30,6 +30,28 @@ enum SQLiteSQL {
                           backoff_base_ms, idempotency_key, replay_of, created_at, run_id, step_slug)
         VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'queued', ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
         """
+    /// A job with a unique key: a live holder of the key (jobs_unique_idx) makes it insert nothing.
+    static let jobInsertUnique = """
+        INSERT INTO jobs (id, queue, job_type, payload, priority, run_at, status, max_attempts, timeout_seconds,
+                          backoff_base_ms, idempotency_key, replay_of, created_at, run_id, step_slug,
+                          unique_key, unique_states)
+        VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'queued', ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
+        ON CONFLICT DO NOTHING
+        """
+    /// jobs_unique_idx's predicate, spelled the same so lookups use the index.
+    static let uniqueLive = """
+        unique_key IS NOT NULL
+          AND (unique_states & CASE status WHEN 'queued' THEN 1 WHEN 'running' THEN 2 WHEN 'succeeded' THEN 4
+                                           WHEN 'dlq' THEN 8 WHEN 'cancelled' THEN 16 ELSE 0 END) <> 0
+        """
+    static let uniqueOwner = "SELECT id, status FROM jobs WHERE unique_key = ?1 AND \(uniqueLive)"
+    static let uniqueOwners = """
+        SELECT unique_key, id FROM jobs WHERE unique_key IN (SELECT value FROM json_each(?1)) AND \(uniqueLive)
+        """
+    /// on_conflict replace: only a match still queued takes the new payload and run_at.
+    static let uniqueReplace = "UPDATE jobs SET payload = ?1, run_at = ?2 WHERE id = ?3 AND status = 'queued'"
+    /// The key a row took before its job turned out to be a unique duplicate.
+    static let keyRelease = "DELETE FROM job_keys WHERE queue = ?1 AND idempotency_key = ?2 AND job_id = ?3"
 
     // MARK: claim, heartbeat, ack
 
@@ -90,7 +112,8 @@ enum SQLiteSQL {
             last_error_code = CASE WHEN ?5 IS NULL THEN last_error_code ELSE ?5 END,
             last_error_message = CASE WHEN ?5 IS NULL THEN last_error_message ELSE ?6 END,
             dlq_reason_code = ?7,
-            attempt_base = attempt_base + ?8
+            attempt_base = attempt_base + ?8,
+            snoozes = snoozes + ?11
         WHERE id = ?9 AND lease_token = ?10 AND status = 'running'
         RETURNING attempts, worker_id, started_at, queue, wait_ms
         """
@@ -121,7 +144,7 @@ enum SQLiteSQL {
 
     static func jobRetry(statuses: String) -> String {
         """
-        UPDATE jobs SET status = 'queued', attempt_base = attempts, run_at = ?2, finished_at = NULL,
+        UPDATE jobs SET status = 'queued', attempt_base = attempts, snoozes = 0, run_at = ?2, finished_at = NULL,
                         dlq_reason_code = NULL, lease_token = NULL, lease_expires_at = NULL
         WHERE id = ?1 AND status IN (\(statuses))
         RETURNING attempts

@@ -190,6 +190,7 @@ final class AckBuffer: Sendable {
                 switch o.result {
                 case .success: s.succeeded += 1
                 case .released: s.released += 1
+                case .snoozed: s.snoozed += 1
                 default: s.failed += 1
                 }
             }
@@ -212,6 +213,7 @@ final class AckBuffer: Sendable {
         switch r {
         case .success: return "succeeded"
         case .released: return "released"
+        case .snoozed: return "snoozed"
         case .leaseExpired: return "lease_expired"
         case .failure, .badPayload: return "failed"
         }

@@ -10,6 +10,8 @@ import Glibc
 /// - exit 0: success; stdout is the output (JSON as is, empty = null, other text = a JSON
 ///   string; over the payload limit = `OUTPUT_TOO_LARGE`, not retried).
 /// - exit 65 (EX_DATAERR): `BAD_PAYLOAD`, not retried.
+/// - exit 99 with a number of seconds (and nothing else) on stdout: snooze, run again then
+///   without using an attempt; anything else on stdout makes it an ordinary `EXEC_EXIT_99`.
 /// - exit 75 (EX_TEMPFAIL) or any other: retryable `EXEC_EXIT_<n>`; killed by a signal:
 ///   `EXEC_SIGNAL_<NAME>` (e.g. `EXEC_SIGNAL_KILL`). The message is the last 4 KiB of stderr.
 /// - cancelled (timeout, lease lost, cancel, shutdown): the group gets SIGTERM, then SIGKILL
@@ -52,6 +54,12 @@ public enum ExecHandler {
             return output(exit.stdout)
         case 65:
             throw JobError.badPayload(message ?? "the program exited 65 (bad payload)")
+        case 99:
+            let text = String(decoding: exit.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            guard let seconds = Double(text), seconds.isFinite, seconds >= 0, seconds <= Limits.maxDelaySeconds else {
+                throw JobError.retryable(code: "EXEC_EXIT_99", message: message)
+            }
+            throw JobError.snooze(seconds: seconds)
         case let n:
             throw JobError.retryable(code: "EXEC_EXIT_\(n)", message: message)
         }

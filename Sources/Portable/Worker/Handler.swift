@@ -27,12 +27,21 @@ public enum JobError: Error, Sendable {
     case permanent(code: String, message: String? = nil)
     /// Dead-lettered at once as `BAD_PAYLOAD`.
     case badPayload(String)
+    /// Not now: back to the queue to run again in `seconds`, without using an attempt
+    /// (`PORTABLEQ_MAX_SNOOZES` bounds how often).
+    case snooze(seconds: Double)
 
     var result: AttemptResult {
         switch self {
         case .retryable(let code, let message): return .failure(code: code, message: message, retryable: true)
         case .permanent(let code, let message): return .failure(code: code, message: message, retryable: false)
         case .badPayload(let message): return .badPayload(message: message)
+        case .snooze(let seconds):
+            guard seconds >= 0, seconds <= Limits.maxDelaySeconds else {
+                return .failure(code: Codes.badSnooze, message: "snooze seconds must be between 0 and \(Int(Limits.maxDelaySeconds))",
+                                retryable: true)
+            }
+            return .snoozed(seconds: seconds)
         }
     }
 }

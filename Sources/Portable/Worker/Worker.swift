@@ -192,6 +192,7 @@ public final class Worker: Service, Sendable {
         logger.info("worker stopped", metadata: [
             "worker_id": .string(options.id), "succeeded": .stringConvertible(s.succeeded),
             "failed": .stringConvertible(s.failed), "released": .stringConvertible(s.released),
+            "snoozed": .stringConvertible(s.snoozed),
             "claims": .stringConvertible(s.claimRoundTrips), "ack_batches": .stringConvertible(s.ackBatches),
             "ack_batches_that_claimed": .stringConvertible(s.ackBatchesThatClaimed),
         ])

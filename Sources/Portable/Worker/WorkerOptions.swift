@@ -48,6 +48,7 @@ public struct WorkerStats: Sendable, Equatable {
     public var succeeded = 0
     public var failed = 0
     public var released = 0
+    public var snoozed = 0
     public var leaseLost = 0
     /// Round trips: claims made by the claim loop, ack batches written, and how many of those
     /// claimed the next jobs in the same statement.

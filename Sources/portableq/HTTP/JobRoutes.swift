@@ -74,7 +74,8 @@ struct JobRoutes {
         return NewJob(queue: try f.string("queue") ?? "default", jobType: type, payloadJSON: payload.compact,
                       priority: try f.int("priority") ?? 0, runAt: try f.time("run_at"),
                       delaySeconds: try f.double("delay_seconds"), maxAttempts: try f.int("max_attempts"),
-                      timeoutSeconds: try f.int("timeout_seconds"), idempotencyKey: headerKey ?? bodyKey)
+                      timeoutSeconds: try f.int("timeout_seconds"), idempotencyKey: headerKey ?? bodyKey,
+                      unique: try f.value("unique").map(UniqueSpec.parse))
     }
 
     /// The body; an overflow of the upload limit is refused like an oversized payload and
@@ -108,8 +109,9 @@ struct JobRoutes {
         guard (1...1000).contains(list.count) else { throw PortableError.invalid("jobs must hold 1 to 1000 jobs, got \(list.count)") }
         let jobs = try list.enumerated().map { i, j in try JobRoutes.newJob(j, headerKey: nil, what: "jobs[\(i)]") }
         let results = try await client.enqueueMany(jobs)
-        return HTTP.json(.object([("items", .array(results.map {
-            .object([("job_id", .string($0.job.id)), ("created", .bool($0.created))])
+        return HTTP.json(.object([("items", .array(results.map { r in
+            .object([("job_id", .string(r.job.id)), ("created", .bool(r.created))]
+                    + (r.duplicate.map { [("duplicate", JSON.string($0.rawValue)), ("replaced", .bool(r.replaced))] } ?? []))
         }))]), status: .created)
     }
 

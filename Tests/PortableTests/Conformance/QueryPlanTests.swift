@@ -68,6 +68,12 @@ import Testing
                         sqlite: (SQLiteSQL.queueCountsQueued, [.int(1_800_000_000_000), .text("default"), .int(10_000)])))
         out.append(Case(name: "queue counts, running", indexes: ["jobs_lease_idx"],
                         postgres: (PostgresSQL.queueCountsRunning, ["10000"]), sqlite: (SQLiteSQL.queueCountsRunning, [.int(10_000)])))
+        // Unique jobs (issue 15 §1): finding a key's live holder stays on the partial unique index.
+        out.append(Case(name: "unique key holders", indexes: ["jobs_unique_idx"],
+                        postgres: (PostgresSQL.uniqueOwners, ["{u1:a,u1:b}"]),
+                        sqlite: (SQLiteSQL.uniqueOwners, [.text(#"["u1:a","u1:b"]"#)])))
+        out.append(Case(name: "unique key holder", indexes: ["jobs_unique_idx"],
+                        postgres: (PostgresSQL.uniqueOwners, ["{u1:a}"]), sqlite: (SQLiteSQL.uniqueOwner, [.text("u1:a")])))
         out.append(Case(name: "queue counts, dlq", indexes: ["jobs_dlq_idx"],
                         postgres: (PostgresSQL.queueCountsDLQ, ["10000"]), sqlite: (SQLiteSQL.queueCountsDLQ, [.int(10_000)])))
         return out
