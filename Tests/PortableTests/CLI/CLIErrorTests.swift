@@ -58,7 +58,7 @@ import Testing
     @Test(arguments: TestBackend.enabled)
     func anIncompatibleSchemaIsRefused(_ backend: TestBackend) async throws {
         try await withDB(backend) { db in
-            let n = Database.migrations(for: db.driver.kind).count
+            let n = Database.migrations(for: db.driver.kind).map(\.version).max() ?? 0
             _ = try await db.driver.migrationApply([Migration(version: n + 1, name: "from_the_future",
                                                               sql: "-- compatible_with: \(n + 1)\nCREATE TABLE future_x (x integer);")])
             let r = try await CLI.run(["jobs", "list", "--database", db.url])
