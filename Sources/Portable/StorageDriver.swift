@@ -153,8 +153,8 @@ public protocol StorageDriver: Sendable {
     /// A run with its steps, in no particular order.
     func flowRunGet(_ id: String) async throws -> FlowRun?
     /// Newest first, without steps.
-    func flowRunList(_ flow: String?, limit: Int, offset: Int) async throws -> [FlowRun]
-    func flowRunCount(_ flow: String?, cap: Int) async throws -> Int
+    func flowRunList(_ flow: String?, status: RunStatus?, limit: Int, offset: Int) async throws -> [FlowRun]
+    func flowRunCount(_ flow: String?, status: RunStatus?, cap: Int) async throws -> Int
     /// Marks a running run cancelled and its unfinished steps cancelled. False if not running.
     func flowRunCancel(_ id: String, now: Date?) async throws -> Bool
     /// An operator's retry of a step job: in one transaction, locks the run, reads it with its

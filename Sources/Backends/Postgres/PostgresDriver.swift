@@ -746,14 +746,14 @@ public final class PostgresDriver: StorageDriver {
         }
     }
 
-    public func flowRunList(_ flow: String?, limit: Int, offset: Int) async throws -> [FlowRun] {
+    public func flowRunList(_ flow: String?, status: RunStatus?, limit: Int, offset: Int) async throws -> [FlowRun] {
         try await with(.read) { c in
-            try c.query(PostgresSQL.runList, [flow, String(limit), String(offset)]).map { try FlowRun(row: $0) }
+            try c.query(PostgresSQL.runList, [flow, String(limit), String(offset), status?.rawValue]).map { try FlowRun(row: $0) }
         }
     }
 
-    public func flowRunCount(_ flow: String?, cap: Int) async throws -> Int {
-        try await with(.read) { c in try c.scalar(PostgresSQL.runCount, [flow, String(cap)]) }
+    public func flowRunCount(_ flow: String?, status: RunStatus?, cap: Int) async throws -> Int {
+        try await with(.read) { c in try c.scalar(PostgresSQL.runCount, [flow, String(cap), status?.rawValue]) }
     }
 
     public func flowRunCancel(_ id: String, now: Date?) async throws -> Bool {

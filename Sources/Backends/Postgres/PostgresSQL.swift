@@ -525,9 +525,12 @@ enum PostgresSQL {
     static let runColumns = "id, flow_slug, flow_version, status, input, created_at, finished_at, failed_step"
     static let runGet = "SELECT \(runColumns) FROM flow_runs WHERE id = $1::uuid"
     static let runList = """
-        SELECT \(runColumns) FROM flow_runs WHERE ($1::text IS NULL OR flow_slug = $1) ORDER BY id DESC LIMIT $2 OFFSET $3
+        SELECT \(runColumns) FROM flow_runs WHERE ($1::text IS NULL OR flow_slug = $1) AND ($4::text IS NULL OR status = $4)
+        ORDER BY id DESC LIMIT $2 OFFSET $3
         """
-    static let runCount = "SELECT count(*) FROM (SELECT 1 FROM flow_runs WHERE ($1::text IS NULL OR flow_slug = $1) LIMIT $2) c"
+    static let runCount = """
+        SELECT count(*) FROM (SELECT 1 FROM flow_runs WHERE ($1::text IS NULL OR flow_slug = $1) AND ($3::text IS NULL OR status = $3) LIMIT $2) c
+        """
     static let runStepList = "SELECT step_slug, status, remaining_deps, job_id, output, finished_at FROM run_steps WHERE run_id = $1::uuid"
     /// Locks the run: concurrent acks of two dependencies of one step take turns, so exactly one
     /// of them sees the step's last dependency succeed.

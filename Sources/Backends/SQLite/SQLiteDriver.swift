@@ -736,14 +736,14 @@ public final class SQLiteDriver: StorageDriver {
         return changes
     }
 
-    public func flowRunList(_ flow: String?, limit: Int, offset: Int) async throws -> [FlowRun] {
+    public func flowRunList(_ flow: String?, status: RunStatus?, limit: Int, offset: Int) async throws -> [FlowRun] {
         try await read { c in
-            try c.query(SQLiteSQL.runList, [.opt(flow), .int(Int64(limit)), .int(Int64(offset))]) { try FlowRun(row: $0) }
+            try c.query(SQLiteSQL.runList, [.opt(flow), .int(Int64(limit)), .int(Int64(offset)), .opt(status?.rawValue)]) { try FlowRun(row: $0) }
         }
     }
 
-    public func flowRunCount(_ flow: String?, cap: Int) async throws -> Int {
-        try await read { c in try c.scalar(SQLiteSQL.runCount, [.opt(flow), .int(Int64(cap))]) }
+    public func flowRunCount(_ flow: String?, status: RunStatus?, cap: Int) async throws -> Int {
+        try await read { c in try c.scalar(SQLiteSQL.runCount, [.opt(flow), .int(Int64(cap)), .opt(status?.rawValue)]) }
     }
 
     public func flowRunCancel(_ id: String, now: Date?) async throws -> Bool {

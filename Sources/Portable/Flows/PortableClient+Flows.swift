@@ -80,11 +80,11 @@ extension PortableClient {
         return Dictionary(try await explain(pending).map { ($0.jobId, $0) }, uniquingKeysWith: { a, _ in a })
     }
 
-    public func runs(flow slug: String? = nil, limit: Int = 50, offset: Int = 0) async throws -> Page<FlowRun> {
+    public func runs(flow slug: String? = nil, status: RunStatus? = nil, limit: Int = 50, offset: Int = 0) async throws -> Page<FlowRun> {
         guard (1...1000).contains(limit) else { throw PortableError.invalid("limit must be between 1 and 1000") }
         guard offset >= 0 else { throw PortableError.invalid("offset must not be negative") }
-        async let items = driver.flowRunList(slug, limit: limit, offset: offset)
-        async let total = driver.flowRunCount(slug, cap: config.countCap + 1)
+        async let items = driver.flowRunList(slug, status: status, limit: limit, offset: offset)
+        async let total = driver.flowRunCount(slug, status: status, cap: config.countCap + 1)
         let (i, t) = try await (items, total)
         return Page(items: i, total: min(t, config.countCap), totalCapped: t > config.countCap)
     }

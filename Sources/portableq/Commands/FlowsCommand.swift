@@ -117,10 +117,15 @@ struct FlowsRuns: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "runs", abstract: "Runs, newest first.")
     @OptionGroup var db: DatabaseOptions
     @Option(help: "Only runs of this flow.") var flow: String?
+    @Option(help: "Only runs in this state: running, succeeded, failed or cancelled.") var status: String?
     @Option(help: "1…1000.") var limit: Int = 50
 
     func run() async throws {
-        let page = try await db.withClient(write: false) { client in try await client.runs(flow: flow, limit: limit) }
+        let state = try status.map { s in
+            guard let st = RunStatus(rawValue: s) else { throw PortableError.invalid("unknown run status \(JSON.quote(s))") }
+            return st
+        }
+        let page = try await db.withClient(write: false) { client in try await client.runs(flow: flow, status: state, limit: limit) }
         if db.json { Output.json(page.json { $0.summaryJSON }); return }
         Output.table(["RUN", "FLOW", "STATUS", "CREATED", "FINISHED"], page.items.map { r in
             [r.id, "\(r.flowSlug) v\(r.flowVersion)", r.status.rawValue, Time.format(r.createdAt), r.finishedAt.map(Time.format) ?? "-"]

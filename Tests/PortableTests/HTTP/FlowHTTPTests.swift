@@ -28,6 +28,32 @@ import Testing
     }
 
     @Test(arguments: TestBackend.enabled)
+    func runsFilterByStatusAndFlowAndRefuseUnknownValues(_ backend: TestBackend) async throws {
+        try await withAdminServer(backend) { db, s in
+            try await db.client.defineFlow(try FlowTests.def(#"{"slug":"fa","steps":[{"slug":"a"}]}"#))
+            try await db.client.defineFlow(try FlowTests.def(#"{"slug":"fb","steps":[{"slug":"a"}]}"#))
+            let cancelled = try await db.client.startFlow("fa")
+            _ = try await db.client.cancelRun(cancelled.id)
+            _ = try await db.client.startFlows("fa", inputsJSON: ["1", "2"])
+            _ = try await db.client.startFlow("fb")
+            func ids(_ path: String) async throws -> (Int?, [String]) {
+                let r = try await s.get(path)
+                #expect(r.status == 200, "\(r)")
+                return (r.json["total"]?.intValue, (r.json["items"]?.arrayValue ?? []).compactMap { $0["id"]?.stringValue })
+            }
+            #expect(try await ids("/runs").0 == 4)
+            #expect(try await ids("/runs?status=running").0 == 3)
+            #expect(try await ids("/runs?status=cancelled").1 == [cancelled.id])
+            #expect(try await ids("/runs?status=running&flow=fa").0 == 2)
+            #expect(try await ids("/runs?status=failed&flow=fb").0 == 0)
+            let bad = try await s.get("/runs?status=done")
+            #expect(bad.status == 422 && bad.errorCode == "INVALID_ARGUMENT", "\(bad)")
+            let badFlow = try await s.get("/runs?flow=no%20such")
+            #expect(badFlow.status == 422, "\(badFlow)")
+        }
+    }
+
+    @Test(arguments: TestBackend.enabled)
     func retryingAStepJobOfACancelledRunAnswers409(_ backend: TestBackend) async throws {
         try await withAdminServer(backend) { db, s in
             try await db.client.defineFlow(try FlowTests.def(#"{"slug":"hc","steps":[{"slug":"a"}]}"#))
