@@ -82,6 +82,8 @@ public enum Decide {
 extension Decide {
     /// A retry in place (`retry`, bulk retry): the `retried` event.
     public static let retryEvent = EventNote(type: "retried", message: "put back in the queue with a fresh budget")
+    /// A sibling that its run's failure cancelled, queued again when the run re-opened.
+    public static let reopenEvent = EventNote(type: "retried", message: "put back in the queue: its run re-opened")
 
     /// An operator's cancel of `job` as last read: a running job by its current lease.
     public static func cancel(_ job: Job) -> CancelTarget {

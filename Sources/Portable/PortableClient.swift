@@ -192,25 +192,39 @@ public final class PortableClient: Sendable {
 
     public func explain(_ id: String) async throws -> Explanation {
         let j = try await job(id)
+        return try await explain([j])[0]
+    }
+
+    /// Explanations of `jobs`, in order, with one read of the clock, workers, job types and
+    /// queue policies for all of them.
+    func explain(_ jobs: [Job]) async throws -> [Explanation] {
         async let nowTask = driver.clockNow(now)
         async let workersTask = driver.workerList()
         async let typesTask = driver.jobTypeList()
         async let queueTask = driver.queuePolicyList()
         let (dbNow, workers, types, policies) = try await (nowTask, workersTask, typesTask, queueTask)
-        let policy = PolicyResolver.resolve(j, type: types.first { $0.jobType == j.jobType }, defaults: config.defaults)
-        var context = ExplainContext(now: dbNow, workers: workers, policy: policy)
-        if j.status == .queued, j.snoozes > 0, j.runAt > dbNow {
-            context.snoozed = try await driver.jobHistory(j.id).attempts.max { $0.attempt < $1.attempt }?.outcome == .snoozed
-        }
-        if let q = policies.first(where: { $0.queue == j.queue }) {
-            context.queuePaused = q.paused
-            if let cap = q.maxRunning {
-                context.queueMaxRunning = cap
-                context.queueRunning = try await driver.jobCount(JobFilter(queue: j.queue, status: .running), cap: cap + 1)
+        var out: [Explanation] = []
+        var running: [String: Int] = [:]
+        for j in jobs {
+            let policy = PolicyResolver.resolve(j, type: types.first { $0.jobType == j.jobType }, defaults: config.defaults)
+            var context = ExplainContext(now: dbNow, workers: workers, policy: policy)
+            if j.status == .queued, j.snoozes > 0, j.runAt > dbNow {
+                context.snoozed = try await driver.jobHistory(j.id).attempts.max { $0.attempt < $1.attempt }?.outcome == .snoozed
             }
-            if let tokens = q.tokensAvailable(at: dbNow), tokens < 1 { context.queueRateLimited = true }
+            if let q = policies.first(where: { $0.queue == j.queue }) {
+                context.queuePaused = q.paused
+                if let cap = q.maxRunning {
+                    context.queueMaxRunning = cap
+                    if running[j.queue] == nil {
+                        running[j.queue] = try await driver.jobCount(JobFilter(queue: j.queue, status: .running), cap: cap + 1)
+                    }
+                    context.queueRunning = running[j.queue]
+                }
+                if let tokens = q.tokensAvailable(at: dbNow), tokens < 1 { context.queueRateLimited = true }
+            }
+            out.append(Explainer.explain(j, context: context))
         }
-        return Explainer.explain(j, context: context)
+        return out
     }
 
     // MARK: operator actions
@@ -219,6 +233,8 @@ public final class PortableClient: Sendable {
     /// continue, a fresh budget of `max_attempts`, backoff restarts. Other statuses: CONFLICT.
     public func retry(_ id: String) async throws -> Job {
         let j = try await job(id)
+        // A step job is retried with its run, which may re-open (FlowEngine.retry).
+        if j.runId != nil, j.status == .dlq || j.status == .cancelled, try await retryStep(j) { return try await job(j.id) }
         let changed: [String]
         do {
             changed = try await driver.jobRetryMany([j.id], from: [.dlq, .cancelled], event: Decide.retryEvent, now: now)
@@ -449,8 +465,18 @@ extension PortableClient {
         var changed = 0
         switch action {
         case .retry:
-            for chunk in stride(from: 0, to: ids.count, by: 1000) {
-                changed += try await driver.jobRetryMany(Array(ids[chunk..<min(chunk + 1000, ids.count)]), from: [.dlq, .cancelled],
+            // Step jobs one at a time with their runs (a run may re-open); the others in batches.
+            var plain: [String] = []
+            for j in jobs {
+                guard j.runId != nil else { plain.append(j.id); continue }
+                do {
+                    if try await retryStep(j) { changed += 1 } else { plain.append(j.id) }
+                } catch let e as PortableError where e.code == .conflict {
+                    continue  // a cancelled run's job, or one that moved on: not changed
+                }
+            }
+            for chunk in stride(from: 0, to: plain.count, by: 1000) {
+                changed += try await driver.jobRetryMany(Array(plain[chunk..<min(chunk + 1000, plain.count)]), from: [.dlq, .cancelled],
                                                          event: Decide.retryEvent, now: now).count
             }
         case .cancel:

@@ -284,6 +284,18 @@ extension RunStep {
     }
 }
 
+extension RunEvent {
+    /// at, type, step_slug, job_id, message.
+    public init(row: some RowReader) throws {
+        let c = row.columns(of: "run_events")
+        at = try c.date("at")
+        type = try c.text("type")
+        step = try c.textOrNull("step_slug")
+        jobId = try c.textOrNull("job_id")
+        message = try c.textOrNull("message")
+    }
+}
+
 extension FlowSnapshot {
     /// The run's status, input and its flow version's definition (steps are read apart).
     public init(row: some RowReader, runId: String) throws {

@@ -153,15 +153,20 @@ public protocol StorageDriver: Sendable {
     func flowList() async throws -> [FlowDefinition]
     /// A version (nil: the latest).
     func flowGet(_ slug: String, version: Int?) async throws -> FlowDefinition?
-    /// Inserts the run, its steps and its root jobs in one transaction.
-    func flowRunStart(_ run: FlowRun, jobs: [JobInsert], now: Date?) async throws
+    /// Inserts the runs, their steps and their root jobs (`jobs`, of all the runs) in one transaction.
+    func flowRunStartMany(_ runs: [FlowRun], jobs: [JobInsert], now: Date?) async throws
     /// A run with its steps, in no particular order.
     func flowRunGet(_ id: String) async throws -> FlowRun?
     /// Newest first, without steps.
-    func flowRunList(_ flow: String?, limit: Int, offset: Int) async throws -> [FlowRun]
-    func flowRunCount(_ flow: String?, cap: Int) async throws -> Int
+    func flowRunList(_ flow: String?, status: RunStatus?, limit: Int, offset: Int) async throws -> [FlowRun]
+    func flowRunCount(_ flow: String?, status: RunStatus?, cap: Int) async throws -> Int
     /// Marks a running run cancelled and its unfinished steps cancelled. False if not running.
     func flowRunCancel(_ id: String, now: Date?) async throws -> Bool
+    /// An operator's retry of a step job: in one transaction, locks the run, reads it with its
+    /// jobs' statuses, and writes what `hook` decides (the jobs put back first; CONFLICT and
+    /// nothing written when the retried job was no longer dead-lettered or cancelled). Nil when
+    /// the run is gone.
+    func flowStepRetry(runId: String, jobId: String, hook: FlowRetryHook, now: Date?) async throws -> FlowChanges?
 
     // MARK: queues and metrics
 

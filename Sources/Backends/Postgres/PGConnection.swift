@@ -148,6 +148,7 @@ final class PGConnection {
         case "40001", "40P01", "55P03": code = .busy
         case "23505": code = .conflict
         case "22023", "22P02", "23514": code = .invalidArgument
+        case "P0002": code = .notFound  // raised by start_flow() for an unknown flow
         default: code = .backend
         }
         return .statement(code, reason: message, databaseCode: sqlstate ?? "?", codeName: "SQLSTATE", sql: sql)

@@ -745,11 +745,23 @@ public final class PostgresDriver: StorageDriver {
     /// Advances a run after one of its steps ended, inside the ack's transaction, with the run
     /// locked. Returns the queues of the step jobs it made, to notify after the commit.
     func advance(_ c: PGConnection, runId: String, step: String, outcome: StepOutcome, flow: FlowHook, now: Date?) throws -> Set<String> {
-        let n = PostgresDriver.ts(now)
         guard let row = try c.query(PostgresSQL.runSnapshot, [runId]).first else { return [] }
         var snapshot = try FlowSnapshot(row: row, runId: runId)
         snapshot.steps = try c.query(PostgresSQL.runStepList, [runId]).map { try RunStep(row: $0) }
         let changes = try flow.advance(snapshot, step, outcome)
+        try apply(changes, runId: runId, c, now: now)
+        return Set(changes.newJobs.map(\.queue))
+    }
+
+    /// Writes what the core decided for a run, in the caller's transaction. Throws CONFLICT when
+    /// the first job to retry (the one an operator asked for) was not put back.
+    func apply(_ changes: FlowChanges, runId: String, _ c: PGConnection, now: Date?) throws {
+        let n = PostgresDriver.ts(now)
+        for (i, t) in changes.retryJobs.enumerated() {
+            let changed = try c.query(PostgresSQL.jobRetryMany, [n, PGArray.literal([t.jobId]), PGArray.literal(["dlq", "cancelled"]),
+                                                                 t.event.type, t.event.message]).rows
+            if i == 0 && changed == 0 { throw PortableError.conflict("job \(t.jobId) changed while it was being retried; try again") }
+        }
         if !changes.steps.isEmpty {
             let cs = changes.steps
             _ = try c.query(PostgresSQL.runStepUpdate, [
@@ -766,7 +778,30 @@ public final class PostgresDriver: StorageDriver {
         if let rs = changes.runStatus {
             _ = try c.query(PostgresSQL.runStatusSet, [n, runId, rs.rawValue, changes.failedStep])
         }
-        return Set(changes.newJobs.map(\.queue))
+        if !changes.events.isEmpty {
+            let e = changes.events
+            _ = try c.query(PostgresSQL.runEventInsert, [n, runId, PGArray.literal(e.map(\.type)), PGArray.literal(e.map(\.step)),
+                                                         PGArray.literal(e.map(\.jobId)), PGArray.literal(e.map(\.message))])
+        }
+    }
+
+    public func flowStepRetry(runId: String, jobId: String, hook: FlowRetryHook, now: Date?) async throws -> FlowChanges? {
+        try await with { [self] c in
+            let changes: FlowChanges? = try c.transaction {
+                guard let row = try c.query(PostgresSQL.runSnapshot, [runId]).first else { return nil }
+                var snapshot = try FlowSnapshot(row: row, runId: runId)
+                snapshot.steps = try c.query(PostgresSQL.runStepList, [runId]).map { try RunStep(row: $0) }
+                snapshot.jobStatuses = Dictionary(try c.query(PostgresSQL.runJobStatuses, [runId]).map { r in
+                    let col = r.columns(of: "jobs")
+                    return (try col.text("id"), try col.value("status", as: JobStatus.self))
+                }, uniquingKeysWith: { a, _ in a })
+                let changes = try hook.retry(snapshot, jobId)
+                try apply(changes, runId: runId, c, now: now)
+                return changes
+            }
+            if let changes { notify(c, Set(changes.newJobs.map(\.queue))) }
+            return changes
+        }
     }
 
     public func flowDefine(_ def: FlowDefinition, now: Date?) async throws -> FlowDefinition {
@@ -798,15 +833,17 @@ public final class PostgresDriver: StorageDriver {
         }
     }
 
-    public func flowRunStart(_ run: FlowRun, jobs: [JobInsert], now: Date?) async throws {
+    public func flowRunStartMany(_ runs: [FlowRun], jobs: [JobInsert], now: Date?) async throws {
         let n = PostgresDriver.ts(now)
         let jobParams = insertParams(jobs, now: now)
+        let steps = runs.flatMap { r in r.steps.map { (r.id, $0) } }
         try await with { [self] c in
             try c.transaction {
-                _ = try c.query(PostgresSQL.runInsert, [n, run.id, run.flowSlug, String(run.flowVersion), run.input])
+                _ = try c.query(PostgresSQL.runInsert, [n, PGArray.literal(runs.map(\.id)), PGArray.literal(runs.map(\.flowSlug)),
+                                                        PGArray.literal(ints: runs.map(\.flowVersion)), PGArray.literal(runs.map(\.input))])
                 _ = try c.query(PostgresSQL.runStepInsert, [
-                    run.id, PGArray.literal(run.steps.map(\.slug)), PGArray.literal(run.steps.map(\.status.rawValue)),
-                    PGArray.literal(ints: run.steps.map(\.remainingDeps)), PGArray.literal(run.steps.map(\.jobId)),
+                    PGArray.literal(steps.map(\.0)), PGArray.literal(steps.map(\.1.slug)), PGArray.literal(steps.map(\.1.status.rawValue)),
+                    PGArray.literal(ints: steps.map(\.1.remainingDeps)), PGArray.literal(steps.map(\.1.jobId)),
                 ])
                 if !jobs.isEmpty { _ = try c.query(PostgresSQL.jobInsertMany, jobParams) }
             }
@@ -819,18 +856,19 @@ public final class PostgresDriver: StorageDriver {
             guard let row = try c.query(PostgresSQL.runGet, [id]).first else { return nil }
             var run = try FlowRun(row: row)
             run.steps = try c.query(PostgresSQL.runStepList, [id]).map { try RunStep(row: $0) }
+            run.events = try c.query(PostgresSQL.runEventList, [id]).map { try RunEvent(row: $0) }
             return run
         }
     }
 
-    public func flowRunList(_ flow: String?, limit: Int, offset: Int) async throws -> [FlowRun] {
+    public func flowRunList(_ flow: String?, status: RunStatus?, limit: Int, offset: Int) async throws -> [FlowRun] {
         try await with(.read) { c in
-            try c.query(PostgresSQL.runList, [flow, String(limit), String(offset)]).map { try FlowRun(row: $0) }
+            try c.query(PostgresSQL.runList, [flow, String(limit), String(offset), status?.rawValue]).map { try FlowRun(row: $0) }
         }
     }
 
-    public func flowRunCount(_ flow: String?, cap: Int) async throws -> Int {
-        try await with(.read) { c in try c.scalar(PostgresSQL.runCount, [flow, String(cap)]) }
+    public func flowRunCount(_ flow: String?, status: RunStatus?, cap: Int) async throws -> Int {
+        try await with(.read) { c in try c.scalar(PostgresSQL.runCount, [flow, String(cap), status?.rawValue]) }
     }
 
     public func flowRunCancel(_ id: String, now: Date?) async throws -> Bool {

@@ -538,20 +538,25 @@ enum PostgresSQL {
     static let flowListLatest = """
         SELECT DISTINCT ON (slug) version, created_at, definition FROM flows ORDER BY slug, version DESC
         """
+    /// Runs and their steps, a batch per statement (arrays, one element per row).
     static let runInsert = """
         INSERT INTO flow_runs (id, flow_slug, flow_version, status, input, created_at)
-        VALUES ($2, $3, $4, 'running', $5::json, \(now))
+        SELECT id, slug, version, 'running', input::json, \(now)
+        FROM unnest($2::uuid[], $3::text[], $4::int[], $5::text[]) AS i(id, slug, version, input)
         """
     static let runStepInsert = """
         INSERT INTO run_steps (run_id, step_slug, status, remaining_deps, job_id)
-        SELECT $1, s, st, r, j FROM unnest($2::text[], $3::text[], $4::int[], $5::uuid[]) AS i(s, st, r, j)
+        SELECT run, s, st, r, j FROM unnest($1::uuid[], $2::text[], $3::text[], $4::int[], $5::uuid[]) AS i(run, s, st, r, j)
         """
     static let runColumns = "id, flow_slug, flow_version, status, input, created_at, finished_at, failed_step"
     static let runGet = "SELECT \(runColumns) FROM flow_runs WHERE id = $1::uuid"
     static let runList = """
-        SELECT \(runColumns) FROM flow_runs WHERE ($1::text IS NULL OR flow_slug = $1) ORDER BY id DESC LIMIT $2 OFFSET $3
+        SELECT \(runColumns) FROM flow_runs WHERE ($1::text IS NULL OR flow_slug = $1) AND ($4::text IS NULL OR status = $4)
+        ORDER BY id DESC LIMIT $2 OFFSET $3
         """
-    static let runCount = "SELECT count(*) FROM (SELECT 1 FROM flow_runs WHERE ($1::text IS NULL OR flow_slug = $1) LIMIT $2) c"
+    static let runCount = """
+        SELECT count(*) FROM (SELECT 1 FROM flow_runs WHERE ($1::text IS NULL OR flow_slug = $1) AND ($3::text IS NULL OR status = $3) LIMIT $2) c
+        """
     static let runStepList = "SELECT step_slug, status, remaining_deps, job_id, output, finished_at FROM run_steps WHERE run_id = $1::uuid"
     /// Locks the run: concurrent acks of two dependencies of one step take turns, so exactly one
     /// of them sees the step's last dependency succeed.
@@ -562,15 +567,23 @@ enum PostgresSQL {
         """
     static let runStepUpdate = """
         UPDATE run_steps rs SET status = i.st, remaining_deps = i.r, job_id = i.j, output = i.o::json,
-            finished_at = CASE WHEN i.st IN ('succeeded', 'failed') THEN \(now) ELSE rs.finished_at END
+            finished_at = CASE WHEN i.st IN ('succeeded', 'failed') THEN \(now) WHEN i.st IN ('waiting', 'queued') THEN NULL
+                               ELSE rs.finished_at END
         FROM unnest($3::text[], $4::text[], $5::int[], $6::uuid[], $7::text[]) AS i(s, st, r, j, o)
         WHERE rs.run_id = $2::uuid AND rs.step_slug = i.s
         """
     static let runStatusSet = """
         UPDATE flow_runs SET status = $3, finished_at = CASE WHEN $3 = 'running' THEN NULL ELSE \(now) END,
-            failed_step = coalesce($4, failed_step)
+            failed_step = CASE WHEN $3 = 'running' THEN NULL ELSE coalesce($4, failed_step) END
         WHERE id = $2::uuid
         """
+    static let runJobStatuses = "SELECT id, status FROM jobs WHERE run_id = $1::uuid"
+    static let runEventInsert = """
+        INSERT INTO run_events (run_id, at, type, step_slug, job_id, message)
+        SELECT $2::uuid, \(now), t, s, j, m FROM unnest($3::text[], $4::text[], $5::uuid[], $6::text[]) WITH ORDINALITY AS i(t, s, j, m, o)
+        ORDER BY o
+        """
+    static let runEventList = "SELECT at, type, step_slug, job_id, message FROM run_events WHERE run_id = $1::uuid ORDER BY at, seq"
     static let runCancel = "UPDATE flow_runs SET status = 'cancelled', finished_at = \(now) WHERE id = $2::uuid AND status = 'running'"
     static let runStepsCancel = """
         UPDATE run_steps SET status = 'cancelled', finished_at = \(now) WHERE run_id = $2::uuid AND status IN ('waiting', 'queued')

@@ -308,6 +308,22 @@ public final class SQLiteDriver: StorageDriver {
         else { return [] }
         snapshot.steps = try c.query(SQLiteSQL.runStepList, [.text(runId)]) { try RunStep(row: $0) }
         let changes = try flow.advance(snapshot, step, outcome)
+        try apply(changes, runId: runId, c, nowMs: nowMs)
+        return changes.newJobs.map(\.queue)
+    }
+
+    /// Writes what the core decided for a run, in the caller's transaction. Throws CONFLICT when
+    /// the first job to retry (the one an operator asked for) was not put back.
+    static func apply(_ changes: FlowChanges, runId: String, _ c: SQLiteConnection, nowMs: Int64) throws {
+        let retrySQL = SQLiteSQL.jobRetry(statuses: statusList([.dlq, .cancelled]))
+        for (i, t) in changes.retryJobs.enumerated() {
+            guard let attempts = try c.query(retrySQL, [.text(t.jobId), .int(nowMs)], { try $0.columns(of: "jobs").int("attempts") }).first
+            else {
+                if i == 0 { throw PortableError.conflict("job \(t.jobId) changed while it was being retried; try again") }
+                continue
+            }
+            try c.run(SQLiteSQL.eventInsert, [.text(t.jobId), .int(nowMs), .text(t.event.type), .opt(t.event.message), .int(Int64(attempts))])
+        }
         for s in changes.steps {
             try c.run(SQLiteSQL.runStepUpdate, [.text(runId), .text(s.slug), .text(s.status.rawValue), .int(Int64(s.remainingDeps)),
                                                 .opt(s.jobId), .opt(s.output), .int(nowMs)])
@@ -317,7 +333,9 @@ public final class SQLiteDriver: StorageDriver {
         if let rs = changes.runStatus {
             try c.run(SQLiteSQL.runStatusSet, [.text(runId), .text(rs.rawValue), rs == .running ? .null : .int(nowMs), .opt(changes.failedStep)])
         }
-        return changes.newJobs.map(\.queue)
+        for e in changes.events {
+            try c.run(SQLiteSQL.runEventInsert, [.text(runId), .int(nowMs), .text(e.type), .opt(e.step), .opt(e.jobId), .opt(e.message)])
+        }
     }
 
     public func jobReleaseMany(_ leases: [LeaseKey]) async throws -> Int {
@@ -723,12 +741,15 @@ public final class SQLiteDriver: StorageDriver {
         }
     }
 
-    public func flowRunStart(_ run: FlowRun, jobs: [JobInsert], now: Date?) async throws {
+    public func flowRunStartMany(_ runs: [FlowRun], jobs: [JobInsert], now: Date?) async throws {
         let nowMs = SQLiteDriver.nowMs(now)
         try await write { c in
-            try c.run(SQLiteSQL.runInsert, [.text(run.id), .text(run.flowSlug), .int(Int64(run.flowVersion)), .text(run.input), .int(nowMs)])
-            for s in run.steps {
-                try c.run(SQLiteSQL.runStepInsert, [.text(run.id), .text(s.slug), .text(s.status.rawValue), .int(Int64(s.remainingDeps)), .opt(s.jobId)])
+            for run in runs {
+                try c.run(SQLiteSQL.runInsert, [.text(run.id), .text(run.flowSlug), .int(Int64(run.flowVersion)), .text(run.input), .int(nowMs)])
+                for s in run.steps {
+                    try c.run(SQLiteSQL.runStepInsert, [.text(run.id), .text(s.slug), .text(s.status.rawValue), .int(Int64(s.remainingDeps)),
+                                                        .opt(s.jobId)])
+                }
             }
             _ = try SQLiteDriver.insert(jobs, c, nowMs: nowMs)
         }
@@ -739,18 +760,38 @@ public final class SQLiteDriver: StorageDriver {
         try await read { c in
             guard var run = try c.query(SQLiteSQL.runGet, [.text(id)], { try FlowRun(row: $0) }).first else { return nil }
             run.steps = try c.query(SQLiteSQL.runStepList, [.text(id)]) { try RunStep(row: $0) }
+            run.events = try c.query(SQLiteSQL.runEventList, [.text(id)]) { try RunEvent(row: $0) }
             return run
         }
     }
 
-    public func flowRunList(_ flow: String?, limit: Int, offset: Int) async throws -> [FlowRun] {
+    public func flowStepRetry(runId: String, jobId: String, hook: FlowRetryHook, now: Date?) async throws -> FlowChanges? {
+        let nowMs = SQLiteDriver.nowMs(now)
+        let (changes, queues): (FlowChanges?, [String]) = try await write { c in
+            guard var snapshot = try c.query(SQLiteSQL.runSnapshot, [.text(runId)], { try FlowSnapshot(row: $0, runId: runId) }).first
+            else { return (nil, []) }
+            snapshot.steps = try c.query(SQLiteSQL.runStepList, [.text(runId)]) { try RunStep(row: $0) }
+            let statuses = try c.query(SQLiteSQL.runJobStatuses, [.text(runId)]) { r -> (String, JobStatus) in
+                let col = r.columns(of: "jobs")
+                return (try col.text("id"), try col.value("status", as: JobStatus.self))
+            }
+            snapshot.jobStatuses = Dictionary(statuses, uniquingKeysWith: { a, _ in a })
+            let changes = try hook.retry(snapshot, jobId)
+            try SQLiteDriver.apply(changes, runId: runId, c, nowMs: nowMs)
+            return (changes, changes.newJobs.map(\.queue))
+        }
+        for q in Set(queues) { wakeups.notify(queue: q) }
+        return changes
+    }
+
+    public func flowRunList(_ flow: String?, status: RunStatus?, limit: Int, offset: Int) async throws -> [FlowRun] {
         try await read { c in
-            try c.query(SQLiteSQL.runList, [.opt(flow), .int(Int64(limit)), .int(Int64(offset))]) { try FlowRun(row: $0) }
+            try c.query(SQLiteSQL.runList, [.opt(flow), .int(Int64(limit)), .int(Int64(offset)), .opt(status?.rawValue)]) { try FlowRun(row: $0) }
         }
     }
 
-    public func flowRunCount(_ flow: String?, cap: Int) async throws -> Int {
-        try await read { c in try c.scalar(SQLiteSQL.runCount, [.opt(flow), .int(Int64(cap))]) }
+    public func flowRunCount(_ flow: String?, status: RunStatus?, cap: Int) async throws -> Int {
+        try await read { c in try c.scalar(SQLiteSQL.runCount, [.opt(flow), .int(Int64(cap)), .opt(status?.rawValue)]) }
     }
 
     public func flowRunCancel(_ id: String, now: Date?) async throws -> Bool {

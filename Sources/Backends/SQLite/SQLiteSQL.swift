@@ -352,8 +352,13 @@ enum SQLiteSQL {
         """
     static let runColumns = "id, flow_slug, flow_version, status, input, created_at, finished_at, failed_step"
     static let runGet = "SELECT \(runColumns) FROM flow_runs WHERE id = ?1"
-    static let runList = "SELECT \(runColumns) FROM flow_runs WHERE (?1 IS NULL OR flow_slug = ?1) ORDER BY id DESC LIMIT ?2 OFFSET ?3"
-    static let runCount = "SELECT count(*) FROM (SELECT 1 FROM flow_runs WHERE (?1 IS NULL OR flow_slug = ?1) LIMIT ?2)"
+    static let runList = """
+        SELECT \(runColumns) FROM flow_runs WHERE (?1 IS NULL OR flow_slug = ?1) AND (?4 IS NULL OR status = ?4)
+        ORDER BY id DESC LIMIT ?2 OFFSET ?3
+        """
+    static let runCount = """
+        SELECT count(*) FROM (SELECT 1 FROM flow_runs WHERE (?1 IS NULL OR flow_slug = ?1) AND (?3 IS NULL OR status = ?3) LIMIT ?2)
+        """
     static let runStepList = "SELECT step_slug, status, remaining_deps, job_id, output, finished_at FROM run_steps WHERE run_id = ?1"
     static let runSnapshot = """
         SELECT r.status, r.input, f.definition FROM flow_runs r
@@ -361,10 +366,21 @@ enum SQLiteSQL {
         """
     static let runStepUpdate = """
         UPDATE run_steps SET status = ?3, remaining_deps = ?4, job_id = ?5, output = ?6,
-            finished_at = CASE WHEN ?3 IN ('succeeded', 'failed') THEN ?7 ELSE finished_at END
+            finished_at = CASE WHEN ?3 IN ('succeeded', 'failed') THEN ?7 WHEN ?3 IN ('waiting', 'queued') THEN NULL
+                               ELSE finished_at END
         WHERE run_id = ?1 AND step_slug = ?2
         """
-    static let runStatusSet = "UPDATE flow_runs SET status = ?2, finished_at = ?3, failed_step = coalesce(?4, failed_step) WHERE id = ?1"
+    /// A run that is running again (re-opened) has no failed step.
+    static let runStatusSet = """
+        UPDATE flow_runs SET status = ?2, finished_at = ?3,
+            failed_step = CASE WHEN ?2 = 'running' THEN NULL ELSE coalesce(?4, failed_step) END
+        WHERE id = ?1
+        """
+    static let runJobStatuses = "SELECT id, status FROM jobs WHERE run_id = ?1"
+    static let runEventInsert = """
+        INSERT INTO run_events (run_id, at, type, step_slug, job_id, message) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+        """
+    static let runEventList = "SELECT at, type, step_slug, job_id, message FROM run_events WHERE run_id = ?1 ORDER BY at, seq"
     static let runCancel = "UPDATE flow_runs SET status = 'cancelled', finished_at = ?2 WHERE id = ?1 AND status = 'running'"
     static let runStepsCancel = """
         UPDATE run_steps SET status = 'cancelled', finished_at = ?2 WHERE run_id = ?1 AND status IN ('waiting', 'queued')

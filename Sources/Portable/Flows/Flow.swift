@@ -204,6 +204,25 @@ public struct RunStep: Sendable, Equatable {
     }
 }
 
+/// Something that happened to a run besides its steps ending: today `reopened` (an operator
+/// retried a step job of a failed run and no other step was dead-lettered).
+public struct RunEvent: Sendable, Equatable {
+    public var type: String
+    public var step: String?
+    public var jobId: String?
+    public var message: String?
+    /// Set by the driver when written.
+    public var at: Date?
+    public init(type: String, step: String? = nil, jobId: String? = nil, message: String? = nil, at: Date? = nil) {
+        self.type = type; self.step = step; self.jobId = jobId; self.message = message; self.at = at
+    }
+
+    public var json: JSON {
+        .object([("type", .string(type)), ("at", at.map { .string(Time.format($0)) } ?? .null), ("step", .optional(step)),
+                 ("job_id", .optional(jobId)), ("message", .optional(message))])
+    }
+}
+
 /// A run of a flow.
 public struct FlowRun: Sendable, Equatable {
     public var id: String
@@ -215,6 +234,8 @@ public struct FlowRun: Sendable, Equatable {
     public var finishedAt: Date?
     public var failedStep: String?
     public var steps: [RunStep]
+    /// Oldest first (`GET /runs/:id` only; lists leave it empty).
+    public var events: [RunEvent] = []
 
     public init(id: String, flowSlug: String, flowVersion: Int, status: RunStatus, input: String, createdAt: Date,
                 finishedAt: Date?, failedStep: String?, steps: [RunStep]) {
@@ -229,8 +250,10 @@ public struct FlowRun: Sendable, Equatable {
                  ("failed_step", .optional(failedStep))])
     }
 
-    /// `GET /runs/:id`: the run, each step's state, output and timings, and why a step waits.
-    public func json(definition: FlowDefinition?, jobs: [String: Job]) -> JSON {
+    /// `GET /runs/:id`: the run, each step's state, output and timings, and why a step waits:
+    /// a waiting step names the dependencies it waits for, a queued one says why its job has not
+    /// started (`reasons`, by job id: its explanation, e.g. NO_WORKER_FOR_TYPE).
+    public func json(definition: FlowDefinition?, jobs: [String: Job], reasons: [String: Explanation] = [:]) -> JSON {
         guard case .object(var m) = summaryJSON else { return summaryJSON }
         m.insert(("input", .raw(input)), at: 4)
         m.append(("steps", .array(steps.map { st in
@@ -251,9 +274,13 @@ public struct FlowRun: Sendable, Equatable {
             if st.status == .waiting {
                 o.append(("reason_code", .string(Explanation.Reason.waitingForDependencies.rawValue)))
                 o.append(("message", .string("Waiting for \(waitingFor.joined(separator: ", ")) to succeed.")))
+            } else if let j = st.jobId, let why = reasons[j] {
+                o.append(("reason_code", .string(why.reason.rawValue)))
+                o.append(("message", .string(why.message)))
             }
             return .object(o)
         })))
+        m.append(("events", .array(events.map(\.json))))
         return .object(m)
     }
 }

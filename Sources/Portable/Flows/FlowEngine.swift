@@ -15,6 +15,8 @@ public struct FlowSnapshot: Sendable {
     public var input: String
     public var definitionJSON: String
     public var steps: [RunStep]
+    /// The statuses of the run's live jobs by id (read for an operator's retry only).
+    public var jobStatuses: [String: JobStatus] = [:]
     public init(runId: String, status: RunStatus, input: String, definitionJSON: String, steps: [RunStep]) {
         self.runId = runId; self.status = status; self.input = input; self.definitionJSON = definitionJSON; self.steps = steps
     }
@@ -31,12 +33,30 @@ public struct FlowChanges: Sendable, Equatable {
     public var newJobs: [JobInsert] = []
     /// Queued jobs of other steps to cancel, with what to record (the run failed: they never start).
     public var cancelJobs: [CancelTarget] = []
+    /// Dead-lettered or cancelled jobs to put back in the queue, each with what to record: the
+    /// one an operator retried first, then the siblings a reopened run's failure had cancelled.
+    public var retryJobs: [RetryTarget] = []
+    /// Run events to record (`reopened`).
+    public var events: [RunEvent] = []
     public init() {}
+}
+
+/// A job to put back in the queue in place, and the event its timeline records.
+public struct RetryTarget: Sendable, Equatable {
+    public var jobId: String
+    public var event: EventNote
+    public init(jobId: String, event: EventNote) { self.jobId = jobId; self.event = event }
 }
 
 /// The core's decision for a finished step, handed to the driver to run inside its ack transaction.
 public struct FlowHook: Sendable {
     public let advance: @Sendable (FlowSnapshot, _ step: String, StepOutcome) throws -> FlowChanges
+}
+
+/// The core's decision for an operator's retry of a step job, run by the driver inside one
+/// transaction with the run locked (it throws `CONFLICT` to change nothing).
+public struct FlowRetryHook: Sendable {
+    public let retry: @Sendable (FlowSnapshot, _ jobId: String) throws -> FlowChanges
 }
 
 /// Workflow decisions, in one place: which steps start, what they receive, when a run ends.
@@ -75,6 +95,16 @@ public enum FlowEngine {
         return (steps, jobs)
     }
 
+    /// Makes the job of a step whose dependencies have all succeeded; the step is then `queued`.
+    static func start(_ d: FlowStep, _ step: inout RunStep, def: FlowDefinition, snap: FlowSnapshot, outputs: [String: RunStep],
+                      into c: inout FlowChanges, newId: () -> String) {
+        let deps = d.dependsOn.map { ($0, outputs[$0]?.output) }
+        let job = job(for: d, in: def, runId: snap.runId, payload: payload(input: snap.input, dependencies: deps), id: newId())
+        c.newJobs.append(job)
+        step.status = .queued
+        step.jobId = job.id
+    }
+
     /// The consequences of one step's job ending.
     public static func advance(_ snap: FlowSnapshot, def: FlowDefinition, step slug: String, outcome: StepOutcome,
                                newId: () -> String) -> FlowChanges {
@@ -107,26 +137,14 @@ public enum FlowEngine {
             me.output = output
             byslug[slug] = me
             c.steps.append(me)
-            // A step retried in place after it failed the run revives the run when no other step failed.
-            if runStatus == .failed, !steps.contains(where: { $0.slug != slug && $0.status == .failed }) {
-                runStatus = .running
-                for st in steps where st.status == .skipped {
-                    var s = st
-                    s.status = st.jobId == nil ? .waiting : .queued
-                    byslug[s.slug] = s
-                    c.steps.append(s)
-                }
-            }
+            // A failed run only re-opens through an operator's retry (`retry`), never by a
+            // success that arrives after the failure: its dependents wait for that reopen.
             guard runStatus == .running else { break }
             for d in def.dependents(of: slug) {
                 guard var dep = byslug[d.slug] else { continue }
                 dep.remainingDeps = max(0, dep.remainingDeps - 1)
                 if dep.remainingDeps == 0 && dep.status == .waiting {
-                    let deps = d.dependsOn.map { ($0, byslug[$0]?.output) }
-                    let job = job(for: d, in: def, runId: snap.runId, payload: payload(input: snap.input, dependencies: deps), id: newId())
-                    c.newJobs.append(job)
-                    dep.status = .queued
-                    dep.jobId = job.id
+                    start(d, &dep, def: def, snap: snap, outputs: byslug, into: &c, newId: newId)
                 }
                 byslug[d.slug] = dep
                 c.steps.removeAll { $0.slug == dep.slug }
@@ -135,6 +153,60 @@ public enum FlowEngine {
             if byslug.values.allSatisfy({ $0.status == .succeeded }) { runStatus = .succeeded }
         }
         if runStatus != snap.status { c.runStatus = runStatus }
+        return c
+    }
+
+    /// An operator retries step job `jobId` (dead-lettered or cancelled). The job goes back to the
+    /// queue and its step is `queued`. A failed run re-opens only when no other step of it is
+    /// dead-lettered: it is `running` again, the siblings its failure cancelled are queued again,
+    /// skipped steps wait again (and start at once when their dependencies have all succeeded,
+    /// e.g. after a sibling that was running at the failure succeeded), and a `reopened` event
+    /// records it. A run a user cancelled is not re-opened: CONFLICT.
+    public static func retry(_ snap: FlowSnapshot, def: FlowDefinition, jobId: String, newId: () -> String) throws -> FlowChanges {
+        guard snap.status != .cancelled else {
+            throw PortableError.conflict("run \(snap.runId) was cancelled; its step jobs cannot be retried (start a new run)")
+        }
+        let steps = def.ordered(snap.steps)
+        guard var me = steps.first(where: { $0.jobId == jobId }) else {
+            throw PortableError.conflict("job \(jobId) is no longer the job of a step of run \(snap.runId)")
+        }
+        var c = FlowChanges()
+        c.retryJobs = [RetryTarget(jobId: jobId, event: Decide.retryEvent)]
+        me.status = .queued
+        c.steps.append(me)
+        guard snap.status == .failed else { return c }
+        let deadLettered = steps.contains { st in
+            st.slug != me.slug && (st.status == .failed || st.jobId.flatMap { snap.jobStatuses[$0] } == .dlq)
+        }
+        guard !deadLettered else { return c }
+
+        c.runStatus = .running
+        c.events.append(RunEvent(type: "reopened", step: me.slug, jobId: jobId,
+                                 message: "job \(jobId) of step \(me.slug) was retried and no other step is dead-lettered: the run is running again"))
+        var byslug = Dictionary(steps.map { ($0.slug, $0) }, uniquingKeysWith: { a, _ in a })
+        byslug[me.slug] = me
+        for st in steps where st.slug != me.slug && st.status == .skipped {
+            var s = st
+            if let j = st.jobId {
+                if snap.jobStatuses[j] == .cancelled { c.retryJobs.append(RetryTarget(jobId: j, event: Decide.reopenEvent)) }
+                s.status = .queued
+            } else {
+                s.status = .waiting
+            }
+            byslug[s.slug] = s
+            c.steps.append(s)
+        }
+        // Dependents of steps that succeeded while the run was failed were never counted down.
+        for d in def.steps {
+            guard var s = byslug[d.slug], s.status == .waiting else { continue }
+            let remaining = d.dependsOn.filter { byslug[$0]?.status != .succeeded }.count
+            guard remaining != s.remainingDeps || remaining == 0 else { continue }
+            s.remainingDeps = remaining
+            if remaining == 0 { start(d, &s, def: def, snap: snap, outputs: byslug, into: &c, newId: newId) }
+            byslug[s.slug] = s
+            c.steps.removeAll { $0.slug == s.slug }
+            c.steps.append(s)
+        }
         return c
     }
 }

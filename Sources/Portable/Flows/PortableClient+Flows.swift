@@ -21,18 +21,41 @@ extension PortableClient {
     /// Starts a run with `inputJSON` (guardrails apply: the input's size, and the enqueue rate
     /// of the root steps' queues).
     public func startFlow(_ slug: String, inputJSON: String = "null") async throws -> FlowRun {
+        let ids = try await startFlows(slug, inputsJSON: [inputJSON])
+        return try await self.run(ids[0]).run
+    }
+
+    /// The most runs one batch starts.
+    public static let maxRunsPerBatch = 1000
+
+    /// Starts one run per input in one transaction (all or none) and returns their ids in input
+    /// order. Guardrails apply to the batch as a whole: one oversized input or a queue over its
+    /// enqueue rate refuses every run.
+    public func startFlows(_ slug: String, inputsJSON: [String]) async throws -> [String] {
+        guard (1...Self.maxRunsPerBatch).contains(inputsJSON.count) else {
+            throw PortableError.invalid("a batch starts between 1 and \(Self.maxRunsPerBatch) runs, got \(inputsJSON.count)")
+        }
         let def = try await flow(slug)
-        let input = try JSON.parse(inputJSON).compact
-        let runId = ids.next(at: clock.localNow)
-        let (steps, jobs) = FlowEngine.start(def, runId: runId, input: input, newId: { ids.next(at: clock.localNow) })
-        let oversized = input.utf8.count > config.maxPayloadBytes ? Set(jobs.indices) : []
+        var runs: [FlowRun] = []
+        var jobs: [JobInsert] = []
+        var oversized = Set<Int>()
+        for (i, text) in inputsJSON.enumerated() {
+            let input: String
+            do { input = try JSON.parse(text).compact } catch let e as PortableError where inputsJSON.count > 1 {
+                throw PortableError(e.code, "runs[\(i)].input: \(e.message)")
+            }
+            let runId = ids.next(at: clock.localNow)
+            let (steps, roots) = FlowEngine.start(def, runId: runId, input: input, newId: { ids.next(at: clock.localNow) })
+            if input.utf8.count > config.maxPayloadBytes { oversized.formUnion(jobs.count..<(jobs.count + roots.count)) }
+            jobs += roots
+            runs.append(FlowRun(id: runId, flowSlug: def.slug, flowVersion: def.version ?? 1, status: .running, input: input,
+                                createdAt: clock.localNow, finishedAt: nil, failedStep: nil, steps: steps))
+        }
         if !oversized.isEmpty || config.maxEnqueuePerMinute != nil {
             _ = try await applyGuardrails(jobs, oversized: oversized)
         }
-        let run = FlowRun(id: runId, flowSlug: def.slug, flowVersion: def.version ?? 1, status: .running, input: input,
-                          createdAt: clock.localNow, finishedAt: nil, failedStep: nil, steps: steps)
-        try await driver.flowRunStart(run, jobs: jobs, now: now)
-        return try await self.run(run.id).run
+        try await driver.flowRunStartMany(runs, jobs: jobs, now: now)
+        return runs.map(\.id)
     }
 
     /// A run with its definition and its steps' jobs.
@@ -47,14 +70,22 @@ extension PortableClient {
 
     public func runJSON(_ id: String) async throws -> JSON {
         let (r, def, jobs) = try await run(id)
-        return r.json(definition: def, jobs: jobs)
+        return r.json(definition: def, jobs: jobs, reasons: try await stepReasons(r, jobs: jobs))
     }
 
-    public func runs(flow slug: String? = nil, limit: Int = 50, offset: Int = 0) async throws -> Page<FlowRun> {
+    /// Why each queued step's job has not started or finished (its explanation), by job id.
+    func stepReasons(_ r: FlowRun, jobs: [String: Job]) async throws -> [String: Explanation] {
+        let pending = r.steps.filter { $0.status == .queued }.compactMap { $0.jobId.flatMap { jobs[$0] } }
+            .filter { $0.status == .queued || $0.status == .running }
+        guard !pending.isEmpty else { return [:] }
+        return Dictionary(try await explain(pending).map { ($0.jobId, $0) }, uniquingKeysWith: { a, _ in a })
+    }
+
+    public func runs(flow slug: String? = nil, status: RunStatus? = nil, limit: Int = 50, offset: Int = 0) async throws -> Page<FlowRun> {
         guard (1...1000).contains(limit) else { throw PortableError.invalid("limit must be between 1 and 1000") }
         guard offset >= 0 else { throw PortableError.invalid("offset must not be negative") }
-        async let items = driver.flowRunList(slug, limit: limit, offset: offset)
-        async let total = driver.flowRunCount(slug, cap: config.countCap + 1)
+        async let items = driver.flowRunList(slug, status: status, limit: limit, offset: offset)
+        async let total = driver.flowRunCount(slug, status: status, cap: config.countCap + 1)
         let (i, t) = try await (items, total)
         return Page(items: i, total: min(t, config.countCap), totalCapped: t > config.countCap)
     }
@@ -74,6 +105,20 @@ extension PortableClient {
             _ = try await driver.jobCancelMany(live.map(Decide.cancel), now: now)
         }
         return try await run(r.id).run
+    }
+
+    /// Retries a dead-lettered or cancelled step job together with its run (`FlowEngine.retry`).
+    /// False when its run is gone (the job is then retried alone).
+    func retryStep(_ j: Job) async throws -> Bool {
+        guard let runId = j.runId else { return false }
+        let cache = flowDefinitions
+        let ids = self.ids
+        let clock = self.clock
+        let hook = FlowRetryHook { snapshot, jobId in
+            let def = try cache.get(snapshot.definitionJSON)
+            return try FlowEngine.retry(snapshot, def: def, jobId: jobId, newId: { ids.next(at: clock.localNow) })
+        }
+        return try await driver.flowStepRetry(runId: runId, jobId: j.id, hook: hook, now: now) != nil
     }
 
     /// The hook the ack transaction runs for step jobs.

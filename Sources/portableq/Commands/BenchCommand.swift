@@ -21,6 +21,9 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(name: .customLong("trickle"), help: "Jobs in the latency phase.") var trickle: Int = 200
     @Flag(help: "Process with a bare claim/ack loop instead of the Worker runtime.") var loop = false
     @Flag(help: "Print the result as JSON too.") var json = false
+    @Option(name: .customLong("flow-starts"),
+            help: "Only compare starting this many flow runs one call at a time with starting them in batches of 1000.")
+    var flowStarts: Int?
 
     func run() async throws {
         guard jobs > 0, workers > 0, batchSize > 0, payloadBytes >= 2, trickle >= 0 else {
@@ -37,6 +40,11 @@ struct BenchCommand: AsyncParsableCommand {
         let payload = "\"" + String(repeating: "x", count: payloadBytes - 2) + "\""
         let sync = driver.kind == .sqlite ? s.sqliteSynchronous : (s.disableSyncCommit ? "off" : "on")
         func say(_ line: String) { FileHandle.standardError.write(Data("bench: \(line)\n".utf8)) }
+        if let flowStarts {
+            try await BenchCommand.compareFlowStarts(client, kind: driver.kind.rawValue, runs: flowStarts, queue: queue, json: json, say: say)
+            await driver.close()
+            return
+        }
         say("\(driver.location) queue \(queue): \(jobs) jobs, \(workers) workers, batch \(batchSize), payload \(payloadBytes) B, sync \(sync)")
 
         // 1. Enqueue in batches, from W producers at once (as W application processes would).

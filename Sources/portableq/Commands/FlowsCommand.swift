@@ -49,13 +49,24 @@ struct FlowsList: AsyncParsableCommand {
 }
 
 struct FlowsStart: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "start", abstract: "Start a run of a flow.")
+    static let configuration = CommandConfiguration(commandName: "start", abstract: "Start a run of a flow (or a batch of runs).")
     @OptionGroup var db: DatabaseOptions
     @Argument var slug: String
-    @Option(help: "JSON input, @file or -.") var input: String = "null"
+    @Option(help: "JSON input, @file or -.") var input: String?
+    @Option(help: "A JSON array of inputs, @file or -: one run each (up to 1000), started in one transaction.") var inputs: String?
 
     func run() async throws {
-        let body = try PayloadInput.read(input)
+        if let inputs {
+            guard input == nil else { throw PortableError.invalid("give --input or --inputs, not both") }
+            guard let list = try JSON.parse(try PayloadInput.read(inputs)).arrayValue else {
+                throw PortableError.invalid("--inputs must be a JSON array (one input per run)")
+            }
+            let ids = try await db.withClient { client in try await client.startFlows(slug, inputsJSON: list.map(\.compact)) }
+            if db.json { Output.json(.object([("items", .array(ids.map { .object([("run_id", .string($0))]) }))])); return }
+            for id in ids { Output.line(id) }
+            return
+        }
+        let body = try PayloadInput.read(input ?? "null")
         let (run, json) = try await db.withClient { client in
             let run = try await client.startFlow(slug, inputJSON: body)
             return (run, try await client.runJSON(run.id))
@@ -75,11 +86,15 @@ struct FlowsShow: AsyncParsableCommand {
         if db.json { Output.json(json); return }
         Output.line("run \(runId)  \(json["flow"]?.stringValue ?? "") v\(json["version"]?.intValue ?? 0)  \(json["status"]?.stringValue ?? "")")
         Output.table(["STEP", "STATUS", "DEPENDS ON", "JOB", "ATT", "OUTPUT / WHY"], (json["steps"]?.arrayValue ?? []).map { s in
-            let why = s["status"]?.stringValue == "waiting" ? (s["message"]?.stringValue ?? "") : (s["output"].map { $0.compact } ?? "")
+            // A step that has not finished says why (its dependencies, or its job's explain reason).
+            let why = s["reason_code"]?.stringValue.map { "\($0): \(s["message"]?.stringValue ?? "")" } ?? (s["output"].map { $0.compact } ?? "")
             return [s["slug"]?.stringValue ?? "", s["status"]?.stringValue ?? "",
                     (s["depends_on"]?.arrayValue ?? []).compactMap(\.stringValue).joined(separator: ","),
-                    s["job_id"]?.stringValue ?? "-", "\(s["attempts"]?.intValue ?? 0)", String(why.prefix(60))]
+                    s["job_id"]?.stringValue ?? "-", "\(s["attempts"]?.intValue ?? 0)", String(why.prefix(100))]
         })
+        for e in json["events"]?.arrayValue ?? [] {
+            Output.line("\(e["at"]?.stringValue ?? "")  \(e["type"]?.stringValue ?? "")  \(e["message"]?.stringValue ?? "")")
+        }
     }
 }
 
@@ -102,10 +117,15 @@ struct FlowsRuns: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "runs", abstract: "Runs, newest first.")
     @OptionGroup var db: DatabaseOptions
     @Option(help: "Only runs of this flow.") var flow: String?
+    @Option(help: "Only runs in this state: running, succeeded, failed or cancelled.") var status: String?
     @Option(help: "1…1000.") var limit: Int = 50
 
     func run() async throws {
-        let page = try await db.withClient(write: false) { client in try await client.runs(flow: flow, limit: limit) }
+        let state = try status.map { s in
+            guard let st = RunStatus(rawValue: s) else { throw PortableError.invalid("unknown run status \(JSON.quote(s))") }
+            return st
+        }
+        let page = try await db.withClient(write: false) { client in try await client.runs(flow: flow, status: state, limit: limit) }
         if db.json { Output.json(page.json { $0.summaryJSON }); return }
         Output.table(["RUN", "FLOW", "STATUS", "CREATED", "FINISHED"], page.items.map { r in
             [r.id, "\(r.flowSlug) v\(r.flowVersion)", r.status.rawValue, Time.format(r.createdAt), r.finishedAt.map(Time.format) ?? "-"]

@@ -1503,6 +1503,12 @@ enum DashboardAssets {
         { label: "Why", class: "msg", cell: (st) => [st.last_error_code ? [h("span", { class: "errcode" }, st.last_error_code), " "] : null,
           st.message ? h("span", { title: st.reason_code || "" }, withCode(st.message)) : (st.reason_code || "")] },
       ], steps, { caption: "Steps", empty: "This run has no steps.", rowAttrs: (st) => ({ dataset: { step: stepName(st), state: stepState(st) } }) }),
+      // What happened to the run besides its steps ending (e.g. "reopened" by a step retry).
+      Array.isArray(run.events) && run.events.length
+        ? h("div", { class: "card", id: "run-events" }, h("h2", null, "Events"),
+          h("ul", null, run.events.map((e) => h("li", { dataset: { type: String(e.type) } },
+            e.at ? timeEl(e.at, true) : null, " ", badge(String(e.type)), " ", e.message ? withCode(String(e.message)) : ""))))
+        : null,
       h("div", { class: "job-grid" },
         h("div", { class: "card" }, h("h2", null, "Input"), h("pre", { class: "json", id: "run-input" }, prettyJSON(run.input ?? null))),
         "output" in run ? h("div", { class: "card" }, h("h2", null, "Output"), h("pre", { class: "json" }, prettyJSON(run.output))) : null));

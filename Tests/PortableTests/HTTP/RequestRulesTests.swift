@@ -27,10 +27,12 @@ import Testing
     @Test(arguments: TestBackend.enabled)
     func unknownParametersAndValuesAre422NamingThem(_ backend: TestBackend) async throws {
         try await withAdminServer(backend) { _, s in
-            let runs = try await s.get("/runs?status=bogus")
+            let runs = try await s.get("/runs?state=bogus")
             #expect(runs.status == 422, "\(runs)")
             let message = runs.json["error"]?["message"]?.stringValue ?? ""
-            #expect(message.contains("\"status\"") && message.contains("flow, limit, offset"), "\(message)")
+            #expect(message.contains("\"state\"") && message.contains("flow, status, limit, offset"), "\(message)")
+            let runStatus = try await s.get("/runs?status=bogus")
+            #expect(runStatus.status == 422 && (runStatus.json["error"]?["message"]?.stringValue ?? "").contains("cancelled"), "\(runStatus)")
             let jobs = try await s.get("/jobs?state=queued")
             #expect(jobs.status == 422 && (jobs.json["error"]?["message"]?.stringValue ?? "").contains("status, queue, job_type"), "\(jobs)")
             let status = try await s.get("/jobs?status=bogus")
