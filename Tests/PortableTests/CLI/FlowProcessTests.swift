@@ -72,7 +72,9 @@ import Testing
             let worker = Worker(client: db.client, options: options, logger: WorkerRuntimeTests.quiet)
             worker.register(flow)
             let t0 = Date()
-            try await WorkerRuntimeTests().run(worker) {
+            // A throughput figure, not a timing assertion: a loaded machine (CPU hogs in
+            // scripts/stress-worker) may take minutes, and that is not a failure.
+            try await WorkerRuntimeTests().run(worker, timeout: 600) {
                 try await db.client.jobs(JobFilter(status: .succeeded), limit: 1).total == runs * 4
             }
             let seconds = Date().timeIntervalSince(t0)

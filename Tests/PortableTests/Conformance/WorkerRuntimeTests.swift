@@ -20,9 +20,9 @@ import Testing
     }
 
     /// Runs the worker until `done` holds, then stops it.
-    func run(_ worker: Worker, until done: () async throws -> Bool) async throws {
+    func run(_ worker: Worker, timeout: Double = 60, until done: () async throws -> Bool) async throws {
         let task = Task { try await worker.run() }
-        let ok = try await eventually(timeout: 60, done)
+        let ok = try await eventually(timeout: timeout, done)
         worker.stop()
         try await task.value
         #expect(ok, "the condition was reached")
