@@ -115,10 +115,12 @@ def test_a_worker_endpoint_parses_and_its_counters_move(server, tmp_path):
 def test_schemathesis_finds_nothing(server):
     # positive_data_acceptance is left out: one rule cannot be written in OpenAPI (an
     # Idempotency-Key header that differs from the body's idempotency_key is a 422). The
-    # coverage phase is left out because schemathesis 4 crashes inside hypothesis on it.
+    # coverage phase is left out because schemathesis 4 crashes inside hypothesis on it. One
+    # worker: with two threads hypothesis sometimes fails on its own ("dictionary changed size
+    # during iteration" while it reads sys.modules), a tool error that says nothing of the API.
     examples = os.environ.get("PORTABLEQ_SCHEMATHESIS_EXAMPLES", "25")
     r = subprocess.run(["schemathesis", "run", server.url + "/openapi.json", "--checks", "all",
                         "--exclude-checks", "positive_data_acceptance", "--phases", "examples,fuzzing,stateful",
-                        "--max-examples", examples, "--workers", "2", "--seed", "1"],
+                        "--max-examples", examples, "--workers", "1", "--seed", "1"],
                        capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stdout[-6000:] + r.stderr[-2000:]
