@@ -71,6 +71,14 @@ public enum CopyTable: String, CaseIterable, Sendable {
         default: return nil
         }
     }
+    /// The distinct queues named by rows of a table whose rows make a queue known (jobs, the
+    /// archive, policies), for the target's known-queue registry.
+    func knownQueues(_ rows: [[CopyValue]]) -> [String] {
+        guard self == .jobs || self == .jobsArchive || self == .queuePolicies,
+              let i = columns.firstIndex(where: { $0.name == "queue" }) else { return [] }
+        return Set(rows.compactMap { row -> String? in if case .text(let q) = row[i] { return q }; return nil }).sorted()
+    }
+
     /// Whether the table has a `queue` column to filter on.
     public var hasQueue: Bool {
         switch self {
@@ -112,6 +120,8 @@ public protocol CopyTarget: Sendable {
     func existingJobs(_ jobs: [CopyJobRef]) async throws -> Set<String>
     /// Inserts rows; with `skipExisting`, rows whose key exists are skipped. Returns how many were inserted.
     func insert(_ table: CopyTable, _ rows: [[CopyValue]], skipExisting: Bool) async throws -> Int
+    /// Adds queues to the target's known-queue registry (known ones are skipped).
+    func registerQueues(_ queues: [String]) async throws
     /// Rows in the table (of one queue, where it has one) as this transaction sees them.
     func count(_ table: CopyTable, queue: String?) async throws -> Int
     func commit() async throws
@@ -160,6 +170,7 @@ public enum Copier {
                 let rows = try await source.copyRead(table, .all(queue: table.hasQueue ? queue : nil))
                 report.read[table, default: 0] += rows.count
                 report.inserted[table, default: 0] += try await tx.insert(table, rows, skipExisting: true)
+                try await tx.registerQueues(table.knownQueues(rows))
             }
             for table in [CopyTable.jobs, .jobsArchive] {
                 var after: String?
@@ -177,6 +188,7 @@ public enum Copier {
                         return !skipped.contains(id)
                     }
                     report.inserted[table, default: 0] += try await tx.insert(table, copied, skipExisting: append)
+                    try await tx.registerQueues(table.knownQueues(copied))
                     for child in [CopyTable.jobKeys, .attempts, .jobEvents] {
                         let rows = try await source.copyRead(child, .jobIds(ids))
                         report.read[child, default: 0] += rows.count

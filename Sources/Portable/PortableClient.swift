@@ -37,7 +37,6 @@ public final class PortableClient: Sendable {
     /// This process's metrics (enqueues here; its workers' claims, outcomes and round trips).
     public let metrics: ProcessMetrics
     let flowDefinitions = FlowDefinitionCache()
-    let knownQueues = KnownQueues()
 
     public init(driver: any StorageDriver, config: PortableConfig = PortableConfig(),
                 clock: any PortableClock = SystemClock(), random: any RandomSource = SystemRandom(),

@@ -93,6 +93,13 @@ public protocol StorageDriver: Sendable {
     func decisionList(_ kind: DecisionKind, limit: Int, offset: Int) async throws -> [Decision]
     func decisionCount(_ kind: DecisionKind, cap: Int) async throws -> Int
 
+    // MARK: known queues
+
+    /// The first `limit` known queues (every queue that has ever had a job or a policy), sorted.
+    func queueNameList(limit: Int) async throws -> [String]
+    /// Adds queues to the known-queue registry (known ones are skipped).
+    func queueNameRegister(_ queues: [String]) async throws
+
     // MARK: queue policies
 
     func queuePolicyList() async throws -> [QueuePolicy]

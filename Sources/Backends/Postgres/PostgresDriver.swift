@@ -542,6 +542,17 @@ public final class PostgresDriver: StorageDriver {
 
     // MARK: queue policies
 
+    public func queueNameList(limit: Int) async throws -> [String] {
+        try await with(.read) { c in
+            try c.query(PostgresSQL.queueNameList, [String(limit)]).map { try $0.columns(of: "queues").text("queue") }
+        }
+    }
+
+    public func queueNameRegister(_ queues: [String]) async throws {
+        guard !queues.isEmpty else { return }
+        try await with(.idempotent) { c in _ = try c.query(PostgresSQL.queueRegister, [PGArray.literal(queues)]) }
+    }
+
     public func queuePolicyList() async throws -> [QueuePolicy] {
         try await with(.read) { c in
             try c.query(PostgresSQL.policyList).map { try QueuePolicy(row: $0) }
@@ -1038,6 +1049,11 @@ final class PostgresCopyTarget: CopyTarget {
             })
         }
         return try await host.with(reopen: false) { c in try c.query(sql, params).affectedRows }
+    }
+
+    func registerQueues(_ queues: [String]) async throws {
+        guard !queues.isEmpty else { return }
+        try await host.with(reopen: false) { c in _ = try c.query(PostgresSQL.queueRegister, [PGArray.literal(queues)]) }
     }
 
     func count(_ table: CopyTable, queue: String?) async throws -> Int {

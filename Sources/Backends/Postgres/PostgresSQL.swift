@@ -35,7 +35,9 @@ enum PostgresSQL {
     // MARK: enqueue
 
     /// One statement per batch: idempotency keys first (a taken key skips its row), then the
-    /// jobs. $2… are arrays, one element per row. The NOTIFY is not in here: see `notifyQueues`.
+    /// jobs, and each distinct queue once in the known-queue registry (sorted, so concurrent
+    /// batches that name new queues take their locks in one order). $2… are arrays, one element
+    /// per row. The NOTIFY is not in here: see `notifyQueues`.
     static let jobInsertMany = jobInsert(skipUniqueConflicts: false)
     /// For batches holding unique jobs: a live holder of a key (jobs_unique_idx) makes its row
     /// insert nothing, and rows of one batch with the same key resolve to the first.
@@ -47,6 +49,10 @@ enum PostgresSQL {
                                  $14::uuid[], $15::text[], $16::text[], $17::int[]) WITH ORDINALITY
                 AS i(id, queue, job_type, payload, priority, run_at, delay, max_attempts, timeout_seconds,
                      backoff_base_ms, idempotency_key, replay_of, run_id, step_slug, unique_key, unique_states, ord)
+        ),
+        q AS (
+            INSERT INTO queues (queue) SELECT DISTINCT queue FROM i ORDER BY queue
+            ON CONFLICT DO NOTHING
         ),
         k AS (
             INSERT INTO job_keys (queue, idempotency_key, job_id)
@@ -91,6 +97,10 @@ enum PostgresSQL {
     /// transaction that notifies holds a database-wide lock from before its commit until after,
     /// which would serialise every enqueue's commit (and its fsync) behind the others'.
     static let notifyQueues = "SELECT count(pg_notify($1, q)) FROM unnest($2::text[]) AS q"
+    /// The known-queue registry: registered by every insert (jobInsertMany) and policy, read (bounded)
+    /// by the cluster series.
+    static let queueRegister = "INSERT INTO queues (queue) SELECT unnest($1::text[]) ORDER BY 1 ON CONFLICT DO NOTHING"
+    static let queueNameList = "SELECT queue FROM queues ORDER BY queue LIMIT $1"
     static let keyLookup = """
         SELECT k.queue, k.idempotency_key, k.job_id FROM job_keys k
         JOIN unnest($1::text[], $2::text[]) AS i(queue, idempotency_key)
@@ -407,6 +417,7 @@ enum PostgresSQL {
     static let policyList = "SELECT \(policyColumns) FROM queue_policies ORDER BY queue"
     static let policyGet = "SELECT \(policyColumns) FROM queue_policies WHERE queue = $1"
     static let policySet = """
+        WITH q AS (INSERT INTO queues (queue) VALUES ($2) ON CONFLICT DO NOTHING)
         INSERT INTO queue_policies AS p (queue, paused, max_running, max_starts_per_second, updated_at)
         VALUES ($2, $3, $4, $5, \(now))
         ON CONFLICT (queue) DO UPDATE SET paused = excluded.paused, max_running = excluded.max_running,

@@ -160,10 +160,11 @@ public final class SQLiteDriver: StorageDriver {
     }
 
     /// Inserts rows in the caller's transaction (one writer: checks and inserts cannot
-    /// interleave with another producer's); returns, by index, the jobs that rows matched by
-    /// idempotency key (checked first) or unique key.
+    /// interleave with another producer's), registering each distinct queue once; returns, by
+    /// index, the jobs that rows matched by idempotency key (checked first) or unique key.
     static func insert(_ rows: [JobInsert], _ c: SQLiteConnection, nowMs: Int64) throws -> [Int: Existing] {
         var existing: [Int: Existing] = [:]
+        for q in Set(rows.map(\.queue)).sorted() { _ = try c.run(SQLiteSQL.queueRegister, [.text(q)]) }
         for (i, r) in rows.enumerated() {
             if let key = r.idempotencyKey {
                 let n = try c.run(SQLiteSQL.keyInsert, [.text(r.queue), .text(key), .text(r.id)])
@@ -483,9 +484,23 @@ public final class SQLiteDriver: StorageDriver {
         try await read { c in try c.query(SQLiteSQL.policyList) { try QueuePolicy(row: $0) } }
     }
 
+    public func queueNameList(limit: Int) async throws -> [String] {
+        try await read { c in
+            try c.query(SQLiteSQL.queueNameList, [.int(Int64(limit))]) { try $0.columns(of: "queues").text("queue") }
+        }
+    }
+
+    public func queueNameRegister(_ queues: [String]) async throws {
+        guard !queues.isEmpty else { return }
+        try await write { c in
+            for q in Set(queues).sorted() { _ = try c.run(SQLiteSQL.queueRegister, [.text(q)]) }
+        }
+    }
+
     public func queuePolicySet(_ p: QueuePolicy, now: Date?) async throws {
         let nowMs = SQLiteDriver.nowMs(now)
         try await write { c in
+            _ = try c.run(SQLiteSQL.queueRegister, [.text(p.queue)])
             _ = try c.run(SQLiteSQL.policySet, [.text(p.queue), .int(p.paused ? 1 : 0), .opt(p.maxRunning),
                                                 p.maxStartsPerSecond.map { .double($0) } ?? .null, .int(nowMs)])
         }
@@ -970,6 +985,11 @@ final class SQLiteCopyTarget: CopyTarget {
                 }))
             }
         }
+    }
+
+    func registerQueues(_ queues: [String]) async throws {
+        guard !queues.isEmpty else { return }
+        try await host.with { c in for q in queues { _ = try c.run(SQLiteSQL.queueRegister, [.text(q)]) } }
     }
 
     func count(_ table: CopyTable, queue: String?) async throws -> Int {

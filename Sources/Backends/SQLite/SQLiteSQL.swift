@@ -25,6 +25,10 @@ enum SQLiteSQL {
 
     static let keyInsert = "INSERT INTO job_keys (queue, idempotency_key, job_id) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING"
     static let keyLookup = "SELECT job_id FROM job_keys WHERE queue = ?1 AND idempotency_key = ?2"
+    /// The known-queue registry: written once per distinct queue of an insert, read (bounded) by
+    /// the cluster series.
+    static let queueRegister = "INSERT INTO queues (queue) VALUES (?1) ON CONFLICT DO NOTHING"
+    static let queueNameList = "SELECT queue FROM queues ORDER BY queue LIMIT ?1"
     static let jobInsert = """
         INSERT INTO jobs (id, queue, job_type, payload, priority, run_at, status, max_attempts, timeout_seconds,
                           backoff_base_ms, idempotency_key, replay_of, created_at, run_id, step_slug)

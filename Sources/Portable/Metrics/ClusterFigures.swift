@@ -1,10 +1,9 @@
 import Foundation
-import Synchronization
 
 /// The cluster-wide figures of `/metrics/prom` and `metrics --prom`, read from the database with
-/// bounded reads only (capped queue counts, a capped attempt sample, the worker and policy
-/// lists): the JSON snapshot of the last 60 s for every known queue — zeros included — plus live
-/// workers per queue and per job type.
+/// bounded reads only (capped queue counts, a capped attempt sample, the capped known-queue
+/// registry, the worker and policy lists): the JSON snapshot of the last 60 s for every known
+/// queue — zeros included — plus live workers per queue and per job type.
 public struct ClusterFigures: Sendable {
     public var snapshot: MetricsSnapshot
     /// Every known queue, sorted, with its figures (zeros for a queue with nothing live or recent).
@@ -16,32 +15,30 @@ public struct ClusterFigures: Sendable {
     public var workersByType: [String: Int]
 }
 
-/// Queues this process has seen in the database (live jobs, recent attempts, policies, workers'
-/// lists, its own enqueues): a queue stays in the exposition after its last job finished, so
-/// its series drop to zero instead of going blank.
-final class KnownQueues: Sendable {
-    private let names = Mutex(Set<String>())
-
-    func add<S: Sequence>(_ more: S) -> [String] where S.Element == String {
-        names.withLock { n in
-            n.formUnion(more)
-            return n.sorted()
-        }
-    }
-}
-
 extension PortableClient {
-    /// The cluster figures over the last `windowSeconds` (default 60), for every known queue.
+    /// At most this many known queues are read per scrape (the 1M-row scale guard: a bounded read).
+    public static let knownQueueCap = QueueCount.cap
+
+    /// The cluster figures over the last `windowSeconds` (default 60), for every known queue:
+    /// the `queues` registry (every queue that has ever had a job or a policy, kept across
+    /// restarts and archiving), plus queues with live jobs, recent attempts or a policy that it
+    /// lacks (written by a binary older than the registry), which are registered on the way.
     public func clusterFigures(windowSeconds: Double = 60) async throws -> ClusterFigures {
         async let snapshotTask = metrics(windowSeconds: windowSeconds)
         async let policiesTask = driver.queuePolicyList()
         async let workersTask = driver.workerList()
         async let typesTask = driver.jobTypeList()
-        let (snapshot, policies, workers, types) = try await (snapshotTask, policiesTask, workersTask, typesTask)
+        async let registryTask = driver.queueNameList(limit: Self.knownQueueCap)
+        let (snapshot, policies, workers, types, registry) = try await (snapshotTask, policiesTask, workersTask, typesTask, registryTask)
         let live = workers.filter { $0.isAlive(at: snapshot.at) }
-        var seen = snapshot.queues.map(\.0) + policies.map(\.queue) + metrics.seenQueues
-        for w in live { seen += w.queues ?? [] }
-        let names = knownQueues.add(seen)
+        let registered = Set(registry)
+        let unregistered = Set(snapshot.queues.map(\.0) + policies.map(\.queue)).subtracting(registered)
+        // Best effort: a read-only scrape (`metrics --prom` on a read-only SQLite file) still
+        // shows these queues, it just cannot record them.
+        if !unregistered.isEmpty, registry.count < Self.knownQueueCap {
+            try? await driver.queueNameRegister(unregistered.sorted())
+        }
+        let names = registered.union(unregistered).sorted()
         let byName = Dictionary(snapshot.queues, uniquingKeysWith: { a, _ in a })
         var byQueue: [String: Int] = [:]
         for q in names { byQueue[q] = live.filter { $0.queues?.contains(q) ?? true }.count }

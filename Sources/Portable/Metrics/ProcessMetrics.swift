@@ -84,9 +84,6 @@ public final class ProcessMetrics: Sendable {
         }
     }
 
-    /// Queues this process has enqueued to or worked.
-    var seenQueues: [String] { queues.withLock { Array($0.keys) } }
-
     /// `outcome` is one of `outcomes` (`AckBuffer.outcomeName`).
     func completed(queue: String, outcome: String) {
         self.queue(queue).completed[outcome]?.increment()

@@ -87,7 +87,7 @@ import Testing
     func untilEmptySaysOnceThatItWaitsForScheduledJobs(_ backend: TestBackend) async throws {
         try await withDB(backend, realClock: true) { db in
             let q = "later-\(UUID().uuidString.prefix(6))"
-            let e = try await CLI.run(["enqueue", "noop", "--queue", q, "--delay", "1.5", "--database", db.url])
+            let e = try await CLI.run(["enqueue", "noop", "--queue", q, "--delay", "5", "--database", db.url])
             #expect(e.status == 0, "\(e)")
             let r = try await CLI.run(["work", "--queues", q, "--until-empty", "--poll-interval-ms", "100", "--database", db.url])
             #expect(r.status == 0, "\(r)")

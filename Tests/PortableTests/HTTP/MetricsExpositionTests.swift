@@ -30,6 +30,49 @@ import Testing
         }
     }
 
+    /// The known-queue registry: a queue whose only job succeeded, was archived and had its
+    /// history pruned has no live job, no recent attempt and no policy, yet a freshly started
+    /// `serve` (and `metrics --prom`) still shows its zero series.
+    @Test(arguments: TestBackend.enabled)
+    func anArchivedQueueKeepsItsZeroSeriesThroughARestart(_ backend: TestBackend) async throws {
+        try await withDB(backend, realClock: true) { db in
+            let job = try await db.client.add("t", queue: "drained-q")
+            guard let leased = try await db.client.leaseOne(queues: ["drained-q"]) else {
+                Issue.record("job \(job.id) was not leased"); return
+            }
+            #expect(try await db.client.ack(leased) == .applied)
+            let later = Date().addingTimeInterval(60)
+            #expect(try await db.driver.jobArchiveBefore(later, idBelow: "ffffffff-ffff-ffff-ffff-ffffffffffff", limit: 10, now: nil) == 1)
+            #expect(try await db.driver.historyPruneBefore(later, limit: 10, now: nil) == 1, "its attempts are gone too")
+            #expect(try await db.client.job(job.id).status == .archived)
+
+            let first = try await AdminServerProcess.start(database: db.url)
+            do {
+                Self.expectZeroSeries(try Exposition(try await first.get("/metrics/prom").body), "first serve")
+            } catch { try? await first.stop(); throw error }
+            try await first.stop()
+            let second = try await AdminServerProcess.start(database: db.url)
+            do {
+                Self.expectZeroSeries(try Exposition(try await second.get("/metrics/prom").body), "restarted serve")
+            } catch { try? await second.stop(); throw error }
+            try await second.stop()
+            let cli = try await CLI.run(["metrics", "--prom", "--database", db.url])
+            #expect(cli.status == 0, "\(cli)")
+            Self.expectZeroSeries(try Exposition(cli.stdout), "metrics --prom")
+        }
+    }
+
+    static func expectZeroSeries(_ e: Exposition, _ what: String) {
+        for status in ["queued", "scheduled", "running", "dlq"] {
+            #expect(e.value("portableq_jobs", ["queue": "drained-q", "status": status]) == 0, "\(what): \(status)")
+        }
+        #expect(e.value("portableq_oldest_runnable_age_seconds", ["queue": "drained-q"]) == 0, "\(what)")
+        #expect(e.value("portableq_queue_jobs_per_second", ["queue": "drained-q"]) == 0, "\(what)")
+        #expect(e.value("portableq_queue_retry_ratio", ["queue": "drained-q"]) == 0, "\(what)")
+        #expect(e.value("portableq_workers", ["queue": "drained-q"]) == 0, "\(what)")
+        #expect(e.value("portableq_queue_run_seconds", ["queue": "drained-q", "quantile": "0.5"])?.isNaN == true, "\(what)")
+    }
+
     @Test(arguments: TestBackend.enabled)
     func clusterSeriesMatchTheJSONSnapshot(_ backend: TestBackend) async throws {
         try await withAdminServer(backend) { db, s in
