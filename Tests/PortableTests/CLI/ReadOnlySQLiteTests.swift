@@ -8,11 +8,24 @@ import Testing
     static let asRoot = getuid() == 0
 
     /// The CLI as a user who cannot write the files (nobody under root; else the user itself).
+    /// A copy of the binary that `nobody` may run: the checkout may sit under a 0700 directory
+    /// (a `mktemp -d` clone), which `nobody` cannot enter.
+    static let binaryForNobody: String = {
+        let dir = "/tmp/pq-nobody-bin"
+        try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true,
+                                                 attributes: [.posixPermissions: 0o755])
+        let path = dir + "/portableq-\(ProcessInfo.processInfo.processIdentifier)"
+        try? FileManager.default.removeItem(atPath: path)
+        guard (try? FileManager.default.copyItem(atPath: CLI.binary, toPath: path)) != nil else { return CLI.binary }
+        try? FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: path)
+        return path
+    }()
+
     func runUnprivileged(_ args: [String]) async throws -> CLI.Result {
         guard ReadOnlySQLiteTests.asRoot else { return try await CLI.run(args) }
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/sbin/runuser")
-        p.arguments = ["-u", "nobody", "--", CLI.binary] + args
+        p.arguments = ["-u", "nobody", "--", ReadOnlySQLiteTests.binaryForNobody] + args
         p.environment = CLI.environment([:])
         p.currentDirectoryURL = URL(fileURLWithPath: "/")
         let out = Pipe(), err = Pipe()
