@@ -1,17 +1,28 @@
 import Foundation
 
-/// A five-field cron expression (minute hour day-of-month month day-of-week) in UTC, with `*`,
+/// A five-field cron expression (minute hour day-of-month month day-of-week), with `*`,
 /// lists, ranges, steps (`*/5`, `1-10/2`), names (`jan`, `mon`) and the shorthands `@hourly`,
 /// `@daily`/`@midnight`, `@weekly`, `@monthly`, `@yearly`/`@annually`. As in Vixie cron, when
 /// both day fields are restricted a day matches if either does.
+///
+/// The fields are read on the wall clock of `timeZone` (an IANA name, default UTC). Where that
+/// clock jumps, two rules decide (the ones Vixie cron and cronie follow):
+/// - **Skipped hour** (spring forward): a slot whose wall time does not exist that day runs once,
+///   at the first instant after the jump (`30 2 * * *` in Europe/Paris runs at 03:00 local on the
+///   last Sunday of March); several skipped slots collapse into that one run.
+/// - **Repeated hour** (fall back): a job pinned to particular hours runs once, in the first pass
+///   (`30 2 * * *` runs at the first 02:30); a job whose hour field is `*` runs in both passes, so
+///   `*/15 * * * *` keeps its real 15-minute rhythm through the repeated hour.
 public struct Cron: Sendable, Equatable, CustomStringConvertible {
     public let expression: String
+    public let timeZone: TimeZone
     let minutes: Set<Int>, hours: Set<Int>, days: Set<Int>, months: Set<Int>, weekdays: Set<Int>
     let daysRestricted: Bool, weekdaysRestricted: Bool
 
     public var description: String { expression }
 
-    public init(_ text: String) throws {
+    public init(_ text: String, timeZone zoneName: String = "UTC") throws {
+        timeZone = try Cron.zone(zoneName)
         let shorthands = ["@yearly": "0 0 1 1 *", "@annually": "0 0 1 1 *", "@monthly": "0 0 1 * *",
                           "@weekly": "0 0 * * 0", "@daily": "0 0 * * *", "@midnight": "0 0 * * *", "@hourly": "0 * * * *"]
         let trimmed = text.trimmingCharacters(in: .whitespaces)
@@ -32,6 +43,21 @@ public struct Cron: Sendable, Equatable, CustomStringConvertible {
         daysRestricted = fields[2] != "*"
         weekdaysRestricted = fields[4] != "*"
     }
+
+    /// The zone of an IANA name. An unknown name is an error, never silently UTC.
+    public static func zone(_ name: String) throws -> TimeZone {
+        let trimmed = name.trimmingCharacters(in: .whitespaces)
+        if trimmed.isEmpty || trimmed.uppercased() == "UTC" { return Cron.utc.timeZone }
+        // Foundation reads the tz database it ships (ICU's), not the machine's, so a name means
+        // the same zone on every machine. (Its knownTimeZoneIdentifiers omits aliases such as
+        // Asia/Kolkata, so it cannot be the test.)
+        guard trimmed.count <= 64, let zone = TimeZone(identifier: trimmed) else {
+            throw PortableError.invalid("unknown time zone \(JSON.quote(name)); use an IANA name such as \"Europe/Paris\" or \"UTC\"")
+        }
+        return zone
+    }
+
+    public static func == (a: Cron, b: Cron) -> Bool { a.expression == b.expression && a.timeZone.identifier == b.timeZone.identifier }
 
     static func field(_ f: String, _ range: ClosedRange<Int>, _ text: String, names: [String] = [], nameBase: Int = 0) throws -> Set<Int> {
         func bad() -> PortableError { PortableError.invalid("cron \(JSON.quote(text)): field \(JSON.quote(f)) is not valid") }
@@ -74,39 +100,29 @@ public struct Cron: Sendable, Equatable, CustomStringConvertible {
 
     static let utc: Calendar = {
         var c = Calendar(identifier: .gregorian)
-        c.timeZone = TimeZone(identifier: "UTC")!
+        c.timeZone = TimeZone(secondsFromGMT: 0) ?? c.timeZone
         return c
     }()
 
     /// The first slot strictly after `date`, or nil if none within ~5 years (e.g. Feb 30).
-    /// Skips whole months, days and hours that cannot match.
     public func next(after date: Date) -> Date? {
-        var t = Time.millis(date) / 60_000 * 60_000 + 60_000
-        let limit = t + 5 * 366 * 86_400_000
-        while t < limit {
-            let d = Time.date(millis: t)
-            let c = Cron.utc.dateComponents([.year, .minute, .hour, .day, .month, .weekday], from: d)
-            if !months.contains(c.month!) {
-                var n = DateComponents(year: c.year, month: c.month! + 1, day: 1)
-                n.timeZone = Cron.utc.timeZone
-                t = Time.millis(Cron.utc.date(from: n)!)
-                continue
+        let after = Time.millis(date)
+        let pinnedHours = hours.count < 24
+        // Near a jump of the offset, a later wall time can map to an earlier instant (a repeated
+        // hour), so wall times are walked from a little before `after`'s own and on past the
+        // first hit by the jump's size; the earliest instant past `after` wins. Away from any
+        // jump (and always in UTC) the first hit is the answer.
+        var wall = wallMillis(after) - spread(near: after)
+        var best: (t: Int64, wall: Int64)?
+        while let w = nextWall(after: wall) {
+            if let b = best, w > b.wall + spread(near: b.t) { break }
+            for t in instants(ofWall: w, pinnedHours: pinnedHours) where t > after && t < (best?.t ?? .max) {
+                best = (t, w)
             }
-            if !dayMatches(day: c.day!, weekday: c.weekday! - 1) {
-                t = (t / 86_400_000 + 1) * 86_400_000
-                continue
-            }
-            if !hours.contains(c.hour!) {
-                t = (t / 3_600_000 + 1) * 3_600_000
-                continue
-            }
-            if !minutes.contains(c.minute!) {
-                t += 60_000
-                continue
-            }
-            return d
+            if let b = best, spread(near: b.t) == 0 { break }
+            wall = w
         }
-        return nil
+        return best.map { Time.date(millis: $0.t) }
     }
 
     /// Slots in (after, upTo], at most `limit`.
@@ -118,6 +134,71 @@ public struct Cron: Sendable, Equatable, CustomStringConvertible {
             cursor = n
         }
         return out
+    }
+
+    // MARK: wall clock
+
+    /// How far the zone's offset moves within 36 hours of `t` (0 away from any change).
+    func spread(near t: Int64) -> Int64 {
+        let o = [t - 36 * 3_600_000, t, t + 36 * 3_600_000].map(offsetMillis)
+        return (o.max() ?? 0) - (o.min() ?? 0)
+    }
+
+    func offsetMillis(_ t: Int64) -> Int64 { Int64(timeZone.secondsFromGMT(for: Time.date(millis: t))) * 1000 }
+
+    /// The wall clock of an instant, as milliseconds read on a UTC calendar.
+    func wallMillis(_ t: Int64) -> Int64 { t + offsetMillis(t) }
+
+    /// The real instants whose wall clock reads `wall`, by the rules in the type's comment.
+    func instants(ofWall wall: Int64, pinnedHours: Bool) -> [Int64] {
+        let offsets = Set([wall - 36 * 3_600_000, wall, wall + 36 * 3_600_000].map { offsetMillis($0) })
+        let real = offsets.map { wall - $0 }.filter { wallMillis($0) == wall }.sorted()
+        if real.isEmpty {
+            // In a skipped hour: the first instant after the jump. The jump lies between the
+            // instants this wall time would have with the larger and the smaller offset.
+            guard let lo = offsets.map({ wall - $0 }).min(), let hi = offsets.map({ wall - $0 }).max(), lo < hi else { return [] }
+            let before = offsetMillis(lo)
+            var (a, b) = (lo, hi)  // offset(a) == before, offset(b) != before
+            while b - a > 60_000 {
+                let mid = a + (b - a) / 2 / 60_000 * 60_000
+                if offsetMillis(mid) == before { a = mid } else { b = mid }
+            }
+            return [b]
+        }
+        return pinnedHours ? [real[0]] : real
+    }
+
+    /// The first wall time strictly after `wall` (minute resolution) that the fields match,
+    /// skipping whole months, days and hours that cannot match.
+    func nextWall(after wall: Int64) -> Int64? {
+        var t = wall / 60_000 * 60_000 + 60_000
+        let limit = t + 5 * 366 * 86_400_000
+        while t < limit {
+            let c = Cron.utc.dateComponents([.year, .minute, .hour, .day, .month, .weekday], from: Time.date(millis: t))
+            guard let year = c.year, let month = c.month, let day = c.day, let weekday = c.weekday,
+                  let hour = c.hour, let minute = c.minute else { return nil }
+            if !months.contains(month) {
+                var n = DateComponents(year: year, month: month + 1, day: 1)
+                n.timeZone = Cron.utc.timeZone
+                guard let first = Cron.utc.date(from: n) else { return nil }
+                t = Time.millis(first)
+                continue
+            }
+            if !dayMatches(day: day, weekday: weekday - 1) {
+                t = (t / 86_400_000 + 1) * 86_400_000
+                continue
+            }
+            if !hours.contains(hour) {
+                t = (t / 3_600_000 + 1) * 3_600_000
+                continue
+            }
+            if !minutes.contains(minute) {
+                t += 60_000
+                continue
+            }
+            return t
+        }
+        return nil
     }
 }
 
@@ -131,27 +212,29 @@ public struct Schedule: Sendable, Equatable {
     public var priority: Int
     public var maxAttempts: Int?
     public var timeoutSeconds: Int?
+    /// The IANA zone whose wall clock the cron fields read (default UTC).
+    public var timezone: String
     /// The last slot enqueued.
     public var lastSlotAt: Date?
     public var createdAt: Date?
 
     public init(name: String, cron: String, queue: String = "default", jobType: String, payload: String = "null",
-                priority: Int = 0, maxAttempts: Int? = nil, timeoutSeconds: Int? = nil, lastSlotAt: Date? = nil,
-                createdAt: Date? = nil) {
+                priority: Int = 0, maxAttempts: Int? = nil, timeoutSeconds: Int? = nil, timezone: String = "UTC",
+                lastSlotAt: Date? = nil, createdAt: Date? = nil) {
         self.name = name; self.cron = cron; self.queue = queue; self.jobType = jobType; self.payload = payload
         self.priority = priority; self.maxAttempts = maxAttempts; self.timeoutSeconds = timeoutSeconds
-        self.lastSlotAt = lastSlotAt; self.createdAt = createdAt
+        self.timezone = timezone; self.lastSlotAt = lastSlotAt; self.createdAt = createdAt
     }
 
     /// The idempotency key of one slot: `cron:<name>:<slot time>`.
     public static func key(name: String, slot: Date) -> String { "cron:\(name):\(Time.format(slot))" }
 
     public func json(now: Date?) -> JSON {
-        let next = (try? Cron(cron)).flatMap { c in c.next(after: max(lastSlotAt ?? now ?? Date(), now ?? Date())) }
+        let next = (try? Cron(cron, timeZone: timezone)).flatMap { c in c.next(after: max(lastSlotAt ?? now ?? Date(), now ?? Date())) }
         return .object([
             ("name", .string(name)), ("cron", .string(cron)), ("queue", .string(queue)), ("job_type", .string(jobType)),
             ("payload", .raw(payload)), ("priority", .int(priority)), ("max_attempts", .optionalInt(maxAttempts)),
-            ("timeout_seconds", .optionalInt(timeoutSeconds)),
+            ("timeout_seconds", .optionalInt(timeoutSeconds)), ("timezone", .string(timezone)),
             ("last_slot_at", lastSlotAt.map { .string(Time.format($0)) } ?? .null),
             ("next_slot_at", next.map { .string(Time.format($0)) } ?? .null),
             ("created_at", createdAt.map { .string(Time.format($0)) } ?? .null),

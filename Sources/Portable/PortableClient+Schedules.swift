@@ -7,8 +7,10 @@ extension PortableClient {
         try Names.check(s.name, "schedule name")
         try Names.check(s.queue, "queue")
         try Names.check(s.jobType, "job_type")
-        _ = try Cron(s.cron)
+        _ = try Cron(s.cron, timeZone: s.timezone)
         var clean = s
+        let zone = s.timezone.trimmingCharacters(in: .whitespaces)
+        clean.timezone = zone.isEmpty || zone.uppercased() == "UTC" ? "UTC" : zone
         clean.payload = try JSON.parse(s.payload).compact
         if clean.payload.utf8.count > config.maxPayloadBytes {
             throw PortableError(.payloadTooLarge, "payload is \(clean.payload.utf8.count) bytes; the limit (MAX_PAYLOAD_BYTES) is \(config.maxPayloadBytes)")

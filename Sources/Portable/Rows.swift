@@ -131,7 +131,7 @@ extension Decision {
 
 extension Schedule {
     /// name, cron, queue, job_type, payload, priority, max_attempts, timeout_seconds,
-    /// last_slot_at, created_at.
+    /// last_slot_at, created_at, timezone.
     public init(row: some RowReader) throws {
         let c = row.columns(of: "schedules")
         name = try c.text("name")
@@ -144,6 +144,7 @@ extension Schedule {
         timeoutSeconds = try c.intOrNull("timeout_seconds")
         lastSlotAt = try c.dateOrNull("last_slot_at")
         createdAt = try c.dateOrNull("created_at")
+        timezone = try c.text("timezone")
     }
 }
 

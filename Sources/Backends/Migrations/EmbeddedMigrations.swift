@@ -498,6 +498,14 @@ BEGIN
 END
 $$;
 """#),
+        Migration(version: 10, name: "schedule_timezone", sql: #"""
+-- portableq migration 10: cron schedules in time zones (issue 15 §5).
+-- compatible_with: 3
+-- (A new column with a default: older binaries read and write schedules as before, and every
+-- schedule they know is in UTC. A maintenance leader from before this migration would read a
+-- zoned schedule's fields in UTC, so finish a rolling upgrade before adding one with --tz.)
+ALTER TABLE schedules ADD COLUMN timezone TEXT NOT NULL DEFAULT 'UTC';
+"""#),
     ]
     static let sqlite: [Migration] = [
         Migration(version: 1, name: "jobs", sql: #"""
@@ -829,9 +837,17 @@ INSERT OR IGNORE INTO queues (queue)
     UNION SELECT queue FROM jobs_archive
     UNION SELECT queue FROM queue_policies;
 """#),
+        Migration(version: 10, name: "schedule_timezone", sql: #"""
+-- portableq migration 10: cron schedules in time zones (issue 15 §5).
+-- compatible_with: 3
+-- (A new column with a default: older binaries read and write schedules as before, and every
+-- schedule they know is in UTC. A maintenance leader from before this migration would read a
+-- zoned schedule's fields in UTC, so finish a rolling upgrade before adding one with --tz.)
+ALTER TABLE schedules ADD COLUMN timezone TEXT NOT NULL DEFAULT 'UTC';
+"""#),
     ]
 
     /// File names, in order, for the test that compares them with the files on disk.
-    static let postgresFiles: [String] = ["0001_jobs.sql", "0002_decisions.sql", "0003_policies_maintenance_schedules.sql", "0004_flows.sql", "0005_lean_job_indexes.sql", "0006_connection_budget.sql", "0007_job_control.sql", "0008_run_events_start_flow.sql", "0009_known_queues.sql"]
-    static let sqliteFiles: [String] = ["0001_jobs.sql", "0002_decisions.sql", "0003_policies_maintenance_schedules.sql", "0004_flows.sql", "0005_lean_job_indexes.sql", "0006_connection_budget.sql", "0007_job_control.sql", "0008_run_events_start_flow.sql", "0009_known_queues.sql"]
+    static let postgresFiles: [String] = ["0001_jobs.sql", "0002_decisions.sql", "0003_policies_maintenance_schedules.sql", "0004_flows.sql", "0005_lean_job_indexes.sql", "0006_connection_budget.sql", "0007_job_control.sql", "0008_run_events_start_flow.sql", "0009_known_queues.sql", "0010_schedule_timezone.sql"]
+    static let sqliteFiles: [String] = ["0001_jobs.sql", "0002_decisions.sql", "0003_policies_maintenance_schedules.sql", "0004_flows.sql", "0005_lean_job_indexes.sql", "0006_connection_budget.sql", "0007_job_control.sql", "0008_run_events_start_flow.sql", "0009_known_queues.sql", "0010_schedule_timezone.sql"]
 }

@@ -674,7 +674,8 @@ public final class PostgresDriver: StorageDriver {
 
     public func scheduleUpsert(_ s: Schedule, now: Date?) async throws {
         let params: [String?] = [PostgresDriver.ts(now), s.name, s.cron, s.queue, s.jobType, s.payload, String(s.priority),
-                                 s.maxAttempts.map(String.init), s.timeoutSeconds.map(String.init), PostgresDriver.ts(s.lastSlotAt)]
+                                 s.maxAttempts.map(String.init), s.timeoutSeconds.map(String.init), PostgresDriver.ts(s.lastSlotAt),
+                                 s.timezone]
         try await with(.idempotent) { c in _ = try c.query(PostgresSQL.scheduleUpsert, params) }
     }
 

@@ -521,14 +521,14 @@ enum PostgresSQL {
 
     // MARK: schedules
 
-    static let scheduleColumns = "name, cron, queue, job_type, payload, priority, max_attempts, timeout_seconds, last_slot_at, created_at"
+    static let scheduleColumns = "name, cron, queue, job_type, payload, priority, max_attempts, timeout_seconds, last_slot_at, created_at, timezone"
     static let scheduleUpsert = """
         INSERT INTO schedules AS s (name, cron, queue, job_type, payload, priority, max_attempts, timeout_seconds, last_slot_at,
-                                    created_at, updated_at)
-        VALUES ($2, $3, $4, $5, $6::json, $7, $8, $9, $10, \(now), \(now))
+                                    created_at, updated_at, timezone)
+        VALUES ($2, $3, $4, $5, $6::json, $7, $8, $9, $10, \(now), \(now), $11)
         ON CONFLICT (name) DO UPDATE SET cron = excluded.cron, queue = excluded.queue, job_type = excluded.job_type,
             payload = excluded.payload, priority = excluded.priority, max_attempts = excluded.max_attempts,
-            timeout_seconds = excluded.timeout_seconds, updated_at = excluded.updated_at
+            timeout_seconds = excluded.timeout_seconds, updated_at = excluded.updated_at, timezone = excluded.timezone
         """
     static let scheduleDelete = "DELETE FROM schedules WHERE name = $1"
     static let scheduleList = "SELECT \(scheduleColumns) FROM schedules ORDER BY name"

@@ -651,7 +651,7 @@ public final class SQLiteDriver: StorageDriver {
         try await write { c in
             _ = try c.run(SQLiteSQL.scheduleUpsert, [
                 .text(s.name), .text(s.cron), .text(s.queue), .text(s.jobType), .text(s.payload), .int(Int64(s.priority)),
-                .opt(s.maxAttempts), .opt(s.timeoutSeconds), .ms(s.lastSlotAt), .int(nowMs),
+                .opt(s.maxAttempts), .opt(s.timeoutSeconds), .ms(s.lastSlotAt), .int(nowMs), .text(s.timezone),
             ])
         }
     }

@@ -158,7 +158,7 @@ public final class Maintainer: Sendable {
         let now = try await driver.clockNow(client.clock.now)
         var created = 0
         for s in schedules {
-            guard let cron = try? Cron(s.cron) else { continue }
+            guard let cron = try? Cron(s.cron, timeZone: s.timezone) else { continue }
             let from = s.lastSlotAt ?? s.createdAt ?? now
             let slots = cron.slots(after: from, upTo: now, limit: settings.maxCatchUpSlots)
             guard !slots.isEmpty else { continue }

@@ -14,22 +14,25 @@ struct SchedulesAdd: AsyncParsableCommand {
         abstract: "Add (or replace) a recurring job; the maintenance leader enqueues each due slot once.")
     @OptionGroup var db: DatabaseOptions
     @Argument(help: "Schedule name.") var name: String
-    @Option(help: "Five-field cron in UTC, e.g. \"*/5 * * * *\", or @hourly, @daily…") var cron: String
+    @Option(help: "Five-field cron, e.g. \"*/5 * * * *\", or @hourly, @daily…; read in --tz.") var cron: String
     @Argument(help: "Job type.") var type: String
     @Option(help: "JSON payload, @file or -.") var payload: String = "null"
     @Option(help: "Queue.") var queue: String = "default"
     @Option(help: "Priority.") var priority: Int = 0
     @Option(name: .customLong("max-attempts")) var maxAttempts: Int?
+    @Option(name: [.customLong("tz"), .customLong("timezone")],
+            help: "IANA time zone whose wall clock the cron reads, e.g. Europe/Paris (default UTC). In a skipped DST hour a slot runs at the jump; in a repeated hour once, unless the hour field is *.")
+    var tz: String = "UTC"
 
     func run() async throws {
         let body = try PayloadInput.read(payload)
         let (s, now) = try await db.withClient { client in
             let s = try await client.addSchedule(Schedule(name: name, cron: cron, queue: queue, jobType: type, payload: body,
-                                                          priority: priority, maxAttempts: maxAttempts))
+                                                          priority: priority, maxAttempts: maxAttempts, timezone: tz))
             return (s, try await client.databaseNow())
         }
         if db.json { Output.json(s.json(now: now)); return }
-        Output.line("schedule \(name): \(cron) → \(type) in \(queue); next slot \(s.json(now: now)["next_slot_at"]?.stringValue ?? "none")")
+        Output.line("schedule \(name): \(cron)\(s.timezone == "UTC" ? "" : " (\(s.timezone))") → \(type) in \(queue); next slot \(s.json(now: now)["next_slot_at"]?.stringValue ?? "none")")
     }
 }
 
@@ -42,9 +45,9 @@ struct SchedulesList: AsyncParsableCommand {
             (try await client.schedules(), try await client.databaseNow())
         }
         if db.json { Output.json(Page(items: list, total: list.count, totalCapped: false).json { $0.json(now: now) }); return }
-        Output.table(["NAME", "CRON", "TYPE", "QUEUE", "LAST SLOT", "NEXT SLOT"], list.map { s in
+        Output.table(["NAME", "CRON", "TZ", "TYPE", "QUEUE", "LAST SLOT", "NEXT SLOT"], list.map { s in
             let j = s.json(now: now)
-            return [s.name, s.cron, s.jobType, s.queue, s.lastSlotAt.map(Time.format) ?? "-", j["next_slot_at"]?.stringValue ?? "-"]
+            return [s.name, s.cron, s.timezone, s.jobType, s.queue, s.lastSlotAt.map(Time.format) ?? "-", j["next_slot_at"]?.stringValue ?? "-"]
         })
     }
 }

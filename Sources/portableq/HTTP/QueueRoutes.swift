@@ -42,7 +42,8 @@ struct QueueRoutes {
             let s = try await client.addSchedule(Schedule(name: n, cron: cron, queue: try f.string("queue") ?? "default",
                                                           jobType: type, payload: payload.compact, priority: try f.int("priority") ?? 0,
                                                           maxAttempts: try f.int("max_attempts"),
-                                                          timeoutSeconds: try f.int("timeout_seconds")))
+                                                          timeoutSeconds: try f.int("timeout_seconds"),
+                                                          timezone: try f.string("timezone") ?? "UTC"))
             let now = try await client.databaseNow()
             return HTTP.json(s.json(now: now), status: .created)
         }

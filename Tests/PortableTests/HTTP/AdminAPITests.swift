@@ -50,6 +50,20 @@ import Testing
     }
 
     @Test(arguments: TestBackend.enabled)
+    func aScheduleTakesATimeZoneAndRefusesAnUnknownOne(_ backend: TestBackend) async throws {
+        try await withServer(backend) { _, s in
+            let add = try await s.post("/schedules", .object([("name", .string("paris")), ("cron", .string("0 9 * * *")),
+                                                             ("job_type", .string("report")), ("timezone", .string("Europe/Paris"))]))
+            #expect(add.status == 201 && add.json["timezone"]?.stringValue == "Europe/Paris", "\(add)")
+            let bad = try await s.post("/schedules", .object([("name", .string("mars")), ("cron", .string("0 9 * * *")),
+                                                             ("job_type", .string("report")), ("timezone", .string("Mars/Olympus"))]))
+            #expect(bad.status == 422 && (bad.json["error"]?["message"]?.stringValue ?? "").contains("unknown time zone"), "\(bad)")
+            let list = try await s.get("/schedules")
+            #expect(list.json["items"]?.arrayValue?.count == 1, "\(list)")
+        }
+    }
+
+    @Test(arguments: TestBackend.enabled)
     func aFailedStatementAnswers500WithoutSQL(_ backend: TestBackend) async throws {
         try await withServer(backend) { db, s in
             let id = try await db.client.add("t").id
