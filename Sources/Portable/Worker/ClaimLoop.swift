@@ -19,6 +19,8 @@ struct ClaimLoop: Sendable {
     func run() async {
         var backoff = 0.2
         var saidWaiting = false
+        var quiet = WakeupBackoff(pollIntervalSeconds: options.pollIntervalSeconds)
+        var woken = false
         while !Task.isCancelled {
             // Generations first, then the state they guard: a change in between wakes the wait.
             let stopGen = table.stopped.generation
@@ -47,6 +49,8 @@ struct ClaimLoop: Sendable {
                 claims.stats.update { $0.claimRoundTrips += 1 }
                 outage.succeeded()
                 backoff = 0.2
+                quiet.claimed(took, afterWakeup: woken)
+                woken = false
                 if took > 0 { continue }
                 if options.untilEmpty, table.isIdle {
                     let left = try await whatIsLeft()
@@ -63,7 +67,12 @@ struct ClaimLoop: Sendable {
                             "next_due": .string(left.nextDue.map { Time.format($0) } ?? "-")])
                     }
                 }
-                await waitForWork(after: wakeGen, stopGen: stopGen)
+                let quietFor = quiet.quietSeconds(unit: client.random.unit())
+                if quietFor > 0 {
+                    claims.stats.update { $0.quietWaits += 1 }
+                    await pause(quietFor, stopGen: stopGen)
+                }
+                woken = await waitForWork(after: wakeGen, stopGen: stopGen)
             } catch {
                 outage.failed(error, doing: "claim")
                 await pause(backoff, stopGen: stopGen)
@@ -72,17 +81,18 @@ struct ClaimLoop: Sendable {
         }
     }
 
-    /// Until jobs arrive (a wakeup), the poll interval passes, or the worker stops.
-    private func waitForWork(after wakeGen: UInt64, stopGen: UInt64) async {
+    /// Until jobs arrive (a wakeup), the poll interval passes, or the worker stops. True when a
+    /// wakeup ended it.
+    private func waitForWork(after wakeGen: UInt64, stopGen: UInt64) async -> Bool {
         // `--until-empty` polls faster: it must notice retries that come due and jobs other workers finish.
         let poll = options.untilEmpty ? min(0.2, options.pollIntervalSeconds) : options.pollIntervalSeconds
         let queues = options.queues
         let (wakeups, stopped, clock) = (client.wakeups, table.stopped, client.clock)
-        await firstOf([
+        return await firstOf([
             { await wakeups.wait(queues: queues, after: wakeGen, timeout: nil) },
             { await stopped.wait(after: stopGen) },
             { try? await clock.sleep(seconds: poll) },
-        ])
+        ]) == 0
     }
 
     /// Backoff after a failed claim, cut short by stop.

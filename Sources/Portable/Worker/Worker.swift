@@ -195,6 +195,7 @@ public final class Worker: Service, Sendable {
             "snoozed": .stringConvertible(s.snoozed),
             "claims": .stringConvertible(s.claimRoundTrips), "ack_batches": .stringConvertible(s.ackBatches),
             "ack_batches_that_claimed": .stringConvertible(s.ackBatchesThatClaimed),
+            "quiet_waits": .stringConvertible(s.quietWaits),
         ])
     }
 

@@ -55,6 +55,8 @@ public struct WorkerStats: Sendable, Equatable {
     public var claimRoundTrips = 0
     public var ackBatches = 0
     public var ackBatchesThatClaimed = 0
+    /// Waits in which the worker stopped listening after wakeups whose claims found nothing.
+    public var quietWaits = 0
 }
 
 /// A worker's counts, shared by its parts.
