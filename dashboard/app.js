@@ -1150,6 +1150,7 @@
 
   const HISTORY_DAYS = 14;
   const HISTORY_INTERVAL_MS = 60000;
+  // The same colours as the .sc<i> swatches in app.css (the CSP allows no inline styles).
   const SERIES_COLORS = ["#2563eb", "#9333ea", "#059669", "#d97706", "#dc2626", "#0891b2", "#4d7c0f", "#be185d"];
 
   /** The totals section: per-queue throughput per hour (last 48 h) and counts per queue and day. */
@@ -1166,7 +1167,7 @@
       .map(([q, m]) => [q, [...m.values()].reduce((a, b) => a + b, 0)])
       .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).slice(0, SERIES_COLORS.length).map(([q]) => q);
     const legend = h("span", { class: "legend", id: "history-legend" },
-      queues.map((q, i) => [h("span", { class: "swatch", style: "background:" + SERIES_COLORS[i] }), q, " "]));
+      queues.map((q, i) => [h("span", { class: "swatch sc" + i }), q, " "]));
     const through = data.through
       ? h("p", { class: "muted", id: "history-through" }, "Jobs that ended (succeeded or dead-lettered), counted by the maintenance pass through ",
           timeEl(data.through, true), ". Kept after the jobs are archived and deleted.")

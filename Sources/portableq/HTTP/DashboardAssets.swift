@@ -1208,6 +1208,7 @@ enum DashboardAssets {
 
   const HISTORY_DAYS = 14;
   const HISTORY_INTERVAL_MS = 60000;
+  // The same colours as the .sc<i> swatches in app.css (the CSP allows no inline styles).
   const SERIES_COLORS = ["#2563eb", "#9333ea", "#059669", "#d97706", "#dc2626", "#0891b2", "#4d7c0f", "#be185d"];
 
   /** The totals section: per-queue throughput per hour (last 48 h) and counts per queue and day. */
@@ -1224,7 +1225,7 @@ enum DashboardAssets {
       .map(([q, m]) => [q, [...m.values()].reduce((a, b) => a + b, 0)])
       .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).slice(0, SERIES_COLORS.length).map(([q]) => q);
     const legend = h("span", { class: "legend", id: "history-legend" },
-      queues.map((q, i) => [h("span", { class: "swatch", style: "background:" + SERIES_COLORS[i] }), q, " "]));
+      queues.map((q, i) => [h("span", { class: "swatch sc" + i }), q, " "]));
     const through = data.through
       ? h("p", { class: "muted", id: "history-through" }, "Jobs that ended (succeeded or dead-lettered), counted by the maintenance pass through ",
           timeEl(data.through, true), ". Kept after the jobs are archived and deleted.")
@@ -1979,6 +1980,14 @@ pre.json {
 .history-chart .grid-line { stroke: var(--grid, #e3e6ec); stroke-width: 1; }
 .history-chart text { fill: var(--muted); font-size: 11px; }
 .history-chart .y-unit { font-weight: 600; }
+.swatch.sc0 { background: #2563eb; }
+.swatch.sc1 { background: #9333ea; }
+.swatch.sc2 { background: #059669; }
+.swatch.sc3 { background: #d97706; }
+.swatch.sc4 { background: #dc2626; }
+.swatch.sc5 { background: #0891b2; }
+.swatch.sc6 { background: #4d7c0f; }
+.swatch.sc7 { background: #be185d; }
 .chart-head { display: flex; justify-content: space-between; align-items: baseline; gap: 12px; flex-wrap: wrap; }
 .chart-head h2 { margin: 0 0 6px; }
 .legend { font-size: 12px; color: var(--muted); display: flex; align-items: center; gap: 6px; }
