@@ -1173,8 +1173,10 @@
           timeEl(data.through, true), ". Kept after the jobs are archived and deleted.")
       : h("p", { class: "muted", id: "history-through" }, "Nothing counted yet: the maintenance pass (any worker, or portableq maintain --once) writes these totals.");
     const chartWrap = h("div", { class: "history-chart-wrap" });
-    const days = (data.daily || []).slice().reverse();
-    box.replaceChildren(
+    // Newest day first; queues by name within a day.
+    const days = (data.daily || []).slice().sort((a, b) => (a.day === b.day ? (a.queue < b.queue ? -1 : 1) : a.day < b.day ? 1 : -1));
+    box.replaceChildren();
+    add(box,
       h("div", { class: "card chart-card" },
         h("div", { class: "chart-head" }, h("h2", null, "Throughput per queue, last 48 h"), legend),
         chartWrap),
@@ -1194,7 +1196,7 @@
   /** An SVG line chart of jobs per hour, one line per queue, with a labelled Y scale. */
   function historyChart(byQueue, queues, through, width) {
     const W = Math.max(280, Math.round(width)), H = 240;
-    const padL = 52, padR = 12, padT = 14, padB = 28;
+    const padL = 52, padR = 12, padT = 26, padB = 28;
     const w = W - padL - padR, hh = H - padT - padB;
     const HOUR = 3600000;
     const end = Math.floor((through ? new Date(through).getTime() : Date.now()) / HOUR) * HOUR;
@@ -1213,7 +1215,7 @@
       axis.append(s("line", { class: "grid-line", x1: padL, x2: padL + w, y1: yy, y2: yy }),
         s("text", { class: "y-tick", x: padL - 6, y: yy, "text-anchor": "end", "dominant-baseline": "middle", dataset: { value: v } }, fmtTick(v)));
     }
-    axis.append(s("text", { class: "y-unit", x: 4, y: padT - 4, "dominant-baseline": "auto" }, "jobs / h"));
+    axis.append(s("text", { class: "y-unit", x: 4, y: 12, "dominant-baseline": "middle" }, "jobs / h"));
     svg.append(axis);
     const xAxis = s("g", { class: "x-axis" });
     for (let t = end; t >= start; t -= 12 * HOUR) {

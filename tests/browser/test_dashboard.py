@@ -434,6 +434,7 @@ def test_totals_history_survives_reload(case, driver):
     assert by_queue["alpha"][2:] == ["4", "2", "2", "0"], before
     assert by_queue["beta"][2:] == ["2", "1", "1", "0"], before
     assert driver.find_element(By.ID, "history-through").text.startswith("Jobs that ended")
+    assert "null" not in driver.find_element(By.ID, "metrics-history").text
 
     def axis(d):
         ticks = d.execute_script("return [...document.querySelectorAll('#history-chart .y-tick')].map(t => t.textContent);")
