@@ -356,3 +356,15 @@ public enum Rows {
         }
     }
 }
+
+extension QueueTotalsRow {
+    /// queue, hour, succeeded, failed, retried of queue_totals.
+    public init(row: some RowReader) throws {
+        let c = row.columns(of: "queue_totals")
+        queue = try c.text("queue")
+        hour = try c.date("hour")
+        succeeded = try c.int("succeeded")
+        failed = try c.int("failed")
+        retried = try c.int("retried")
+    }
+}

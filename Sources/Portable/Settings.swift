@@ -46,6 +46,8 @@ public struct Settings: Sendable {
     public var pruneHistoryAfterDays = 7.0
     public var decisionsRetentionDays = 7.0
     public var maintenanceIntervalSecs = 60.0
+    /// How old an attempt must be before the maintenance pass counts it in the totals.
+    public var totalsSettleSecs = 60.0
 
     public init() {}
 
@@ -117,6 +119,7 @@ public struct Settings: Sendable {
         s.pruneHistoryAfterDays = try double("PRUNE_HISTORY_AFTER_DAYS") ?? s.pruneHistoryAfterDays
         s.decisionsRetentionDays = try double("DECISIONS_RETENTION_DAYS") ?? s.decisionsRetentionDays
         s.maintenanceIntervalSecs = try double("MAINTENANCE_INTERVAL_SECS", min: 1) ?? s.maintenanceIntervalSecs
+        s.totalsSettleSecs = try double("TOTALS_SETTLE_SECS") ?? s.totalsSettleSecs
         return s
     }
 

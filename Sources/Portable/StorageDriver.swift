@@ -136,6 +136,13 @@ public protocol StorageDriver: Sendable {
     /// Deletes decisions, maintenance runs and rate buckets older than `cutoff`, and workers
     /// whose last heartbeat is older than it. Returns rows deleted.
     func expireBefore(_ cutoff: Date) async throws -> Int
+    /// One rollup step of `QueueTotals`, in one transaction: reads the watermark (and, the first
+    /// time, the earliest attempt), asks `plan.window` what to add, adds the attempts finished
+    /// in that window to their (queue, hour) rows, moves the watermark, and deletes hours before
+    /// `plan.keepAfter`. Each attempt is counted once however often it runs.
+    func totalsRollup(_ plan: TotalsRollupPlan) async throws -> TotalsRollupStep
+    /// Hourly totals from `since` on (one queue or all), oldest first, at most `limit` rows, and the watermark.
+    func totalsList(queue: String?, since: Date, limit: Int) async throws -> TotalsHistory
 
     // MARK: schedules
 

@@ -171,6 +171,8 @@ def seed(case):
     s["dlq_alpha"] = [enqueue(db, "fail_me", "alpha", {"error_code": "BOOM", "retryable": True}, max_attempts=1) for _ in range(2)]
     s["dlq_beta"] = [enqueue(db, "fail_me", "beta", {"error_code": "KAPUT", "retryable": True}, max_attempts=1)]
     run_cli(["work", "--builtins", "--until-empty"], db, timeout=60)
+    # The totals are written by the maintenance pass; settle 0 counts the attempts just made.
+    run_cli(["maintain", "--once"], db, env={"PORTABLEQ_TOTALS_SETTLE_SECS": "0"})
     s["queued_alpha"] = enqueue_many(db, "noop", "alpha", 3)
     s["queued_beta"] = enqueue_many(db, "noop", "beta", 4)
     s["queued_gamma"] = enqueue_many(db, "noop", "gamma", 2)
@@ -413,6 +415,48 @@ def test_every_page_loads(case, driver):
     # that 404 is the one console error expected here
     entries = [e for e in driver.get_log("browser") if not (MISSING_JOB in e["message"] and "404" in e["message"])]
     assert not severe(entries), entries
+
+
+def totals_rows(driver):
+    return driver.execute_script(
+        "return [...document.querySelectorAll('#totals-daily tbody tr[data-queue]')].map(r => ({queue: r.dataset.queue, day: r.dataset.day,"
+        " cells: [...r.querySelectorAll('td')].map(td => td.textContent)}));")
+
+
+def test_totals_history_survives_reload(case, driver):
+    """Processed/failed per queue and day and the per-queue throughput chart come from the
+    database (the maintenance rollup), so a reload shows them again; the Y axis has a scale."""
+    goto(driver, case, "/metrics", "view-metrics")
+    wait_for(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#totals-daily tr[data-queue='alpha']"), "the totals table")
+    before = totals_rows(driver)
+    by_queue = {r["queue"]: r["cells"] for r in before}
+    # Day, queue, processed, succeeded, failed, retried.
+    assert by_queue["alpha"][2:] == ["4", "2", "2", "0"], before
+    assert by_queue["beta"][2:] == ["2", "1", "1", "0"], before
+    assert driver.find_element(By.ID, "history-through").text.startswith("Jobs that ended")
+    assert "null" not in driver.find_element(By.ID, "metrics-history").text
+
+    def axis(d):
+        ticks = d.execute_script("return [...document.querySelectorAll('#history-chart .y-tick')].map(t => t.textContent);")
+        return ticks if len(ticks) >= 3 else False
+    ticks = wait_for(driver, axis, "the Y axis ticks")
+    values = [float(t.replace(",", "")) for t in ticks]  # every label is a number
+    assert values[0] == 0 and values == sorted(values) and len(set(values)) == len(values), ticks
+    assert values[-1] >= 2, "the scale reaches the busiest hour (alpha: 4 jobs)"
+    assert driver.find_element(By.CSS_SELECTOR, "#history-chart .y-unit").text == "jobs / h"
+    series = {e.get_attribute("data-queue") for e in driver.find_elements(By.CSS_SELECTOR, "#history-chart polyline.series")}
+    assert {"alpha", "beta"} <= series, series
+    driver.execute_script("document.getElementById('metrics-history').scrollIntoView()")
+    case.shot(driver, "metrics-totals")
+
+    # A reload starts the page from nothing: the history is read from the database again.
+    driver.refresh()
+    wait_view(driver, "view-metrics")
+    wait_for(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#totals-daily tr[data-queue='alpha']"), "the totals after a reload")
+    assert totals_rows(driver) == before
+    assert wait_for(driver, axis, "the Y axis after a reload") == ticks
+    if not case.token:
+        assert_clean_console(driver)
 
 
 def test_jobs_filters(case, driver):

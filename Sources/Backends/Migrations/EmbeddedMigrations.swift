@@ -506,6 +506,28 @@ $$;
 -- zoned schedule's fields in UTC, so finish a rolling upgrade before adding one with --tz.)
 ALTER TABLE schedules ADD COLUMN timezone TEXT NOT NULL DEFAULT 'UTC';
 """#),
+        Migration(version: 11, name: "queue_totals", sql: #"""
+-- portableq migration 11: processed and failed totals per queue and hour, rolled up by the
+-- maintenance leader from attempts (never counted on the ack path), and the rollup's watermark.
+-- compatible_with: 3
+-- (New tables only: binaries that know migration 3 and later work as before.)
+CREATE TABLE queue_totals (
+    queue     text NOT NULL,
+    hour      timestamptz NOT NULL,
+    succeeded bigint NOT NULL DEFAULT 0,
+    failed    bigint NOT NULL DEFAULT 0,
+    retried   bigint NOT NULL DEFAULT 0,
+    PRIMARY KEY (queue, hour)
+);
+-- History of every queue since a time, and the expiry of old hours.
+CREATE INDEX queue_totals_hour_idx ON queue_totals (hour);
+-- Attempts that finished before through_at are in queue_totals; NULL: nothing rolled up yet.
+CREATE TABLE rollup_marks (
+    name       text PRIMARY KEY,
+    through_at timestamptz
+);
+INSERT INTO rollup_marks (name, through_at) VALUES ('queue_totals', NULL);
+"""#),
     ]
     static let sqlite: [Migration] = [
         Migration(version: 1, name: "jobs", sql: #"""
@@ -845,9 +867,31 @@ INSERT OR IGNORE INTO queues (queue)
 -- zoned schedule's fields in UTC, so finish a rolling upgrade before adding one with --tz.)
 ALTER TABLE schedules ADD COLUMN timezone TEXT NOT NULL DEFAULT 'UTC';
 """#),
+        Migration(version: 11, name: "queue_totals", sql: #"""
+-- portableq migration 11: processed and failed totals per queue and hour, rolled up by the
+-- maintenance leader from attempts (never counted on the ack path), and the rollup's watermark.
+-- compatible_with: 3
+-- (New tables only: binaries that know migration 3 and later work as before.)
+CREATE TABLE queue_totals (
+    queue     TEXT NOT NULL,
+    hour      INTEGER NOT NULL,
+    succeeded INTEGER NOT NULL DEFAULT 0,
+    failed    INTEGER NOT NULL DEFAULT 0,
+    retried   INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (queue, hour)
+) WITHOUT ROWID;
+-- History of every queue since a time, and the expiry of old hours.
+CREATE INDEX queue_totals_hour_idx ON queue_totals (hour);
+-- Attempts that finished before through_at are in queue_totals; NULL: nothing rolled up yet.
+CREATE TABLE rollup_marks (
+    name       TEXT PRIMARY KEY NOT NULL,
+    through_at INTEGER
+) WITHOUT ROWID;
+INSERT INTO rollup_marks (name, through_at) VALUES ('queue_totals', NULL);
+"""#),
     ]
 
     /// File names, in order, for the test that compares them with the files on disk.
-    static let postgresFiles: [String] = ["0001_jobs.sql", "0002_decisions.sql", "0003_policies_maintenance_schedules.sql", "0004_flows.sql", "0005_lean_job_indexes.sql", "0006_connection_budget.sql", "0007_job_control.sql", "0008_run_events_start_flow.sql", "0009_known_queues.sql", "0010_schedule_timezone.sql"]
-    static let sqliteFiles: [String] = ["0001_jobs.sql", "0002_decisions.sql", "0003_policies_maintenance_schedules.sql", "0004_flows.sql", "0005_lean_job_indexes.sql", "0006_connection_budget.sql", "0007_job_control.sql", "0008_run_events_start_flow.sql", "0009_known_queues.sql", "0010_schedule_timezone.sql"]
+    static let postgresFiles: [String] = ["0001_jobs.sql", "0002_decisions.sql", "0003_policies_maintenance_schedules.sql", "0004_flows.sql", "0005_lean_job_indexes.sql", "0006_connection_budget.sql", "0007_job_control.sql", "0008_run_events_start_flow.sql", "0009_known_queues.sql", "0010_schedule_timezone.sql", "0011_queue_totals.sql"]
+    static let sqliteFiles: [String] = ["0001_jobs.sql", "0002_decisions.sql", "0003_policies_maintenance_schedules.sql", "0004_flows.sql", "0005_lean_job_indexes.sql", "0006_connection_budget.sql", "0007_job_control.sql", "0008_run_events_start_flow.sql", "0009_known_queues.sql", "0010_schedule_timezone.sql", "0011_queue_totals.sql"]
 }

@@ -670,6 +670,34 @@ public final class PostgresDriver: StorageDriver {
         try await with(.write, wait: .bulk) { c in try c.scalar(PostgresSQL.expire, [Time.format(cutoff)]) }
     }
 
+    public func totalsRollup(_ plan: TotalsRollupPlan) async throws -> TotalsRollupStep {
+        try await with(.write, wait: .bulk) { c in
+            try c.transaction {
+                let mark = try c.query(PostgresSQL.totalsMark).first.flatMap { try $0.date(0) }
+                let earliest: Date? = if mark == nil { try c.query(PostgresSQL.attemptsEarliest).first.flatMap { try $0.date(0) } } else { nil }
+                _ = try c.query(PostgresSQL.totalsExpire, [Time.format(plan.keepAfter)])
+                let from = plan.start(watermark: mark, earliest: earliest)
+                let nth = try c.query(PostgresSQL.attemptsNth, [Time.format(from), String(plan.maxAttempts)]).first.flatMap { try $0.date(0) }
+                guard let to = plan.end(from: from, nth: nth, first: mark == nil) else {
+                    return TotalsRollupStep(from: nil, through: mark, attempts: 0)
+                }
+                let n = try c.scalar(PostgresSQL.totalsAdd, [Time.format(from), Time.format(to)])
+                _ = try c.query(PostgresSQL.totalsSetMark, [Time.format(to)])
+                return TotalsRollupStep(from: from, through: to, attempts: n)
+            }
+        }
+    }
+
+    public func totalsList(queue: String?, since: Date, limit: Int) async throws -> TotalsHistory {
+        try await with(.read) { c in
+            var params: [String?] = [Time.format(since), String(limit)]
+            if let queue { params.append(queue) }
+            let rows = try c.query(queue == nil ? PostgresSQL.totalsList : PostgresSQL.totalsListQueue, params).map { try QueueTotalsRow(row: $0) }
+            let mark = try c.query(PostgresSQL.totalsMarkRead).first.flatMap { try $0.date(0) }
+            return TotalsHistory(rows: rows, through: mark)
+        }
+    }
+
     // MARK: schedules
 
     public func scheduleUpsert(_ s: Schedule, now: Date?) async throws {

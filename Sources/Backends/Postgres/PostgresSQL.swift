@@ -519,6 +519,45 @@ enum PostgresSQL {
              + (SELECT count(*) FROM d) + (SELECT count(*) FROM e)
         """
 
+    // MARK: totals (QueueTotals: rolled up by the maintenance leader, never on the ack path)
+
+    /// Locks the watermark row: two rollups (a lost lease) take turns and never count twice.
+    static let totalsMark = "SELECT through_at FROM rollup_marks WHERE name = 'queue_totals' FOR UPDATE"
+    /// The first rollup starts at the oldest attempt (attempts_finished_idx: one index step).
+    static let attemptsEarliest = "SELECT min(finished_at) FROM attempts"
+    /// The end of a bounded window: the finished_at of the attempt N after its start (an index walk of N entries).
+    static let attemptsNth = "SELECT finished_at FROM attempts WHERE finished_at >= $1::timestamptz ORDER BY finished_at LIMIT 1 OFFSET $2"
+    /// Adds one window of attempts (a range of attempts_finished_idx) to its (queue, hour) rows
+    /// and returns how many attempts it counted. Hours are UTC (epoch arithmetic, not the session zone).
+    static let totalsAdd = """
+        WITH s AS (
+            SELECT queue, to_timestamp(floor(extract(epoch FROM finished_at) / 3600) * 3600) AS hour,
+                   count(*) FILTER (WHERE outcome = 'succeeded') AS succeeded,
+                   count(*) FILTER (WHERE decision = 'dlq') AS failed,
+                   count(*) FILTER (WHERE decision = 'retry') AS retried,
+                   count(*) AS n
+            FROM attempts WHERE finished_at >= $1::timestamptz AND finished_at < $2::timestamptz
+            GROUP BY 1, 2
+        ), ins AS (
+            INSERT INTO queue_totals AS t (queue, hour, succeeded, failed, retried)
+            SELECT queue, hour, succeeded, failed, retried FROM s
+            ON CONFLICT (queue, hour) DO UPDATE SET succeeded = t.succeeded + excluded.succeeded,
+                failed = t.failed + excluded.failed, retried = t.retried + excluded.retried
+            RETURNING 1
+        )
+        SELECT coalesce(sum(n), 0)::bigint FROM s
+        """
+    static let totalsSetMark = """
+        INSERT INTO rollup_marks (name, through_at) VALUES ('queue_totals', $1::timestamptz)
+        ON CONFLICT (name) DO UPDATE SET through_at = excluded.through_at
+        """
+    static let totalsExpire = "DELETE FROM queue_totals WHERE hour < $1::timestamptz"
+    static let totalsMarkRead = "SELECT through_at FROM rollup_marks WHERE name = 'queue_totals'"
+    static let totalsColumns = "queue, hour, succeeded, failed, retried"
+    /// All queues walk queue_totals_hour_idx; one queue walks the primary key.
+    static let totalsList = "SELECT \(totalsColumns) FROM queue_totals WHERE hour >= $1::timestamptz ORDER BY hour, queue LIMIT $2"
+    static let totalsListQueue = "SELECT \(totalsColumns) FROM queue_totals WHERE queue = $3 AND hour >= $1::timestamptz ORDER BY hour LIMIT $2"
+
     // MARK: schedules
 
     static let scheduleColumns = "name, cron, queue, job_type, payload, priority, max_attempts, timeout_seconds, last_slot_at, created_at, timezone"

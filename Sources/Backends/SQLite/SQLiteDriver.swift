@@ -644,6 +644,34 @@ public final class SQLiteDriver: StorageDriver {
         }
     }
 
+    public func totalsRollup(_ plan: TotalsRollupPlan) async throws -> TotalsRollupStep {
+        try await write { c in
+            let mark = try c.query(SQLiteSQL.totalsMark) { try $0.date(0) }.first ?? nil
+            let earliest: Date? = if mark == nil { try c.query(SQLiteSQL.attemptsEarliest) { try $0.date(0) }.first ?? nil } else { nil }
+            _ = try c.run(SQLiteSQL.totalsExpire, [.int(Time.millis(plan.keepAfter))])
+            let from = plan.start(watermark: mark, earliest: earliest)
+            let nth = try c.query(SQLiteSQL.attemptsNth, [.int(Time.millis(from)), .int(Int64(plan.maxAttempts))]) { try $0.date(0) }.first ?? nil
+            guard let to = plan.end(from: from, nth: nth, first: mark == nil) else {
+                return TotalsRollupStep(from: nil, through: mark, attempts: 0)
+            }
+            let window: [SQLValue] = [.int(Time.millis(from)), .int(Time.millis(to))]
+            let n = try c.scalar(SQLiteSQL.totalsCount, window)
+            if n > 0 { _ = try c.run(SQLiteSQL.totalsAdd, window) }
+            _ = try c.run(SQLiteSQL.totalsSetMark, [.int(Time.millis(to))])
+            return TotalsRollupStep(from: from, through: to, attempts: n)
+        }
+    }
+
+    public func totalsList(queue: String?, since: Date, limit: Int) async throws -> TotalsHistory {
+        try await read { c in
+            var params: [SQLValue] = [.int(Time.millis(since)), .int(Int64(limit))]
+            if let queue { params.append(.text(queue)) }
+            let rows = try c.query(queue == nil ? SQLiteSQL.totalsList : SQLiteSQL.totalsListQueue, params) { try QueueTotalsRow(row: $0) }
+            let mark = try c.query(SQLiteSQL.totalsMark) { try $0.date(0) }.first ?? nil
+            return TotalsHistory(rows: rows, through: mark)
+        }
+    }
+
     // MARK: schedules
 
     public func scheduleUpsert(_ s: Schedule, now: Date?) async throws {

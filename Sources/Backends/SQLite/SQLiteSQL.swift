@@ -321,6 +321,37 @@ enum SQLiteSQL {
         "DELETE FROM workers WHERE last_heartbeat_at < ?1",
     ]
 
+    // MARK: totals (QueueTotals: rolled up by the maintenance leader, never on the ack path)
+
+    static let totalsMark = "SELECT through_at FROM rollup_marks WHERE name = 'queue_totals'"
+    /// The first rollup starts at the oldest attempt (attempts_finished_idx: one index step).
+    static let attemptsEarliest = "SELECT min(finished_at) FROM attempts"
+    /// The end of a bounded window: the finished_at of the attempt N after its start (an index walk of N entries).
+    static let attemptsNth = "SELECT finished_at FROM attempts WHERE finished_at >= ?1 ORDER BY finished_at LIMIT 1 OFFSET ?2"
+    static let totalsCount = "SELECT count(*) FROM attempts WHERE finished_at >= ?1 AND finished_at < ?2"
+    /// Adds one window of attempts (a range of attempts_finished_idx) to its (queue, hour) rows.
+    /// (The WHERE keeps SQLite from reading ON CONFLICT as a join constraint.)
+    static let totalsAdd = """
+        INSERT INTO queue_totals (queue, hour, succeeded, failed, retried)
+        SELECT queue, (finished_at / 3600000) * 3600000,
+               sum(CASE WHEN outcome = 'succeeded' THEN 1 ELSE 0 END),
+               sum(CASE WHEN decision = 'dlq' THEN 1 ELSE 0 END),
+               sum(CASE WHEN decision = 'retry' THEN 1 ELSE 0 END)
+        FROM attempts WHERE finished_at >= ?1 AND finished_at < ?2
+        GROUP BY 1, 2
+        ON CONFLICT (queue, hour) DO UPDATE SET succeeded = succeeded + excluded.succeeded,
+            failed = failed + excluded.failed, retried = retried + excluded.retried
+        """
+    static let totalsSetMark = """
+        INSERT INTO rollup_marks (name, through_at) VALUES ('queue_totals', ?1)
+        ON CONFLICT (name) DO UPDATE SET through_at = excluded.through_at
+        """
+    static let totalsExpire = "DELETE FROM queue_totals WHERE hour < ?1"
+    static let totalsColumns = "queue, hour, succeeded, failed, retried"
+    /// All queues walk queue_totals_hour_idx; one queue walks the primary key.
+    static let totalsList = "SELECT \(totalsColumns) FROM queue_totals WHERE hour >= ?1 ORDER BY hour, queue LIMIT ?2"
+    static let totalsListQueue = "SELECT \(totalsColumns) FROM queue_totals WHERE queue = ?3 AND hour >= ?1 ORDER BY hour LIMIT ?2"
+
     // MARK: schedules
 
     static let scheduleColumns = "name, cron, queue, job_type, payload, priority, max_attempts, timeout_seconds, last_slot_at, created_at, timezone"

@@ -14,6 +14,11 @@ public struct MaintenanceSettings: Sendable {
     public var maxBatchesPerPass = 50
     /// Missed schedule slots enqueued at most, per schedule and pass.
     public var maxCatchUpSlots = 100
+    /// Attempts are rolled up into totals once they are this old: a Postgres ack stamps
+    /// `finished_at` with its transaction's start, so one may commit a little after that time.
+    public var totalsSettleSeconds = 60.0
+    /// Attempts added per rollup statement at most (`maxBatchesPerPass` statements per pass).
+    public var totalsBatchAttempts = 10_000
 
     public init() {}
 
@@ -24,6 +29,7 @@ public struct MaintenanceSettings: Sendable {
         deleteArchivedAfterDays = s.deleteArchivedAfterDays
         pruneHistoryAfterDays = s.pruneHistoryAfterDays
         decisionsRetentionDays = s.decisionsRetentionDays
+        totalsSettleSeconds = s.totalsSettleSecs
     }
 
     /// The leader lease outlives a few missed ticks, so a slow tick does not hand it over.
@@ -83,6 +89,13 @@ public final class Maintainer: Sendable {
         var runs: [MaintenanceRun] = []
         runs.append(try await timed("reap") { (try await self.client.reap(limit: self.settings.batchSize), nil) })
         runs.append(try await timed("schedules") { try await self.enqueueDueSchedules() })
+        // Totals first: retention below never deletes an attempt the rollup has not counted.
+        var through: Date?
+        runs.append(try await timed("totals") {
+            let (n, mark) = try await self.rollUpTotals(now: now)
+            through = mark
+            return (n, mark.map { "attempts finished before \(Time.format($0))" })
+        })
         let archiveCut = now.addingTimeInterval(-settings.archiveSucceededAfterDays * day)
         runs.append(try await timed("archive") {
             // Jobs created after the cut cannot have finished before it: the UUIDv7 bound keeps the scan short.
@@ -90,11 +103,14 @@ public final class Maintainer: Sendable {
             return (try await self.batches { try await self.driver.jobArchiveBefore(archiveCut, idBelow: bound, limit: $0, now: self.client.clock.now) },
                     "succeeded before \(Time.format(archiveCut))")
         })
-        let deleteCut = now.addingTimeInterval(-settings.deleteArchivedAfterDays * day)
+        // An archived job's attempts finished before it was archived: cuts at or before the
+        // watermark delete only attempts already in the totals (see QueueTotalsRow).
+        let counted = through ?? now.addingTimeInterval(-3650 * day)  // (no watermark: only a first rollup that failed)
+        let deleteCut = min(now.addingTimeInterval(-settings.deleteArchivedAfterDays * day), counted)
         runs.append(try await timed("delete_archived") {
             (try await self.batches { try await self.driver.archiveDeleteBefore(deleteCut, limit: $0) }, "archived before \(Time.format(deleteCut))")
         })
-        let pruneCut = now.addingTimeInterval(-settings.pruneHistoryAfterDays * day)
+        let pruneCut = min(now.addingTimeInterval(-settings.pruneHistoryAfterDays * day), counted)
         runs.append(try await timed("prune_history") {
             (try await self.batches { try await self.driver.historyPruneBefore(pruneCut, limit: $0, now: self.client.clock.now) },
              "history of jobs archived before \(Time.format(pruneCut))")
@@ -129,6 +145,23 @@ public final class Maintainer: Sendable {
         // pass() renews the lease just taken: it is lost only if the lease expired in between.
         guard let runs else { throw PortableError(.unavailable, "lost the maintenance lease before the pass began; try again") }
         return .ran(runs)
+    }
+
+    /// Rolls attempts into the per-queue totals up to `now` minus the settle time, one bounded
+    /// window per statement. Returns the attempts counted and the watermark after it.
+    func rollUpTotals(now: Date) async throws -> (Int, Date?) {
+        let plan = TotalsRollupPlan(upTo: now.addingTimeInterval(-settings.totalsSettleSeconds),
+                                    maxAttempts: settings.totalsBatchAttempts,
+                                    keepAfter: now.addingTimeInterval(-Double(TotalsReport.maxDays + 1) * 86_400))
+        var counted = 0
+        var through: Date?
+        for _ in 0..<settings.maxBatchesPerPass {
+            let step = try await driver.totalsRollup(plan)
+            counted += step.attempts
+            through = step.through
+            if step.caughtUp || (step.through ?? plan.upTo) >= plan.upTo { break }
+        }
+        return (counted, through)
     }
 
     /// Repeats a bounded statement until it does less than a full batch (or the pass cap).

@@ -27,7 +27,7 @@ struct WorkersCommand: AsyncParsableCommand {
 struct QueuesCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "queues", abstract: "Queues, their depths and policies.",
                                                     subcommands: [QueuesList.self, QueuesPause.self, QueuesResume.self,
-                                                                  QueuesPolicyCommand.self, QueuesPurge.self],
+                                                                  QueuesPolicyCommand.self, QueuesPurge.self, QueuesTotals.self],
                                                     defaultSubcommand: QueuesList.self)
 }
 

@@ -1135,14 +1135,31 @@ enum DashboardAssets {
     const chartText = h("span", { class: "sr-only", id: "metrics-chart-text" });
     const status = h("span", { id: "metrics-updated", class: "muted" }, "");
     const queueBox = h("div", { id: "metrics-queues-box" });
+    const historyBox = h("div", { id: "metrics-history" }, h("p", { class: "muted" }, "Loading totals…"));
     add(el, viewHeader("Metrics", status), cards,
       h("div", { class: "card chart-card" },
         h("div", { class: "chart-head" }, h("h2", null, "Throughput"),
           h("span", { class: "legend" }, h("span", { class: "swatch s-jobs" }), "jobs / s ", h("span", { class: "swatch s-attempts" }), "attempts / s")),
         canvas, chartText),
-      h("h2", null, "Per queue"), queueBox);
+      h("h2", null, "Per queue"), queueBox,
+      h("h2", null, "Totals"), historyBox);
 
-    const draw = () => drawChart(canvas, metricsHistory);
+    // Totals come from the database (rolled up by the maintenance pass), so they survive a
+    // reload; they change at most once a pass, so they are read once a minute.
+    let history = null;
+    let historyAt = 0;
+    const drawHistory = () => { if (history) renderHistory(historyBox, history); };
+    const loadHistory = async () => {
+      historyAt = Date.now();
+      try {
+        history = await api("GET", "/metrics/history?days=" + HISTORY_DAYS);
+      } catch (e) {
+        if (!history) historyBox.replaceChildren(h("p", { class: "error-text" }, "Totals unavailable: " + (e.message || e.code)));
+        return;
+      }
+      if (!stopped && ctx.alive()) drawHistory();
+    };
+    const draw = () => { drawChart(canvas, metricsHistory); drawHistory(); };
     let stopped = false;
     let ticks = 0;
     const tick = async () => {
@@ -1178,7 +1195,8 @@ enum DashboardAssets {
         { label: "Start p50/p95/p99", class: "num", cell: (q) => pcts(q.start_latency_ms) },
         { label: "Run p50/p95/p99", class: "num", cell: (q) => pcts(q.run_time_ms) },
       ], m.queues || [], { caption: "Metrics per queue", empty: "No queue has jobs.", rowAttrs: (q) => ({ dataset: { queue: q.queue } }) }));
-      draw();
+      drawChart(canvas, metricsHistory);
+      if (Date.now() - historyAt >= HISTORY_INTERVAL_MS) await loadHistory();
     };
     ctx.onDispose(() => { stopped = true; window.removeEventListener("resize", draw); });
     window.addEventListener("resize", draw);
@@ -1186,6 +1204,96 @@ enum DashboardAssets {
     // Later samples come from the live loop (paused with it), every METRICS_INTERVAL_MS.
     ctx.liveInterval = METRICS_INTERVAL_MS;
     ctx.liveRefresh = async () => { const failed = await tick(); if (failed) throw failed; };
+  }
+
+  const HISTORY_DAYS = 14;
+  const HISTORY_INTERVAL_MS = 60000;
+  // The same colours as the .sc<i> swatches in app.css (the CSP allows no inline styles).
+  const SERIES_COLORS = ["#2563eb", "#9333ea", "#059669", "#d97706", "#dc2626", "#0891b2", "#4d7c0f", "#be185d"];
+
+  /** The totals section: per-queue throughput per hour (last 48 h) and counts per queue and day. */
+  function renderHistory(box, data) {
+    const hourly = data.hourly || [];
+    const byQueue = new Map();
+    for (const r of hourly) {
+      const m = byQueue.get(r.queue) || new Map();
+      m.set(new Date(r.hour).getTime(), r.processed);
+      byQueue.set(r.queue, m);
+    }
+    // The busiest queues get a line each (colours stay readable); the table lists every queue.
+    const queues = [...byQueue.entries()]
+      .map(([q, m]) => [q, [...m.values()].reduce((a, b) => a + b, 0)])
+      .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).slice(0, SERIES_COLORS.length).map(([q]) => q);
+    const legend = h("span", { class: "legend", id: "history-legend" },
+      queues.map((q, i) => [h("span", { class: "swatch sc" + i }), q, " "]));
+    const through = data.through
+      ? h("p", { class: "muted", id: "history-through" }, "Jobs that ended (succeeded or dead-lettered), counted by the maintenance pass through ",
+          timeEl(data.through, true), ". Kept after the jobs are archived and deleted.")
+      : h("p", { class: "muted", id: "history-through" }, "Nothing counted yet: the maintenance pass (any worker, or portableq maintain --once) writes these totals.");
+    const chartWrap = h("div", { class: "history-chart-wrap" });
+    // Newest day first; queues by name within a day.
+    const days = (data.daily || []).slice().sort((a, b) => (a.day === b.day ? (a.queue < b.queue ? -1 : 1) : a.day < b.day ? 1 : -1));
+    box.replaceChildren();
+    add(box,
+      h("div", { class: "card chart-card" },
+        h("div", { class: "chart-head" }, h("h2", null, "Throughput per queue, last 48 h"), legend),
+        chartWrap),
+      through,
+      table("totals-daily", [
+        { label: "Day (UTC)", cell: (r) => r.day },
+        { label: "Queue", cell: (r) => h("a", { href: hashFor("/jobs", { queue: r.queue }) }, r.queue) },
+        { label: "Processed", class: "num", cell: (r) => fmtNum(r.processed) },
+        { label: "Succeeded", class: "num", cell: (r) => fmtNum(r.succeeded) },
+        { label: "Failed", class: "num", cell: (r) => fmtNum(r.failed) },
+        { label: "Retried", class: "num", cell: (r) => fmtNum(r.retried) },
+      ], days, { caption: "Jobs per queue and day", empty: "No totals yet.", rowAttrs: (r) => ({ dataset: { day: r.day, queue: r.queue } }) }),
+      data.truncated ? h("p", { class: "muted" }, "Only part of the history is shown (too many queues).") : null);
+    chartWrap.append(historyChart(byQueue, queues, data.through, chartWrap.clientWidth || box.clientWidth || 600));
+  }
+
+  /** An SVG line chart of jobs per hour, one line per queue, with a labelled Y scale. */
+  function historyChart(byQueue, queues, through, width) {
+    const W = Math.max(280, Math.round(width)), H = 240;
+    const padL = 52, padR = 12, padT = 26, padB = 28;
+    const w = W - padL - padR, hh = H - padT - padB;
+    const HOUR = 3600000;
+    const end = Math.floor((through ? new Date(through).getTime() : Date.now()) / HOUR) * HOUR;
+    const start = end - 47 * HOUR;
+    let max = 0;
+    for (const q of queues) for (const [t, v] of byQueue.get(q)) if (t >= start) max = Math.max(max, v);
+    const step = niceStep(Math.max(1, max * 1.05));
+    const top = step * 4;
+    const x = (t) => padL + ((t - start) / (end - start)) * w;
+    const y = (v) => padT + hh - (v / top) * hh;
+    const svg = s("svg", { id: "history-chart", class: "history-chart", viewBox: "0 0 " + W + " " + H, width: W, height: H, role: "img",
+      "aria-label": "Jobs per hour per queue over the last 48 hours; Y axis in jobs per hour, up to " + fmtTick(top) });
+    const axis = s("g", { class: "y-axis" });
+    for (let i = 0; i <= 4; i++) {
+      const v = step * i, yy = Math.round(y(v)) + 0.5;
+      axis.append(s("line", { class: "grid-line", x1: padL, x2: padL + w, y1: yy, y2: yy }),
+        s("text", { class: "y-tick", x: padL - 6, y: yy, "text-anchor": "end", "dominant-baseline": "middle", dataset: { value: v } }, fmtTick(v)));
+    }
+    axis.append(s("text", { class: "y-unit", x: 4, y: 12, "dominant-baseline": "middle" }, "jobs / h"));
+    svg.append(axis);
+    const xAxis = s("g", { class: "x-axis" });
+    for (let t = end; t >= start; t -= 12 * HOUR) {
+      const d = new Date(t);
+      const label = t === end ? "now" : pad2(d.getHours()) + ":00" + (d.getHours() === 0 || t === start ? " " + (d.getMonth() + 1) + "/" + d.getDate() : "");
+      xAxis.append(s("text", { class: "x-tick", x: Math.min(Math.max(x(t), padL + 16), padL + w - 14), y: padT + hh + 18, "text-anchor": "middle" }, label));
+    }
+    svg.append(xAxis);
+    queues.forEach((q, i) => {
+      const m = byQueue.get(q);
+      const pts = [];
+      for (let t = start; t <= end; t += HOUR) pts.push([t, m.get(t) || 0]);
+      svg.append(s("polyline", { class: "series", dataset: { queue: q }, fill: "none", stroke: SERIES_COLORS[i], "stroke-width": 2,
+        "stroke-linejoin": "round", points: pts.map(([t, v]) => x(t).toFixed(1) + "," + y(v).toFixed(1)).join(" ") },
+        s("title", null, q + ": " + numberFormat.format(pts.reduce((a, [, v]) => a + v, 0)) + " jobs in 48 h")));
+    });
+    if (queues.length === 0) {
+      svg.append(s("text", { class: "x-tick", x: padL + w / 2, y: padT + hh / 2, "text-anchor": "middle" }, "no jobs ended in the last 48 h"));
+    }
+    return svg;
   }
 
   function cssVar(name, fallback) {
@@ -1869,6 +1977,19 @@ pre.json {
 .card-value { font-size: 22px; font-weight: 650; font-variant-numeric: tabular-nums; margin-top: 2px; white-space: nowrap; }
 .card.metric.wide .card-value { font-size: 18px; padding-top: 3px; }
 .chart-card canvas { display: block; width: 100%; height: 220px; }
+.history-chart-wrap { width: 100%; }
+.history-chart { display: block; width: 100%; height: auto; }
+.history-chart .grid-line { stroke: var(--grid, #e3e6ec); stroke-width: 1; }
+.history-chart text { fill: var(--muted); font-size: 11px; }
+.history-chart .y-unit { font-weight: 600; }
+.swatch.sc0 { background: #2563eb; }
+.swatch.sc1 { background: #9333ea; }
+.swatch.sc2 { background: #059669; }
+.swatch.sc3 { background: #d97706; }
+.swatch.sc4 { background: #dc2626; }
+.swatch.sc5 { background: #0891b2; }
+.swatch.sc6 { background: #4d7c0f; }
+.swatch.sc7 { background: #be185d; }
 .chart-head { display: flex; justify-content: space-between; align-items: baseline; gap: 12px; flex-wrap: wrap; }
 .chart-head h2 { margin: 0 0 6px; }
 .legend { font-size: 12px; color: var(--muted); display: flex; align-items: center; gap: 6px; }

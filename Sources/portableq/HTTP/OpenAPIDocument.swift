@@ -192,6 +192,15 @@ enum OpenAPIDocument {
                                + [("queues", array(.object([("allOf", .array([ref("MetricFigures"),
                                    object([("queue", string)], required: ["queue"])]))])))],
                                required: ["at", "window_seconds", "queues"] + metricFields.map(\.0))),
+            ("TotalsCounts", object([("queue", string), ("succeeded", integer), ("failed", integer), ("retried", integer),
+                                     ("processed", integer)], required: ["queue", "succeeded", "failed", "retried", "processed"])),
+            ("TotalsHistory", object([
+                ("days", integer), ("queue", nullable("string")), ("since", dateTime), ("through", nullableDateTime),
+                ("bucket_seconds", integer),
+                ("daily", array(.object([("allOf", .array([ref("TotalsCounts"), object([("day", type("string", [("format", .string("date"))]))], required: ["day"])]))]))),
+                ("hourly", array(.object([("allOf", .array([ref("TotalsCounts"), object([("hour", dateTime)], required: ["hour"])]))]))),
+                ("truncated", boolean),
+            ], required: ["days", "queue", "since", "through", "bucket_seconds", "daily", "hourly", "truncated"])),
             ("Health", object([("status", enumOf(["ok", "unavailable"])), ("database", enumOf(["up", "down"])),
                                ("backend", enumOf(["sqlite", "postgres"])), ("version", string), ("uptime_seconds", integer),
                                ("schema_version", integer), ("error", string)],
@@ -382,6 +391,12 @@ enum OpenAPIDocument {
                                                     ok: [("200", "Workers", ref("WorkerList"))]))])),
             ("/metrics", .object([("get", operation("Cluster-wide metrics over the last 60 s", tag: "metrics",
                                                     ok: [("200", "Metrics", ref("Metrics"))]))])),
+            ("/metrics/history", .object([("get", operation(
+                "Jobs that ended per queue and UTC day (and per hour over the last 48 h), rolled up from attempts by the maintenance leader; kept after the jobs are archived and deleted",
+                tag: "metrics",
+                params: [query("days", type("integer", [("minimum", .int(1)), ("maximum", .int(90))]), "days back, today included (default 7)"),
+                         query("queue", name, "only this queue")],
+                ok: [("200", "Totals", ref("TotalsHistory"))]))])),
             ("/metrics/prom", .object([("get", .object([
                 ("summary", .string("Prometheus text exposition")), ("tags", .array([.string("metrics")])),
                 ("responses", .object([("200", .object([("description", .string("Prometheus text format 0.0.4")),

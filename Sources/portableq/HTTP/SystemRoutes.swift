@@ -31,6 +31,16 @@ struct SystemRoutes {
             return HTTP.json(try await client.decisions(.policy, limit: q.limit, offset: q.offset).json { $0.json })
         }
         router.route(.get, "/metrics") { _, _ in HTTP.json(try await client.metrics().json) }
+        router.route(.get, "/metrics/history", query: ["days", "queue"]) { request, _ in
+            var days = 7
+            if let d = request.query("days") {
+                guard let v = Int(d), (1...TotalsReport.maxDays).contains(v) else {
+                    throw PortableError.invalid("days must be between 1 and \(TotalsReport.maxDays)")
+                }
+                days = v
+            }
+            return HTTP.json(try await client.totals(queue: request.query("queue"), days: days).json)
+        }
         router.route(.get, "/metrics/prom") { _, _ in
             let cluster = try await client.clusterFigures()
             return HTTP.text(ClusterExposition.text(cluster) + ProcessExport.text, contentType: ClusterExposition.contentType)

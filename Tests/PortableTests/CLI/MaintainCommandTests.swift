@@ -29,7 +29,7 @@ import Testing
             #expect(ran.status == 0, "\(ran)")
             #expect(ran.json?["ran"] == .bool(true), "\(ran)")
             let tasks = ran.json?["runs"]?.arrayValue?.compactMap { $0["task"]?.stringValue } ?? []
-            #expect(tasks == ["reap", "schedules", "archive", "delete_archived", "prune_history", "expire"], "\(ran)")
+            #expect(tasks == ["reap", "schedules", "totals", "archive", "delete_archived", "prune_history", "expire"], "\(ran)")
         }
     }
 }

@@ -43,7 +43,8 @@ import Testing
             do {
                 try await Self.seedBeforeTheRegistry(driver)
                 let applied = try await Database.migrate(driver).applied
-                #expect(applied == [9])
+                // Migration 9 and every later one (migration 10 adds the totals).
+                #expect(applied == Array(9...(Database.migrations(for: driver.kind).map(\.version).max() ?? 9)))
                 #expect(try await driver.queueNameList(limit: 100) == ["old-archived", "old-live", "old-policy"])
             } catch {
                 await Self.drop(driver)

@@ -42,7 +42,7 @@ import Testing
             let runs = try await db.driver.maintenanceList(limit: 100)
             #expect(!runs.isEmpty)
             #expect(Set(runs.map(\.holder)).count == 1, "every recorded run is the leader's")
-            #expect(Set(runs.map(\.task)) == ["reap", "schedules", "archive", "delete_archived", "prune_history", "expire"])
+            #expect(Set(runs.map(\.task)) == ["reap", "schedules", "totals", "archive", "delete_archived", "prune_history", "expire"])
             await other.close()
         }
     }
@@ -94,7 +94,7 @@ import Testing
             #expect(try await db.client.job(recent.id).status == .archived)
             #expect(try await db.client.enqueue(NewJob(jobType: "t", idempotencyKey: "old-key")).created, "the key went with the job")
             let runs = try await db.driver.maintenanceList(limit: 100)
-            #expect(runs.count == 6, "the runs of days 8 and 16 expired with the decisions (retention 7 days)")
+            #expect(runs.count == 7, "the runs of days 8 and 16 expired with the decisions (retention 7 days)")
             #expect(runs.allSatisfy { $0.holder == "m" && $0.finishedAt >= $0.startedAt && $0.startedAt == db.clock.localNow })
         }
     }
