@@ -43,7 +43,7 @@ import Testing
             do {
                 try await Self.seedBeforeTheRegistry(driver)
                 let applied = try await Database.migrate(driver).applied
-                // Migration 9 and every later one (migration 10 adds the totals).
+                // Migration 9 and every later one (10 the schedule time zone, 11 the totals).
                 #expect(applied == Array(9...(Database.migrations(for: driver.kind).map(\.version).max() ?? 9)))
                 #expect(try await driver.queueNameList(limit: 100) == ["old-archived", "old-live", "old-policy"])
             } catch {
