@@ -114,8 +114,8 @@ public protocol StorageDriver: Sendable {
         async throws -> (jobs: [Job], allowance: Allowance)
     /// A claim in a queue with per-key limits, under the same per-queue lock as
     /// `jobLeaseRestricted`: reads the policy, the queue's running count, the candidates (the
-    /// queue's keys by a loose index scan, each key's first due jobs — at most one for a key at
-    /// its cap — and the first due jobs without a key) and the keys' states; leases what `decide`
+    /// queue's keys by a loose index scan, each key's first due jobs — one more than its cap leaves
+    /// room for — and the first due jobs without a key) and the keys' states; leases what `decide`
     /// picks and stores the queue's and the keys' buckets, all in one transaction. Its reads
     /// grow with the number of keys, never with a key's backlog.
     func jobLeaseKeyed(_ request: LeaseRequest, queue: String, now: Date?,

@@ -78,7 +78,7 @@ enum PostgresSQL {
             \(skipUniqueConflicts ? "ON CONFLICT DO NOTHING" : "")
             RETURNING id, queue, run_at, created_at, concurrency_key
         )
-        SELECT id, run_at, created_at, queue, concurrency_key FROM ins
+        SELECT id, run_at, created_at, concurrency_key, queue FROM ins
         """
     }
 
@@ -465,8 +465,8 @@ enum PostgresSQL {
 
     /// A keyed claim's candidates, then each key's state. $2 queue, $3 limit, $4 max_running_per_key,
     /// [$5 types]. The queue's keys come from a loose index scan of jobs_key_claim_idx (one probe per
-    /// key); each key then gives its first due jobs, as many as its cap leaves room for (one when
-    /// it has none, so the claim can say the key held it back): a key's backlog is never walked.
+    /// key); each key then gives its first due jobs, one more than its cap leaves room for (so the
+    /// claim can tell that the key held jobs back): a key's backlog is never walked.
     /// Jobs without a key are the queue's first due jobs that have none (its head only).
     static func keyCandidates(byType: Bool) -> String {
         let types = byType ? " AND job_type = ANY($5::text[])" : ""
@@ -489,7 +489,7 @@ enum PostgresSQL {
                 WHERE status = 'queued' AND concurrency_key IS NOT NULL AND queue = $2 AND concurrency_key = kr.k
                   AND run_at <= \(now)\(types)
                 ORDER BY priority DESC, run_at, id
-                LIMIT CASE WHEN $4::int IS NULL THEN $3::int ELSE least($3::int, greatest(1, $4::int - kr.running)) END
+                LIMIT CASE WHEN $4::int IS NULL THEN $3::int ELSE least($3::int, greatest(0, $4::int - kr.running)) + 1 END
             ) c
             UNION ALL
             SELECT h.id, NULL, h.priority, h.run_at, NULL, NULL, NULL, NULL FROM (

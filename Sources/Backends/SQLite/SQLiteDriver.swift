@@ -572,8 +572,8 @@ public final class SQLiteDriver: StorageDriver {
             var candidates: [KeyedCandidate] = []
             for state in try c.query(SQLiteSQL.keysQueued, [.text(queue)], { try KeyState(row: $0, queue: queue) }) {
                 keys[state.key] = state
-                // As many as the key's cap leaves room for; one when none, so the claim can say it held it.
-                let n = policy.maxRunningPerKey.map { min(q.limit, max(1, $0 - state.running)) } ?? q.limit
+                // One more than the key's cap leaves room for, so the claim can tell it held jobs back.
+                let n = policy.maxRunningPerKey.map { min(q.limit, max(0, $0 - state.running)) + 1 } ?? q.limit
                 candidates += try c.query(keyJobs, [.text(queue), .text(state.key), .int(nowMs), .int(Int64(n)), types]) {
                     try KeyedCandidate(row: $0)
                 }

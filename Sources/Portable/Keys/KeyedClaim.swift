@@ -30,8 +30,8 @@ public struct KeyState: Sendable, Equatable {
 }
 
 /// What a keyed claim reads under its queue's lock: the policy, the queue's running count, the
-/// candidates (each key's first due jobs, at most one for a key at its cap, and the first due
-/// jobs without a key) and the state of every key with candidates.
+/// candidates (each key's first due jobs, one more than its cap leaves room for, and the first
+/// due jobs without a key) and the state of every key with candidates.
 public struct KeyedClaimView: Sendable {
     public var policy: QueuePolicy
     public var running: Int
