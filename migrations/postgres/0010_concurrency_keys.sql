@@ -65,7 +65,7 @@ BEGIN
     IF job_type IS NULL OR job_type !~ '^[A-Za-z0-9_.:-]{1,128}$' THEN
         RAISE EXCEPTION 'INVALID_ARGUMENT: job_type % must match ^[A-Za-z0-9_.:-]{1,128}$', job_type USING ERRCODE = '22023';
     END IF;
-    IF the_key IS NOT NULL AND (the_key = '' OR length(the_key) > 255 OR position(chr(0) IN the_key) > 0) THEN
+    IF the_key IS NOT NULL AND (the_key = '' OR length(the_key) > 255) THEN
         RAISE EXCEPTION 'INVALID_ARGUMENT: concurrency_key must be 1 to 255 characters' USING ERRCODE = '22023';
     END IF;
     IF idempotency_key IS NOT NULL THEN
