@@ -8,6 +8,8 @@ public struct Explanation: Sendable, Equatable {
         case queuePaused = "QUEUE_PAUSED"
         case queueAtConcurrencyLimit = "QUEUE_AT_CONCURRENCY_LIMIT"
         case queueRateLimited = "QUEUE_RATE_LIMITED"
+        case keyAtConcurrencyLimit = "KEY_AT_CONCURRENCY_LIMIT"
+        case keyRateLimited = "KEY_RATE_LIMITED"
         case noWorkerForType = "NO_WORKER_FOR_TYPE"
         case leased = "LEASED"
         case retryScheduled = "RETRY_SCHEDULED"
@@ -51,6 +53,10 @@ public struct ExplainContext: Sendable {
     public var waitingFor: [String]
     /// The job's last attempt ended `snoozed`.
     public var snoozed = false
+    /// Per-key facts, when the job has a key and its queue per-key limits.
+    public var keyRunning: Int?
+    public var keyMaxRunning: Int?
+    public var keyRateLimited = false
 
     public init(now: Date, workers: [WorkerInfo], policy: EffectivePolicy, queuePaused: Bool = false,
                 queueRunning: Int? = nil, queueMaxRunning: Int? = nil, queueRateLimited: Bool = false,
@@ -129,6 +135,18 @@ public enum Explainer {
         }
         if c.queueRateLimited {
             return make(.queueRateLimited, "Due, but queue \(job.queue) is at its start-rate limit.")
+        }
+        // The queue's reasons come first: a job held by its key takes none of the queue's room.
+        if let key = job.concurrencyKey {
+            if let cap = c.keyMaxRunning, let running = c.keyRunning, running >= cap {
+                return make(.keyAtConcurrencyLimit,
+                            "Due, but key \(JSON.quote(key)) of queue \(job.queue) already runs \(running) of its \(cap) allowed jobs.",
+                            [("concurrency_key", .string(key)), ("running", .int(running)), ("max_running_per_key", .int(cap))])
+            }
+            if c.keyRateLimited {
+                return make(.keyRateLimited, "Due, but key \(JSON.quote(key)) of queue \(job.queue) is at its start-rate limit.",
+                            [("concurrency_key", .string(key))])
+            }
         }
         return make(.runnable,
                     "Due since \(Time.format(job.runAt)); \(serving.count) live worker\(serving.count == 1 ? "" : "s") serve\(serving.count == 1 ? "s" : "") it and will start it when a slot is free.",

@@ -55,6 +55,8 @@ public struct Job: Sendable, Equatable {
     public var stepSlug: String?
     /// Snoozes since enqueue or the last retry (`PORTABLEQ_MAX_SNOOZES` bounds them).
     public var snoozes: Int
+    /// The key whose per-key limits the job obeys (given or derived at enqueue; never changed).
+    public var concurrencyKey: String?
 
     public init(id: String, queue: String, jobType: String, payload: String, priority: Int = 0, runAt: Date,
                 status: JobStatus, attempts: Int = 0, attemptBase: Int = 0, maxAttempts: Int? = nil,
@@ -63,7 +65,7 @@ public struct Job: Sendable, Equatable {
                 lastErrorMessage: String? = nil, dlqReasonCode: String? = nil, leaseToken: String? = nil,
                 leaseExpiresAt: Date? = nil, workerId: String? = nil, createdAt: Date, startedAt: Date? = nil,
                 finishedAt: Date? = nil, archivedAt: Date? = nil, runId: String? = nil, stepSlug: String? = nil,
-                snoozes: Int = 0) {
+                snoozes: Int = 0, concurrencyKey: String? = nil) {
         self.id = id; self.queue = queue; self.jobType = jobType; self.payload = payload
         self.priority = priority; self.runAt = runAt; self.status = status; self.attempts = attempts
         self.attemptBase = attemptBase; self.maxAttempts = maxAttempts; self.timeoutSeconds = timeoutSeconds
@@ -72,7 +74,7 @@ public struct Job: Sendable, Equatable {
         self.dlqReasonCode = dlqReasonCode; self.leaseToken = leaseToken; self.leaseExpiresAt = leaseExpiresAt
         self.workerId = workerId; self.createdAt = createdAt; self.startedAt = startedAt
         self.finishedAt = finishedAt; self.archivedAt = archivedAt; self.runId = runId; self.stepSlug = stepSlug
-        self.snoozes = snoozes
+        self.snoozes = snoozes; self.concurrencyKey = concurrencyKey
     }
 
     /// The order of a claim: priority (higher first), then run_at, then id. Drivers return
@@ -101,6 +103,7 @@ public struct Job: Sendable, Equatable {
             ("max_attempts", .optionalInt(maxAttempts)),
             ("timeout_seconds", .optionalInt(timeoutSeconds)),
             ("idempotency_key", .optional(idempotencyKey)),
+            ("concurrency_key", .optional(concurrencyKey)),
             ("replay_of", .optional(replayOf)),
             ("output", .optionalRaw(output)),
             ("last_error_code", .optional(lastErrorCode)),
@@ -136,25 +139,30 @@ public struct NewJob: Sendable, Equatable {
     public var idempotencyKey: String?
     /// No second job with the same chosen fields while this one is in the chosen states.
     public var unique: UniqueSpec?
+    /// The per-key limits' key; nil: derived from the payload by the queue policy's
+    /// `concurrency_key_from`, if any.
+    public var concurrencyKey: String?
 
     public init(queue: String = "default", jobType: String, payloadJSON: String = "null", priority: Int = 0,
                 runAt: Date? = nil, delaySeconds: Double? = nil, maxAttempts: Int? = nil,
                 timeoutSeconds: Int? = nil, backoffBaseMs: Int? = nil, idempotencyKey: String? = nil,
-                unique: UniqueSpec? = nil) {
+                unique: UniqueSpec? = nil, concurrencyKey: String? = nil) {
         self.queue = queue; self.jobType = jobType; self.payload = payloadJSON; self.priority = priority
         self.runAt = runAt; self.delaySeconds = delaySeconds; self.maxAttempts = maxAttempts
         self.timeoutSeconds = timeoutSeconds; self.backoffBaseMs = backoffBaseMs; self.idempotencyKey = idempotencyKey
-        self.unique = unique
+        self.unique = unique; self.concurrencyKey = concurrencyKey
     }
 
     /// Encodes `payload` with JSONEncoder once; the text is stored as is.
     public init<P: Encodable>(queue: String = "default", type: String, payload: P, priority: Int = 0,
                               runAt: Date? = nil, delaySeconds: Double? = nil, maxAttempts: Int? = nil,
-                              timeoutSeconds: Int? = nil, idempotencyKey: String? = nil, unique: UniqueSpec? = nil) throws {
+                              timeoutSeconds: Int? = nil, idempotencyKey: String? = nil, unique: UniqueSpec? = nil,
+                              concurrencyKey: String? = nil) throws {
         let data = try JSONEncoder().encode(payload)
         self.init(queue: queue, jobType: type, payloadJSON: String(decoding: data, as: UTF8.self),
                   priority: priority, runAt: runAt, delaySeconds: delaySeconds, maxAttempts: maxAttempts,
-                  timeoutSeconds: timeoutSeconds, idempotencyKey: idempotencyKey, unique: unique)
+                  timeoutSeconds: timeoutSeconds, idempotencyKey: idempotencyKey, unique: unique,
+                  concurrencyKey: concurrencyKey)
     }
 }
 

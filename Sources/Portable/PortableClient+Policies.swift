@@ -43,6 +43,37 @@ extension PortableClient {
         return p
     }
 
+    /// Sets the per-key limits and the payload field that keys jobs: `.some(nil)` clears one,
+    /// `nil` leaves it as it is.
+    @discardableResult
+    public func setKeyLimits(_ queue: String, concurrencyKeyFrom: String??, maxRunningPerKey: Int??,
+                             maxStartsPerSecondPerKey: Double??) async throws -> QueuePolicy {
+        var p = try await queuePolicy(queue)
+        if let f = concurrencyKeyFrom {
+            if let v = f { try KeyedClaim.checkField(v) }
+            p.concurrencyKeyFrom = f
+        }
+        if let m = maxRunningPerKey {
+            if let v = m, v < 0 { throw PortableError.invalid("max_running_per_key must not be negative") }
+            p.maxRunningPerKey = m
+        }
+        if let r = maxStartsPerSecondPerKey {
+            if let v = r, !(v > 0 && v <= 1_000_000) {
+                throw PortableError.invalid("max_starts_per_second_per_key must be above 0 and at most 1000000")
+            }
+            p.maxStartsPerSecondPerKey = r
+        }
+        try await driver.queuePolicySet(p, now: now)
+        return p
+    }
+
+    /// The state of a queue's concurrency keys (running jobs, tokens).
+    public func concurrencyKeys(queue: String, keys: [String]) async throws -> [KeyState] {
+        try Names.check(queue, "queue")
+        for k in keys { try KeyedClaim.checkKey(k) }
+        return try await driver.concurrencyKeyList(queue: queue, keys: keys)
+    }
+
     /// Deletes every job of the queue whatever its status, archive and history included
     /// (`portableq bench` removes its own queue).
     @discardableResult
@@ -68,6 +99,12 @@ extension PortableClient {
         for p in policies where (p.paused || p.isRestricted) && (queues?.contains(p.queue) ?? true) && jobs.count < limit {
             let req = LeaseRequest(queues: [p.queue], jobTypes: jobTypes, limit: limit - jobs.count, leaseSeconds: leaseSeconds,
                                    workerId: workerId, token: UUIDv7.randomToken(random))
+            if p.hasKeyLimits {
+                let (got, plan) = try await driver.jobLeaseKeyed(req, queue: p.queue, now: now, decide: KeyedClaim.decide)
+                jobs += got.sorted(by: Job.claimOrder)
+                held += plan.tallies(queue: p.queue)
+                continue
+            }
             let (got, allowance) = try await driver.jobLeaseRestricted(req, queue: p.queue, now: now) { policy, running, due, now in
                 Allowance.decide(policy: policy, running: running, wanted: min(limit, due), now: now)
             }

@@ -127,10 +127,12 @@ public final class PortableClient: Sendable {
                 throw PortableError.invalid("idempotency_key must be 1 to 255 characters without NUL")
             }
         }
+        if let k = j.concurrencyKey { try KeyedClaim.checkKey(k) }
         var row = JobInsert(id: ids.next(at: clock.localNow), queue: j.queue, jobType: j.jobType, payload: payload,
                             priority: j.priority, runAt: j.runAt, delaySeconds: j.delaySeconds ?? 0,
                             maxAttempts: j.maxAttempts, timeoutSeconds: j.timeoutSeconds, backoffBaseMs: j.backoffBaseMs,
                             idempotencyKey: j.idempotencyKey, replayOf: replayOf, runId: runId, stepSlug: stepSlug)
+        row.concurrencyKey = j.concurrencyKey
         if let u = j.unique {
             try u.validate()
             // The period slot is taken on this process's clock (the injected one in tests).
@@ -220,6 +222,14 @@ public final class PortableClient: Sendable {
                     context.queueRunning = running[j.queue]
                 }
                 if let tokens = q.tokensAvailable(at: dbNow), tokens < 1 { context.queueRateLimited = true }
+                if let key = j.concurrencyKey, q.hasKeyLimits, let state = try await driver.concurrencyKeyList(queue: j.queue, keys: [key]).first {
+                    context.keyMaxRunning = q.maxRunningPerKey
+                    context.keyRunning = state.running
+                    if let rate = q.maxStartsPerSecondPerKey,
+                       TokenBucket.available(rate: rate, tokens: state.tokens, at: state.tokensAt, now: dbNow) < 1 {
+                        context.keyRateLimited = true
+                    }
+                }
             }
             out.append(Explainer.explain(j, context: context))
         }
@@ -258,7 +268,8 @@ public final class PortableClient: Sendable {
         }
         let new = NewJob(queue: original.queue, jobType: original.jobType, payloadJSON: original.payload,
                          priority: original.priority, maxAttempts: original.maxAttempts,
-                         timeoutSeconds: original.timeoutSeconds, backoffBaseMs: original.backoffBaseMs)
+                         timeoutSeconds: original.timeoutSeconds, backoffBaseMs: original.backoffBaseMs,
+                         concurrencyKey: original.concurrencyKey)
         var oversized = Set<Int>()
         let row = try prepareInsert(new, replayOf: original.id, sizeChecked: { oversized.insert(0) })
         return try await insertGuarded([row], oversized: oversized)[0]
@@ -488,7 +499,7 @@ extension PortableClient {
             let rows = try jobs.enumerated().map { i, o in
                 try prepareInsert(NewJob(queue: o.queue, jobType: o.jobType, payloadJSON: o.payload, priority: o.priority,
                                          maxAttempts: o.maxAttempts, timeoutSeconds: o.timeoutSeconds,
-                                         backoffBaseMs: o.backoffBaseMs), replayOf: o.id, sizeChecked: { oversized.insert(i) })
+                                         backoffBaseMs: o.backoffBaseMs, concurrencyKey: o.concurrencyKey), replayOf: o.id, sizeChecked: { oversized.insert(i) })
             }
             for chunk in stride(from: 0, to: rows.count, by: 1000) {
                 let part = Array(rows[chunk..<min(chunk + 1000, rows.count)])

@@ -36,6 +36,7 @@ extension Job {
         runId = try c.textOrNull("run_id")
         stepSlug = try c.textOrNull("step_slug")
         snoozes = try c.int("snoozes")
+        concurrencyKey = try c.textOrNull("concurrency_key")
         archivedAt = archived ? try c.dateOrNull("archived_at") : nil
         if archivedAt != nil { status = .archived }
     }
@@ -105,7 +106,8 @@ extension AppliedMigration {
 }
 
 extension QueuePolicy {
-    /// queue, paused, max_running, max_starts_per_second, tokens, tokens_at.
+    /// queue, paused, max_running, max_starts_per_second, tokens, tokens_at, concurrency_key_from,
+    /// max_running_per_key, max_starts_per_second_per_key.
     public init(row: some RowReader) throws {
         let c = row.columns(of: "queue_policies")
         queue = try c.text("queue")
@@ -114,6 +116,9 @@ extension QueuePolicy {
         maxStartsPerSecond = try c.doubleOrNull("max_starts_per_second")
         tokens = try c.doubleOrNull("tokens")
         tokensAt = try c.dateOrNull("tokens_at")
+        concurrencyKeyFrom = try c.textOrNull("concurrency_key_from")
+        maxRunningPerKey = try c.intOrNull("max_running_per_key")
+        maxStartsPerSecondPerKey = try c.doubleOrNull("max_starts_per_second_per_key")
     }
 }
 
@@ -366,5 +371,28 @@ extension QueueTotalsRow {
         succeeded = try c.int("succeeded")
         failed = try c.int("failed")
         retried = try c.int("retried")
+    }
+}
+
+extension KeyedCandidate {
+    /// id, concurrency_key, priority, run_at of a keyed claim's candidate.
+    public init(row: some RowReader) throws {
+        let c = row.columns(of: "jobs")
+        id = try c.text("id")
+        key = try c.textOrNull("concurrency_key")
+        priority = try c.int("priority")
+        runAt = try c.date("run_at")
+    }
+}
+
+extension KeyState {
+    /// concurrency_key, running, tokens, tokens_at of `queue`.
+    public init(row: some RowReader, queue: String, from column: Int = 0) throws {
+        let c = row.columns(of: "concurrency_keys", from: column)
+        self.queue = queue
+        key = try c.text("concurrency_key")
+        running = try c.int("running")
+        tokens = try c.doubleOrNull("tokens")
+        tokensAt = try c.dateOrNull("tokens_at")
     }
 }

@@ -112,6 +112,17 @@ public protocol StorageDriver: Sendable {
     func jobLeaseRestricted(_ request: LeaseRequest, queue: String, now: Date?,
                             decide: @escaping @Sendable (_ policy: QueuePolicy, _ running: Int, _ due: Int, _ now: Date) -> Allowance)
         async throws -> (jobs: [Job], allowance: Allowance)
+    /// A claim in a queue with per-key limits, under the same per-queue lock as
+    /// `jobLeaseRestricted`: reads the policy, the queue's running count, the candidates (the
+    /// queue's keys by a loose index scan, each key's first due jobs — one more than its cap leaves
+    /// room for — and the first due jobs without a key) and the keys' states; leases what `decide`
+    /// picks and stores the queue's and the keys' buckets, all in one transaction. Its reads
+    /// grow with the number of keys, never with a key's backlog.
+    func jobLeaseKeyed(_ request: LeaseRequest, queue: String, now: Date?,
+                       decide: @escaping @Sendable (KeyedClaimView) -> KeyedClaimPlan)
+        async throws -> (jobs: [Job], plan: KeyedClaimPlan)
+    /// The state of these keys of a queue (running jobs, bucket); keys never seen have running 0.
+    func concurrencyKeyList(queue: String, keys: [String]) async throws -> [KeyState]
     /// Deletes (or with `dryRun` counts) the queue's queued jobs, due or scheduled.
     func queuePurge(_ queue: String, dryRun: Bool) async throws -> Int
     /// Deletes every job of the queue, whatever its status (archive too), with history and keys

@@ -147,6 +147,9 @@ public struct JobInsert: Sendable, Equatable {
     public var uniqueStates: Int?
     /// On a unique match still `queued`, write this row's payload and run_at into it.
     public var uniqueReplace = false
+    /// The given key; nil: derived by the driver's insert from the queue policy's
+    /// `concurrency_key_from` (read in the insert's transaction).
+    public var concurrencyKey: String?
 
     public init(id: String, queue: String, jobType: String, payload: String, priority: Int, runAt: Date?,
                 delaySeconds: Double, maxAttempts: Int?, timeoutSeconds: Int?, backoffBaseMs: Int?,

@@ -140,25 +140,25 @@ public final class PostgresDriver: StorageDriver {
         if rows.contains(where: { $0.uniqueKey != nil }) { return try await insertUnique(rows, now: now) }
         let params = insertParams(rows, now: now)
         // Only id and the database's times come back; the rest is what was sent.
-        let times: [String: (Date, Date)] = try await with { [self] c in
+        let times: [String: (Date, Date, String?)] = try await with { [self] c in
             let r = try c.query(PostgresSQL.jobInsertMany, params)
-            var m: [String: (Date, Date)] = [:]
+            var m: [String: (Date, Date, String?)] = [:]
             m.reserveCapacity(r.rows)
             var queues = Set<String>()
             for row in r.all {
                 let job = row.columns(of: "jobs")
-                m[try job.text("id")] = (try job.date("run_at"), try job.date("created_at"))
+                m[try job.text("id")] = (try job.date("run_at"), try job.date("created_at"), try job.textOrNull("concurrency_key"))
                 queues.insert(try job.text("queue"))
             }
             notify(c, queues)
             return m
         }
         let created = rows.compactMap { row -> Job? in
-            guard let (runAt, createdAt) = times[row.id] else { return nil }
+            guard let (runAt, createdAt, key) = times[row.id] else { return nil }
             return Job(id: row.id, queue: row.queue, jobType: row.jobType, payload: row.payload, priority: row.priority,
                        runAt: runAt, status: .queued, maxAttempts: row.maxAttempts, timeoutSeconds: row.timeoutSeconds,
                        backoffBaseMs: row.backoffBaseMs, idempotencyKey: row.idempotencyKey, replayOf: row.replayOf,
-                       createdAt: createdAt, runId: row.runId, stepSlug: row.stepSlug)
+                       createdAt: createdAt, runId: row.runId, stepSlug: row.stepSlug, concurrencyKey: key)
         }
         return try await insertOutcomes(rows, created: created)
     }
@@ -181,7 +181,8 @@ public final class PostgresDriver: StorageDriver {
                 try c.transaction {
                     for row in try c.query(PostgresSQL.jobInsertManyUnique, params).all {
                         let job = row.columns(of: "jobs")
-                        round.created[try job.text("id")] = (try job.date("run_at"), try job.date("created_at"))
+                        round.created[try job.text("id")] = (try job.date("run_at"), try job.date("created_at"),
+                                                             try job.textOrNull("concurrency_key"))
                         queues.insert(try job.text("queue"))
                     }
                     let skipped = batch.filter { round.created[$0.id] == nil }
@@ -221,12 +222,12 @@ public final class PostgresDriver: StorageDriver {
             let existing = Dictionary(try await jobGetMany(Array(Set(round.matched.values.map(\.id)))).map { ($0.id, $0) },
                                       uniquingKeysWith: { a, _ in a })
             for r in batch {
-                if let (runAt, createdAt) = round.created[r.id] {
+                if let (runAt, createdAt, key) = round.created[r.id] {
                     outcomes[r.id] = JobInsertOutcome(job: Job(
                         id: r.id, queue: r.queue, jobType: r.jobType, payload: r.payload, priority: r.priority,
                         runAt: runAt, status: .queued, maxAttempts: r.maxAttempts, timeoutSeconds: r.timeoutSeconds,
                         backoffBaseMs: r.backoffBaseMs, idempotencyKey: r.idempotencyKey, replayOf: r.replayOf,
-                        createdAt: createdAt, runId: r.runId, stepSlug: r.stepSlug), created: true)
+                        createdAt: createdAt, runId: r.runId, stepSlug: r.stepSlug, concurrencyKey: key), created: true)
                 } else if let m = round.matched[r.id], let j = existing[m.id] {
                     outcomes[r.id] = JobInsertOutcome(job: j, created: false, duplicate: m.kind, replaced: m.replaced)
                 }
@@ -243,7 +244,7 @@ public final class PostgresDriver: StorageDriver {
 
     /// What one round of `insertUnique` found, by row id.
     struct UniqueRound: Sendable {
-        var created: [String: (Date, Date)] = [:]
+        var created: [String: (Date, Date, String?)] = [:]
         var matched: [String: (id: String, kind: Duplicate, replaced: Bool)] = [:]
     }
 
@@ -279,6 +280,7 @@ public final class PostgresDriver: StorageDriver {
             PGArray.literalOrNull(rows.map(\.stepSlug)),
             PGArray.literalOrNull(rows.map(\.uniqueKey)),
             PGArray.literalOrNull(ints: rows.map(\.uniqueStates)),
+            PGArray.literalOrNull(rows.map(\.concurrencyKey)),
         ]
     }
 
@@ -561,7 +563,8 @@ public final class PostgresDriver: StorageDriver {
 
     public func queuePolicySet(_ p: QueuePolicy, now: Date?) async throws {
         let params: [String?] = [PostgresDriver.ts(now), p.queue, p.paused ? "true" : "false", p.maxRunning.map(String.init),
-                                 p.maxStartsPerSecond.map { String($0) }]
+                                 p.maxStartsPerSecond.map { String($0) }, p.concurrencyKeyFrom, p.maxRunningPerKey.map(String.init),
+                                 p.maxStartsPerSecondPerKey.map { String($0) }]
         try await with(.idempotent) { c in _ = try c.query(PostgresSQL.policySet, params) }
     }
 
@@ -576,6 +579,8 @@ public final class PostgresDriver: StorageDriver {
                 _ = try c.query(PostgresSQL.queueLock, [queue])
                 let dbNow = try c.clock(n)
                 let policy = try c.query(PostgresSQL.policyGet, [queue]).first.map { try QueuePolicy(row: $0) } ?? QueuePolicy(queue: queue)
+                // Per-key limits set since the worker read its policies: the keyed claim's (next poll).
+                if policy.hasKeyLimits { return ([], Allowance(count: 0, heldBy: nil, tokensAfter: nil)) }
                 let running = try c.scalar(PostgresSQL.queueRunning, [queue])
                 var dueParams: [String?] = [n, queue, String(q.limit)]
                 if let types { dueParams.append(types) }
@@ -594,6 +599,54 @@ public final class PostgresDriver: StorageDriver {
                 }
                 return (jobs, allowance)
             }
+        }
+    }
+
+    public func jobLeaseKeyed(_ q: LeaseRequest, queue: String, now: Date?,
+                              decide: @escaping @Sendable (KeyedClaimView) -> KeyedClaimPlan)
+        async throws -> (jobs: [Job], plan: KeyedClaimPlan) {
+        let n = PostgresDriver.ts(now)
+        let candidatesSQL = PostgresSQL.keyCandidates(byType: q.jobTypes != nil)
+        let types = q.jobTypes.map { PGArray.literal($0) }
+        return try await with { c in
+            try c.transaction {
+                _ = try c.query(PostgresSQL.queueLock, [queue])
+                let dbNow = try c.clock(n)
+                let policy = try c.query(PostgresSQL.policyGet, [queue]).first.map { try QueuePolicy(row: $0) } ?? QueuePolicy(queue: queue)
+                let running = try c.scalar(PostgresSQL.queueRunning, [queue])
+                var params: [String?] = [n, queue, String(q.limit), policy.maxRunningPerKey.map(String.init)]
+                if let types { params.append(types) }
+                var candidates: [KeyedCandidate] = []
+                var keys: [String: KeyState] = [:]
+                for row in try c.query(candidatesSQL, params).all {
+                    let cand = try KeyedCandidate(row: row)
+                    candidates.append(cand)
+                    if let k = cand.key, keys[k] == nil { keys[k] = try KeyState(row: row, queue: queue, from: 4) }
+                }
+                let plan = decide(KeyedClaimView(policy: policy, running: running, wanted: q.limit, now: dbNow,
+                                                 candidates: candidates, keys: keys))
+                var jobs: [Job] = []
+                if !plan.ids.isEmpty {
+                    jobs = try c.query(PostgresSQL.jobLeaseIds, [n, q.token, String(q.leaseSeconds), q.workerId,
+                                                                 PGArray.literal(plan.ids)]).map { try Job(row: $0) }
+                }
+                if let tokens = plan.allowance.tokensAfter {
+                    _ = try c.query(PostgresSQL.policyTokens, [queue, String(tokens), Time.format(dbNow)])
+                }
+                if !plan.keyTokens.isEmpty {
+                    let levels = plan.keyTokens.sorted { $0.key < $1.key }
+                    _ = try c.query(PostgresSQL.keyTokens, [queue, PGArray.literal(levels.map(\.key)),
+                                                            PGArray.literal(levels.map { String($0.value) }), Time.format(dbNow)])
+                }
+                return (jobs, plan)
+            }
+        }
+    }
+
+    public func concurrencyKeyList(queue: String, keys: [String]) async throws -> [KeyState] {
+        guard !keys.isEmpty else { return [] }
+        return try await with(.read) { c in
+            try c.query(PostgresSQL.keyList, [queue, PGArray.literal(keys)]).map { try KeyState(row: $0, queue: queue) }
         }
     }
 

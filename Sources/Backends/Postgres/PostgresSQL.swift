@@ -8,7 +8,7 @@ enum PostgresSQL {
         id, queue, job_type, payload, priority, run_at, status, attempts, attempt_base, max_attempts, \
         timeout_seconds, backoff_base_ms, idempotency_key, replay_of, output, last_error_code, \
         last_error_message, dlq_reason_code, lease_token, lease_expires_at, worker_id, created_at, \
-        started_at, finished_at, run_id, step_slug, snoozes
+        started_at, finished_at, run_id, step_slug, snoozes, concurrency_key
         """
 
     static func prefixed(_ alias: String) -> String {
@@ -46,9 +46,10 @@ enum PostgresSQL {
         WITH i AS (
             SELECT * FROM unnest($2::uuid[], $3::text[], $4::text[], $5::text[], $6::int[], $7::timestamptz[],
                                  $8::float8[], $9::int[], $10::int[], $11::int[], $12::text[], $13::uuid[],
-                                 $14::uuid[], $15::text[], $16::text[], $17::int[]) WITH ORDINALITY
+                                 $14::uuid[], $15::text[], $16::text[], $17::int[], $18::text[]) WITH ORDINALITY
                 AS i(id, queue, job_type, payload, priority, run_at, delay, max_attempts, timeout_seconds,
-                     backoff_base_ms, idempotency_key, replay_of, run_id, step_slug, unique_key, unique_states, ord)
+                     backoff_base_ms, idempotency_key, replay_of, run_id, step_slug, unique_key, unique_states,
+                     concurrency_key, ord)
         ),
         q AS (
             INSERT INTO queues (queue) SELECT DISTINCT queue FROM i ORDER BY queue
@@ -63,19 +64,29 @@ enum PostgresSQL {
         ins AS (
             INSERT INTO jobs (id, queue, job_type, payload, priority, run_at, status, max_attempts, timeout_seconds,
                               backoff_base_ms, idempotency_key, replay_of, created_at, run_id, step_slug,
-                              unique_key, unique_states)
+                              unique_key, unique_states, concurrency_key)
             SELECT i.id, i.queue, i.job_type, i.payload::json, i.priority,
                    coalesce(i.run_at, \(now) + coalesce(i.delay, 0) * interval '1 second'), 'queued', i.max_attempts,
                    i.timeout_seconds, i.backoff_base_ms, i.idempotency_key, i.replay_of, \(now), i.run_id, i.step_slug,
-                   i.unique_key, i.unique_states
+                   i.unique_key, i.unique_states, coalesce(i.concurrency_key, \(derivedKey("i.payload::json", "p.concurrency_key_from")))
             FROM i
+            -- A given key beats a derived one; the policy is read in this statement, so a key is
+            -- derived by the policy in effect when the job is inserted.
+            LEFT JOIN queue_policies p ON p.queue = i.queue AND p.concurrency_key_from IS NOT NULL AND i.concurrency_key IS NULL
             WHERE i.idempotency_key IS NULL OR i.id IN (SELECT job_id FROM k)
             ORDER BY i.ord
             \(skipUniqueConflicts ? "ON CONFLICT DO NOTHING" : "")
-            RETURNING id, queue, run_at, created_at
+            RETURNING id, queue, run_at, created_at, concurrency_key
         )
-        SELECT id, run_at, created_at, queue FROM ins
+        SELECT id, run_at, created_at, concurrency_key, queue FROM ins
         """
+    }
+
+    /// A key derived from a payload field: the text of a string or of a number (an empty string,
+    /// another type or a missing field: no key), cut to 255 characters. Spelled the same in
+    /// `portableq.enqueue()` (migration 12) and in `SQLiteSQL.derivedKey`.
+    static func derivedKey(_ payload: String, _ field: String) -> String {
+        "CASE WHEN json_typeof(\(payload) -> \(field)) IN ('string', 'number') THEN left(nullif(\(payload) ->> \(field), ''), 255) END"
     }
 
     /// jobs_unique_idx's predicate, spelled the same so lookups use the index.
@@ -114,7 +125,8 @@ enum PostgresSQL {
     static func restrictedQueue(_ queue: String) -> String {
         """
         NOT EXISTS (SELECT 1 FROM queue_policies p WHERE p.queue = \(queue)
-                    AND (p.paused OR p.max_running IS NOT NULL OR p.max_starts_per_second IS NOT NULL))
+                    AND (p.paused OR p.max_running IS NOT NULL OR p.max_starts_per_second IS NOT NULL
+                         OR p.max_running_per_key IS NOT NULL OR p.max_starts_per_second_per_key IS NOT NULL))
         """
     }
 
@@ -244,7 +256,7 @@ enum PostgresSQL {
         let nulls = "NULL::text, NULL::text, NULL::json, NULL::int, NULL::timestamptz, NULL::text, NULL::int, NULL::int, "
             + "NULL::int, NULL::int, NULL::int, NULL::text, NULL::uuid, NULL::json, NULL::text, NULL::text, NULL::text, "
             + "NULL::uuid, NULL::timestamptz, NULL::text, NULL::timestamptz, NULL::timestamptz, NULL::timestamptz, NULL::uuid, NULL::text, "
-            + "NULL::int"
+            + "NULL::int, NULL::text"
         let ctes = p.recursive ? completeCTEs.replacingOccurrences(of: "WITH i AS (", with: "WITH RECURSIVE i AS (") : completeCTEs
         return ctes + """
             ,
@@ -413,15 +425,21 @@ enum PostgresSQL {
 
     // MARK: queue policies
 
-    static let policyColumns = "queue, paused, max_running, max_starts_per_second, tokens, tokens_at"
+    static let policyColumns = """
+        queue, paused, max_running, max_starts_per_second, tokens, tokens_at, concurrency_key_from, max_running_per_key, \
+        max_starts_per_second_per_key
+        """
     static let policyList = "SELECT \(policyColumns) FROM queue_policies ORDER BY queue"
     static let policyGet = "SELECT \(policyColumns) FROM queue_policies WHERE queue = $1"
     static let policySet = """
         WITH q AS (INSERT INTO queues (queue) VALUES ($2) ON CONFLICT DO NOTHING)
-        INSERT INTO queue_policies AS p (queue, paused, max_running, max_starts_per_second, updated_at)
-        VALUES ($2, $3, $4, $5, \(now))
+        INSERT INTO queue_policies AS p (queue, paused, max_running, max_starts_per_second, updated_at,
+                                         concurrency_key_from, max_running_per_key, max_starts_per_second_per_key)
+        VALUES ($2, $3, $4, $5, \(now), $6, $7, $8)
         ON CONFLICT (queue) DO UPDATE SET paused = excluded.paused, max_running = excluded.max_running,
             max_starts_per_second = excluded.max_starts_per_second, updated_at = excluded.updated_at,
+            concurrency_key_from = excluded.concurrency_key_from, max_running_per_key = excluded.max_running_per_key,
+            max_starts_per_second_per_key = excluded.max_starts_per_second_per_key,
             tokens = CASE WHEN excluded.max_starts_per_second IS NULL THEN NULL ELSE p.tokens END,
             tokens_at = CASE WHEN excluded.max_starts_per_second IS NULL THEN NULL ELSE p.tokens_at END
         """
@@ -434,6 +452,79 @@ enum PostgresSQL {
             \(byType ? "AND job_type = ANY($4::text[])" : "") LIMIT $3) d
         """
     }
+
+    // MARK: concurrency keys
+
+    /// Running jobs of key `k` in queue $2, read from jobs_key_running_idx (as many rows as run).
+    static func keyRunning(_ k: String, queue: String = "$2") -> String {
+        """
+        (SELECT count(*) FROM jobs r WHERE r.status = 'running' AND r.concurrency_key IS NOT NULL
+            AND r.queue = \(queue) AND r.concurrency_key = \(k))
+        """
+    }
+
+    /// A keyed claim's candidates, then each key's state. $2 queue, $3 limit, $4 max_running_per_key,
+    /// [$5 types]. The queue's keys come from a loose index scan of jobs_key_claim_idx (one probe per
+    /// key); each key then gives its first due jobs, one more than its cap leaves room for (so the
+    /// claim can tell that the key held jobs back): a key's backlog is never walked.
+    /// Jobs without a key are the queue's first due jobs that have none (its head only).
+    static func keyCandidates(byType: Bool) -> String {
+        let types = byType ? " AND job_type = ANY($5::text[])" : ""
+        return """
+            WITH RECURSIVE ks(k) AS (
+                (SELECT concurrency_key FROM jobs WHERE status = 'queued' AND concurrency_key IS NOT NULL AND queue = $2
+                 ORDER BY concurrency_key LIMIT 1)
+                UNION ALL
+                SELECT (SELECT j.concurrency_key FROM jobs j
+                        WHERE j.status = 'queued' AND j.concurrency_key IS NOT NULL AND j.queue = $2 AND j.concurrency_key > ks.k
+                        ORDER BY j.concurrency_key LIMIT 1)
+                FROM ks WHERE ks.k IS NOT NULL
+            ),
+            kr AS (SELECT ks.k, \(keyRunning("ks.k")) AS running FROM ks WHERE ks.k IS NOT NULL)
+            SELECT c.id, kr.k, c.priority, c.run_at, kr.k, kr.running, s.tokens, s.tokens_at
+            FROM kr
+            LEFT JOIN concurrency_keys s ON s.queue = $2 AND s.concurrency_key = kr.k
+            CROSS JOIN LATERAL (
+                SELECT id, priority, run_at FROM jobs
+                WHERE status = 'queued' AND concurrency_key IS NOT NULL AND queue = $2 AND concurrency_key = kr.k
+                  AND run_at <= \(now)\(types)
+                ORDER BY priority DESC, run_at, id
+                LIMIT CASE WHEN $4::int IS NULL THEN $3::int ELSE least($3::int, greatest(0, $4::int - kr.running)) + 1 END
+            ) c
+            UNION ALL
+            SELECT h.id, NULL, h.priority, h.run_at, NULL, NULL, NULL, NULL FROM (
+                SELECT id, concurrency_key, priority, run_at FROM jobs
+                WHERE status = 'queued' AND queue = $2 AND run_at <= \(now)\(types)
+                ORDER BY priority DESC, run_at, id
+                LIMIT $3
+            ) h
+            WHERE h.concurrency_key IS NULL
+            """
+    }
+
+    /// Leases the jobs a keyed claim picked: $2 token, $3 lease seconds, $4 worker, $5 ids.
+    static let jobLeaseIds = """
+        UPDATE jobs j SET status = 'running', attempts = j.attempts + 1, lease_token = $2::uuid,
+                          lease_expires_at = \(now) + $3 * interval '1 second', worker_id = $4, started_at = \(now),
+                          wait_ms = greatest(0, (extract(epoch FROM \(now) - j.run_at) * 1000)::integer)
+        WHERE j.id = ANY ($5::uuid[]) AND j.status = 'queued'
+        RETURNING \(prefixed("j"))
+        """
+
+    /// Stores keys' bucket levels: $1 queue, $2 keys, $3 levels, $4 time.
+    static let keyTokens = """
+        INSERT INTO concurrency_keys AS s (queue, concurrency_key, tokens, tokens_at)
+        SELECT $1, k, t, $4::timestamptz FROM unnest($2::text[], $3::float8[]) AS i(k, t) ORDER BY k
+        ON CONFLICT (queue, concurrency_key) DO UPDATE SET tokens = excluded.tokens, tokens_at = excluded.tokens_at
+        """
+
+    /// $1 queue, $2 keys.
+    static let keyList = """
+        SELECT k, \(keyRunning("k", queue: "$1")), s.tokens, s.tokens_at
+        FROM unnest($2::text[]) AS k
+        LEFT JOIN concurrency_keys s ON s.queue = $1 AND s.concurrency_key = k
+        """
+
     static let purgeCount = "SELECT count(*) FROM jobs WHERE status = 'queued' AND queue = $1"
     static let purge = """
         WITH d AS (

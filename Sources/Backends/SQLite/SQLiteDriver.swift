@@ -127,7 +127,10 @@ public final class SQLiteDriver: StorageDriver {
 
     public func jobInsertMany(_ rows: [JobInsert], now: Date?) async throws -> [JobInsertOutcome] {
         let nowMs = SQLiteDriver.nowMs(now)
-        let existing: [Int: Existing] = try await write { c in try SQLiteDriver.insert(rows, c, nowMs: nowMs) }
+        let (existing, keys): ([Int: Existing], [Int: String]) = try await write { c in
+            var keys: [Int: String] = [:]
+            return (try SQLiteDriver.insert(rows, c, nowMs: nowMs, derivedKeys: &keys), keys)
+        }
         for q in Set(rows.enumerated().filter { existing[$0.offset] == nil || existing[$0.offset]?.replaced == true }.map(\.element.queue)) {
             wakeups.notify(queue: q)
         }
@@ -147,8 +150,8 @@ public final class SQLiteDriver: StorageDriver {
                 id: r.id, queue: r.queue, jobType: r.jobType, payload: r.payload, priority: r.priority,
                 runAt: Time.date(millis: runAt), status: .queued, maxAttempts: r.maxAttempts,
                 timeoutSeconds: r.timeoutSeconds, backoffBaseMs: r.backoffBaseMs, idempotencyKey: r.idempotencyKey,
-                replayOf: r.replayOf, createdAt: Time.date(millis: nowMs), runId: r.runId, stepSlug: r.stepSlug),
-                created: true)
+                replayOf: r.replayOf, createdAt: Time.date(millis: nowMs), runId: r.runId, stepSlug: r.stepSlug,
+                concurrencyKey: keys[i]), created: true)
         }
     }
 
@@ -161,10 +164,23 @@ public final class SQLiteDriver: StorageDriver {
 
     /// Inserts rows in the caller's transaction (one writer: checks and inserts cannot
     /// interleave with another producer's), registering each distinct queue once; returns, by
-    /// index, the jobs that rows matched by idempotency key (checked first) or unique key.
+    /// index, the jobs that rows matched by idempotency key (checked first) or unique key, and in
+    /// `derivedKeys` each inserted row's concurrency key (given, or derived by its queue's policy).
     static func insert(_ rows: [JobInsert], _ c: SQLiteConnection, nowMs: Int64) throws -> [Int: Existing] {
+        var keys: [Int: String] = [:]
+        return try insert(rows, c, nowMs: nowMs, derivedKeys: &keys)
+    }
+
+    static func insert(_ rows: [JobInsert], _ c: SQLiteConnection, nowMs: Int64,
+                       derivedKeys: inout [Int: String]) throws -> [Int: Existing] {
         var existing: [Int: Existing] = [:]
-        for q in Set(rows.map(\.queue)).sorted() { _ = try c.run(SQLiteSQL.queueRegister, [.text(q)]) }
+        var keyFrom: [String: String] = [:]
+        for q in Set(rows.map(\.queue)).sorted() {
+            _ = try c.run(SQLiteSQL.queueRegister, [.text(q)])
+            if let f = try c.query(SQLiteSQL.keyFrom, [.text(q)], { try $0.columns(of: "queue_policies").text("concurrency_key_from") }).first {
+                keyFrom[q] = f
+            }
+        }
         for (i, r) in rows.enumerated() {
             if let key = r.idempotencyKey {
                 let n = try c.run(SQLiteSQL.keyInsert, [.text(r.queue), .text(key), .text(r.id)])
@@ -178,10 +194,16 @@ public final class SQLiteDriver: StorageDriver {
                 }
             }
             let runAt = r.runAt.map(Time.millis) ?? nowMs + Int64((r.delaySeconds * 1000).rounded())
+            // A given key beats one derived from the payload.
+            var key = r.concurrencyKey
+            if key == nil, let field = keyFrom[r.queue] {
+                key = try c.query(SQLiteSQL.derivedKey, [.text(r.payload), .text("$.\"\(field)\"")], { try $0.columns(of: "jobs").textOrNull("concurrency_key") }).first ?? nil
+            }
+            if let key { derivedKeys[i] = key }
             let values: [SQLValue] = [
                 .text(r.id), .text(r.queue), .text(r.jobType), .text(r.payload), .int(Int64(r.priority)),
                 .int(runAt), .opt(r.maxAttempts), .opt(r.timeoutSeconds), .opt(r.backoffBaseMs),
-                .opt(r.idempotencyKey), .opt(r.replayOf), .int(nowMs), .opt(r.runId), .opt(r.stepSlug),
+                .opt(r.idempotencyKey), .opt(r.replayOf), .int(nowMs), .opt(r.runId), .opt(r.stepSlug), .opt(key),
             ]
             guard let uniqueKey = r.uniqueKey else {
                 try c.run(SQLiteSQL.jobInsert, values)
@@ -502,7 +524,9 @@ public final class SQLiteDriver: StorageDriver {
         try await write { c in
             _ = try c.run(SQLiteSQL.queueRegister, [.text(p.queue)])
             _ = try c.run(SQLiteSQL.policySet, [.text(p.queue), .int(p.paused ? 1 : 0), .opt(p.maxRunning),
-                                                p.maxStartsPerSecond.map { .double($0) } ?? .null, .int(nowMs)])
+                                                p.maxStartsPerSecond.map { .double($0) } ?? .null, .int(nowMs),
+                                                .opt(p.concurrencyKeyFrom), .opt(p.maxRunningPerKey),
+                                                p.maxStartsPerSecondPerKey.map { .double($0) } ?? .null])
         }
     }
 
@@ -514,6 +538,8 @@ public final class SQLiteDriver: StorageDriver {
         let dueSQL = SQLiteSQL.queueDue(byType: q.jobTypes != nil)
         return try await write { c in
             let policy = try c.query(SQLiteSQL.policyGet, [.text(queue)]) { try QueuePolicy(row: $0) }.first ?? QueuePolicy(queue: queue)
+            // Per-key limits set since the worker read its policies: the keyed claim's (next poll).
+            if policy.hasKeyLimits { return ([], Allowance(count: 0, heldBy: nil, tokensAfter: nil)) }
             let running = try c.scalar(SQLiteSQL.queueRunning, [.text(queue)])
             let due = try c.scalar(dueSQL, [.text(queue), .int(nowMs), .int(Int64(q.limit)), types])
             let allowance = decide(policy, running, due, Time.date(millis: nowMs))
@@ -528,6 +554,54 @@ public final class SQLiteDriver: StorageDriver {
                 try c.run(SQLiteSQL.policyTokens, [.text(queue), .double(tokens), .int(nowMs)])
             }
             return (jobs, allowance)
+        }
+    }
+
+    public func jobLeaseKeyed(_ q: LeaseRequest, queue: String, now: Date?,
+                              decide: @escaping @Sendable (KeyedClaimView) -> KeyedClaimPlan)
+        async throws -> (jobs: [Job], plan: KeyedClaimPlan) {
+        let nowMs = SQLiteDriver.nowMs(now)
+        let types: SQLValue = q.jobTypes.map { .text(JSON.array($0.map(JSON.string)).compact) } ?? .null
+        let keyJobs = SQLiteSQL.keyJobs(byType: q.jobTypes != nil)
+        let head = SQLiteSQL.headWithoutKey(byType: q.jobTypes != nil)
+        // The write lock serialises claims of the queue, as in jobLeaseRestricted.
+        return try await write { c in
+            let policy = try c.query(SQLiteSQL.policyGet, [.text(queue)]) { try QueuePolicy(row: $0) }.first ?? QueuePolicy(queue: queue)
+            let running = try c.scalar(SQLiteSQL.queueRunning, [.text(queue)])
+            var keys: [String: KeyState] = [:]
+            var candidates: [KeyedCandidate] = []
+            for state in try c.query(SQLiteSQL.keysQueued, [.text(queue)], { try KeyState(row: $0, queue: queue) }) {
+                keys[state.key] = state
+                // One more than the key's cap leaves room for, so the claim can tell it held jobs back.
+                let n = policy.maxRunningPerKey.map { min(q.limit, max(0, $0 - state.running)) + 1 } ?? q.limit
+                candidates += try c.query(keyJobs, [.text(queue), .text(state.key), .int(nowMs), .int(Int64(n)), types]) {
+                    try KeyedCandidate(row: $0)
+                }
+            }
+            candidates += try c.query(head, [.text(queue), .null, .int(nowMs), .int(Int64(q.limit)), types]) { try KeyedCandidate(row: $0) }
+            let dbNow = Time.date(millis: nowMs)
+            let plan = decide(KeyedClaimView(policy: policy, running: running, wanted: q.limit, now: dbNow,
+                                             candidates: candidates, keys: keys.filter { k, _ in candidates.contains { $0.key == k } }))
+            var jobs: [Job] = []
+            if !plan.ids.isEmpty {
+                jobs = try c.query(SQLiteSQL.jobLeaseIds, [
+                    .text(q.token), .int(nowMs + Int64((q.leaseSeconds * 1000).rounded())), .text(q.workerId), .int(nowMs),
+                    .text(JSON.array(plan.ids.map(JSON.string)).compact),
+                ]) { try Job(row: $0) }
+            }
+            if let tokens = plan.allowance.tokensAfter {
+                try c.run(SQLiteSQL.policyTokens, [.text(queue), .double(tokens), .int(nowMs)])
+            }
+            for (k, level) in plan.keyTokens.sorted(by: { $0.key < $1.key }) {
+                try c.run(SQLiteSQL.keyTokens, [.text(queue), .text(k), .double(level), .int(nowMs)])
+            }
+            return (jobs, plan)
+        }
+    }
+
+    public func concurrencyKeyList(queue: String, keys: [String]) async throws -> [KeyState] {
+        try await read { c in
+            try keys.flatMap { k in try c.query(SQLiteSQL.keyGet, [.text(queue), .text(k)]) { try KeyState(row: $0, queue: queue) } }
         }
     }
 

@@ -5,7 +5,7 @@ enum SQLiteSQL {
         id, queue, job_type, payload, priority, run_at, status, attempts, attempt_base, max_attempts, \
         timeout_seconds, backoff_base_ms, idempotency_key, replay_of, output, last_error_code, \
         last_error_message, dlq_reason_code, lease_token, lease_expires_at, worker_id, created_at, \
-        started_at, finished_at, run_id, step_slug, snoozes
+        started_at, finished_at, run_id, step_slug, snoozes, concurrency_key
         """
 
     // MARK: schema
@@ -31,16 +31,28 @@ enum SQLiteSQL {
     static let queueNameList = "SELECT queue FROM queues ORDER BY queue LIMIT ?1"
     static let jobInsert = """
         INSERT INTO jobs (id, queue, job_type, payload, priority, run_at, status, max_attempts, timeout_seconds,
-                          backoff_base_ms, idempotency_key, replay_of, created_at, run_id, step_slug)
-        VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'queued', ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
+                          backoff_base_ms, idempotency_key, replay_of, created_at, run_id, step_slug, concurrency_key)
+        VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'queued', ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
         """
     /// A job with a unique key: a live holder of the key (jobs_unique_idx) makes it insert nothing.
     static let jobInsertUnique = """
         INSERT INTO jobs (id, queue, job_type, payload, priority, run_at, status, max_attempts, timeout_seconds,
                           backoff_base_ms, idempotency_key, replay_of, created_at, run_id, step_slug,
-                          unique_key, unique_states)
-        VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'queued', ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
+                          concurrency_key, unique_key, unique_states)
+        VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'queued', ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)
         ON CONFLICT DO NOTHING
+        """
+    /// The queue policy's payload field that keys its jobs, read in the insert's transaction.
+    static let keyFrom = "SELECT concurrency_key_from FROM queue_policies WHERE queue = ?1 AND concurrency_key_from IS NOT NULL"
+    /// A key derived from payload ?1's field at path ?2: the text of a string or of a number (an
+    /// empty string, another type or a missing field: no key), cut to 255 characters; the same
+    /// rule as `PostgresSQL.derivedKey`.
+    static let derivedKey = """
+        SELECT CASE json_type(?1, ?2)
+                   WHEN 'text' THEN substr(nullif(?1 ->> ?2, ''), 1, 255)
+                   WHEN 'integer' THEN substr(?1 -> ?2, 1, 255)
+                   WHEN 'real' THEN substr(?1 -> ?2, 1, 255)
+               END
         """
     /// jobs_unique_idx's predicate, spelled the same so lookups use the index.
     static let uniqueLive = """
@@ -65,7 +77,8 @@ enum SQLiteSQL {
     static func restrictedQueue(_ queue: String) -> String {
         """
         NOT EXISTS (SELECT 1 FROM queue_policies p WHERE p.queue = \(queue)
-                    AND (p.paused = 1 OR p.max_running IS NOT NULL OR p.max_starts_per_second IS NOT NULL))
+                    AND (p.paused = 1 OR p.max_running IS NOT NULL OR p.max_starts_per_second IS NOT NULL
+                         OR p.max_running_per_key IS NOT NULL OR p.max_starts_per_second_per_key IS NOT NULL))
         """
     }
 
@@ -250,13 +263,20 @@ enum SQLiteSQL {
 
     // MARK: queue policies
 
-    static let policyColumns = "queue, paused, max_running, max_starts_per_second, tokens, tokens_at"
+    static let policyColumns = """
+        queue, paused, max_running, max_starts_per_second, tokens, tokens_at, concurrency_key_from, max_running_per_key, \
+        max_starts_per_second_per_key
+        """
     static let policyList = "SELECT \(policyColumns) FROM queue_policies ORDER BY queue"
     static let policyGet = "SELECT \(policyColumns) FROM queue_policies WHERE queue = ?1"
     static let policySet = """
-        INSERT INTO queue_policies (queue, paused, max_running, max_starts_per_second, updated_at) VALUES (?1, ?2, ?3, ?4, ?5)
+        INSERT INTO queue_policies (queue, paused, max_running, max_starts_per_second, updated_at,
+                                    concurrency_key_from, max_running_per_key, max_starts_per_second_per_key)
+        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
         ON CONFLICT (queue) DO UPDATE SET paused = excluded.paused, max_running = excluded.max_running,
             max_starts_per_second = excluded.max_starts_per_second, updated_at = excluded.updated_at,
+            concurrency_key_from = excluded.concurrency_key_from, max_running_per_key = excluded.max_running_per_key,
+            max_starts_per_second_per_key = excluded.max_starts_per_second_per_key,
             tokens = CASE WHEN excluded.max_starts_per_second IS NULL THEN NULL ELSE tokens END,
             tokens_at = CASE WHEN excluded.max_starts_per_second IS NULL THEN NULL ELSE tokens_at END
         """
@@ -268,6 +288,77 @@ enum SQLiteSQL {
             \(byType ? "AND job_type IN (SELECT value FROM json_each(?4))" : "AND ?4 IS NULL") LIMIT ?3)
         """
     }
+
+    // MARK: concurrency keys
+
+    /// Running jobs of key `k` in queue ?1, read from jobs_key_running_idx (as many rows as run).
+    static func keyRunning(_ k: String) -> String {
+        """
+        (SELECT count(*) FROM jobs r WHERE r.status = 'running' AND r.concurrency_key IS NOT NULL
+            AND r.queue = ?1 AND r.concurrency_key = \(k))
+        """
+    }
+
+    /// The keys of queue ?1 with queued jobs, by a loose index scan of jobs_key_claim_idx (one
+    /// probe per key, never a walk of a key's backlog), with each key's state.
+    static let keysQueued = """
+        WITH RECURSIVE ks(k) AS (
+            SELECT (SELECT concurrency_key FROM jobs WHERE status = 'queued' AND concurrency_key IS NOT NULL AND queue = ?1
+                    ORDER BY concurrency_key LIMIT 1)
+            UNION ALL
+            SELECT (SELECT j.concurrency_key FROM jobs j
+                    WHERE j.status = 'queued' AND j.concurrency_key IS NOT NULL AND j.queue = ?1 AND j.concurrency_key > ks.k
+                    ORDER BY j.concurrency_key LIMIT 1)
+            FROM ks WHERE ks.k IS NOT NULL
+        )
+        SELECT ks.k, \(keyRunning("ks.k")), s.tokens, s.tokens_at
+        FROM ks LEFT JOIN concurrency_keys s ON s.queue = ?1 AND s.concurrency_key = ks.k
+        WHERE ks.k IS NOT NULL
+        """
+
+    /// Key ?2's first due jobs in queue ?1 (?3 now, ?4 how many, ?5 types or NULL).
+    static func keyJobs(byType: Bool) -> String {
+        """
+        SELECT id, concurrency_key, priority, run_at FROM jobs
+        WHERE status = 'queued' AND concurrency_key IS NOT NULL AND queue = ?1 AND concurrency_key = ?2 AND run_at <= ?3
+          \(byType ? "AND job_type IN (SELECT value FROM json_each(?5))" : "AND ?5 IS NULL")
+        ORDER BY priority DESC, run_at, id
+        LIMIT ?4
+        """
+    }
+
+    /// The queue's first ?4 due jobs that have no key (its head only: the keys' jobs are found above).
+    static func headWithoutKey(byType: Bool) -> String {
+        """
+        SELECT id, concurrency_key, priority, run_at FROM (
+            SELECT id, concurrency_key, priority, run_at FROM jobs
+            WHERE status = 'queued' AND queue = ?1 AND run_at <= ?3
+              \(byType ? "AND job_type IN (SELECT value FROM json_each(?5))" : "AND ?5 IS NULL")
+            ORDER BY priority DESC, run_at, id
+            LIMIT ?4)
+        WHERE concurrency_key IS NULL AND ?2 IS NULL
+        """
+    }
+
+    /// Leases the jobs a keyed claim picked (?5: a JSON array of ids).
+    static let jobLeaseIds = """
+        UPDATE jobs SET status = 'running', attempts = attempts + 1, lease_token = ?1, lease_expires_at = ?2,
+                        worker_id = ?3, started_at = ?4, wait_ms = max(0, ?4 - run_at)
+        WHERE id IN (SELECT value FROM json_each(?5)) AND status = 'queued'
+        RETURNING \(jobColumns)
+        """
+
+    static let keyTokens = """
+        INSERT INTO concurrency_keys (queue, concurrency_key, tokens, tokens_at) VALUES (?1, ?2, ?3, ?4)
+        ON CONFLICT (queue, concurrency_key) DO UPDATE SET tokens = excluded.tokens, tokens_at = excluded.tokens_at
+        """
+
+    /// Key ?2 of queue ?1.
+    static let keyGet = """
+        SELECT ?2, \(keyRunning("?2")), s.tokens, s.tokens_at
+        FROM (SELECT 1) LEFT JOIN concurrency_keys s ON s.queue = ?1 AND s.concurrency_key = ?2
+        """
+
     static let purgeCount = "SELECT count(*) FROM jobs WHERE status = 'queued' AND queue = ?1"
     static let purgeIds = "SELECT id FROM jobs WHERE status = 'queued' AND queue = ?1 LIMIT 1000"
     static let queueAllIds = """

@@ -5,7 +5,8 @@ import Glibc
 
 /// `--exec TYPE=COMMAND`: any program in any language as a handler. COMMAND runs through
 /// `/bin/sh -c` in its own process group with the payload JSON on stdin and
-/// `PORTABLEQ_JOB_ID`, `PORTABLEQ_JOB_TYPE`, `PORTABLEQ_QUEUE`, `PORTABLEQ_ATTEMPT` set.
+/// `PORTABLEQ_JOB_ID`, `PORTABLEQ_JOB_TYPE`, `PORTABLEQ_QUEUE`, `PORTABLEQ_ATTEMPT` set, and
+/// `PORTABLEQ_CONCURRENCY_KEY` when the job has a key (unset otherwise).
 ///
 /// - exit 0: success; stdout is the output (JSON as is, empty = null, other text = a JSON
 ///   string; over the payload limit = `OUTPUT_TOO_LARGE`, not retried).
@@ -29,6 +30,7 @@ public enum ExecHandler {
         env["PORTABLEQ_JOB_TYPE"] = ctx.job.jobType
         env["PORTABLEQ_QUEUE"] = ctx.job.queue
         env["PORTABLEQ_ATTEMPT"] = String(ctx.job.attempts)
+        env["PORTABLEQ_CONCURRENCY_KEY"] = ctx.job.concurrencyKey
         let box = ChildBox()
         let exit: ChildProcess.Exit = try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (c: CheckedContinuation<ChildProcess.Exit, any Error>) in

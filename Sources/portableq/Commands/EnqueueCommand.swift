@@ -19,6 +19,7 @@ struct EnqueueCommand: AsyncParsableCommand {
     @Option(name: .customLong("run-at"), help: "Run at this RFC 3339 time (with an offset).") var runAt: String?
     @Option(name: .customLong("idempotency-key"), help: "A repeated key in the same queue returns the existing job.") var idempotencyKey: String?
     @Option(name: .customLong("timeout-seconds"), help: "Per-attempt timeout.") var timeoutSeconds: Int?
+    @Option(name: .customLong("concurrency-key"), help: "The key whose per-key limits the job obeys (e.g. a tenant id); beats the queue's concurrency_key_from.") var concurrencyKey: String?
     @Option(name: .customLong("unique-by"), help: "Unique while active, by these comma-separated fields: queue, job_type, payload, payload.<field>.") var uniqueBy: String?
     @Option(name: .customLong("unique-states"), help: "With --unique-by: the statuses that hold the key (default queued,running; must include both).") var uniqueStates: String?
     @Option(name: .customLong("unique-period"), help: "With --unique-by: unique per period of this many seconds.") var uniquePeriod: Int?
@@ -57,7 +58,7 @@ struct EnqueueCommand: AsyncParsableCommand {
         }
         let job = NewJob(queue: queue, jobType: type, payloadJSON: body, priority: priority, runAt: at, delaySeconds: delay,
                          maxAttempts: maxAttempts, timeoutSeconds: timeoutSeconds, idempotencyKey: idempotencyKey,
-                         unique: try uniqueSpec())
+                         unique: try uniqueSpec(), concurrencyKey: concurrencyKey)
         let r = try await db.withClient { client in try await client.enqueue(job) }
         if db.json { Output.json(r.json); return }
         if r.created {

@@ -66,6 +66,9 @@ struct QueuesPolicyCommand: AsyncParsableCommand {
     @Argument var queue: String
     @Option(name: .customLong("max-running"), help: "N or none.") var maxRunning: String?
     @Option(name: .customLong("max-starts-per-second"), help: "R or none.") var maxStartsPerSecond: String?
+    @Option(name: .customLong("concurrency-key-from"), help: "A top-level payload field that keys jobs enqueued without a key, or none.") var concurrencyKeyFrom: String?
+    @Option(name: .customLong("max-running-per-key"), help: "Cluster-wide cap on running jobs per concurrency key: N or none.") var maxRunningPerKey: String?
+    @Option(name: .customLong("max-starts-per-second-per-key"), help: "Start rate per concurrency key: R or none.") var maxStartsPerSecondPerKey: String?
 
     func run() async throws {
         func parse<T>(_ s: String?, _ name: String, _ f: (String) -> T?) throws -> T?? {
@@ -76,14 +79,29 @@ struct QueuesPolicyCommand: AsyncParsableCommand {
         }
         let running = try parse(maxRunning, "max-running") { Int($0) }
         let rate = try parse(maxStartsPerSecond, "max-starts-per-second") { Double($0) }
+        let perKey = try parse(maxRunningPerKey, "max-running-per-key") { Int($0) }
+        let perKeyRate = try parse(maxStartsPerSecondPerKey, "max-starts-per-second-per-key") { Double($0) }
+        var keyFrom: String?? = nil
+        if let f = concurrencyKeyFrom { keyFrom = .some(f == "none" ? nil : f) }
+        if let v = keyFrom ?? nil { try KeyedClaim.checkField(v) }
         let p = try await db.withClient { client in
-            running == nil && rate == nil
+            var p = running == nil && rate == nil
                 ? try await client.queuePolicy(queue)
                 : try await client.setQueueLimits(queue, maxRunning: running, maxStartsPerSecond: rate)
+            if keyFrom != nil || perKey != nil || perKeyRate != nil {
+                p = try await client.setKeyLimits(queue, concurrencyKeyFrom: keyFrom, maxRunningPerKey: perKey,
+                                                  maxStartsPerSecondPerKey: perKeyRate)
+            }
+            return p
         }
         if db.json { Output.json(p.json); return }
-        Output.line("\(queue): \(p.paused ? "paused" : "active"), max running \(p.maxRunning.map(String.init) ?? "none"), "
-            + "max starts per second \(p.maxStartsPerSecond.map { String($0) } ?? "none")")
+        var line = "\(queue): \(p.paused ? "paused" : "active"), max running \(p.maxRunning.map(String.init) ?? "none"), "
+            + "max starts per second \(p.maxStartsPerSecond.map { String($0) } ?? "none")"
+        if p.hasKeyLimits || p.concurrencyKeyFrom != nil {
+            line += ", key from \(p.concurrencyKeyFrom ?? "none"), max running per key \(p.maxRunningPerKey.map(String.init) ?? "none"), "
+                + "max starts per second per key \(p.maxStartsPerSecondPerKey.map { String($0) } ?? "none")"
+        }
+        Output.line(line)
     }
 }
 

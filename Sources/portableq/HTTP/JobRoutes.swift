@@ -75,7 +75,7 @@ struct JobRoutes {
                       priority: try f.int("priority") ?? 0, runAt: try f.time("run_at"),
                       delaySeconds: try f.double("delay_seconds"), maxAttempts: try f.int("max_attempts"),
                       timeoutSeconds: try f.int("timeout_seconds"), idempotencyKey: headerKey ?? bodyKey,
-                      unique: try f.value("unique").map(UniqueSpec.parse))
+                      unique: try f.value("unique").map(UniqueSpec.parse), concurrencyKey: try f.string("concurrency_key"))
     }
 
     /// The body; an overflow of the upload limit is refused like an oversized payload and

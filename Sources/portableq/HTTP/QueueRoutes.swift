@@ -15,7 +15,23 @@ struct QueueRoutes {
             var rate: Double?? = nil
             if f.object.contains(where: { $0.0 == "max_running" }) { running = .some(try f.int("max_running")) }
             if f.object.contains(where: { $0.0 == "max_starts_per_second" }) { rate = .some(try f.double("max_starts_per_second")) }
-            return HTTP.json(try await client.setQueueLimits(try name(context), maxRunning: running, maxStartsPerSecond: rate).json)
+            func has(_ k: String) -> Bool { f.object.contains { $0.0 == k } }
+            let keyFrom: String?? = has("concurrency_key_from") ? .some(try f.string("concurrency_key_from")) : nil
+            let perKey: Int?? = has("max_running_per_key") ? .some(try f.int("max_running_per_key")) : nil
+            let perKeyRate: Double?? = has("max_starts_per_second_per_key") ? .some(try f.double("max_starts_per_second_per_key")) : nil
+            let queue = try name(context)
+            // Checked whole before anything is stored, so a bad field changes nothing.
+            if let v = keyFrom ?? nil { try KeyedClaim.checkField(v) }
+            if let v = perKey ?? nil, v < 0 { throw PortableError.invalid("max_running_per_key must not be negative") }
+            if let v = perKeyRate ?? nil, !(v > 0 && v <= 1_000_000) {
+                throw PortableError.invalid("max_starts_per_second_per_key must be above 0 and at most 1000000")
+            }
+            var p = try await client.setQueueLimits(queue, maxRunning: running, maxStartsPerSecond: rate)
+            if keyFrom != nil || perKey != nil || perKeyRate != nil {
+                p = try await client.setKeyLimits(queue, concurrencyKeyFrom: keyFrom, maxRunningPerKey: perKey,
+                                                  maxStartsPerSecondPerKey: perKeyRate)
+            }
+            return HTTP.json(p.json)
         }
         router.route(.post, "/queues/:name/purge") { request, context in
             // The body is optional; when given it must be JSON.

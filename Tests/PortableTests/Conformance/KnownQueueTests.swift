@@ -61,6 +61,11 @@ import Testing
         let known = Database.migrations(for: driver.kind)
         #expect(try await driver.migrationApply(Array(known.prefix(8))) == [1, 2, 3, 4, 5, 6, 7, 8])
         try await raw(driver, "CREATE TABLE queues (queue text PRIMARY KEY)")
+        // Today's driver also reads and writes migration 12's columns: added for the seed, dropped after.
+        let m10 = ["jobs ADD COLUMN concurrency_key text", "jobs_archive ADD COLUMN concurrency_key text",
+                   "queue_policies ADD COLUMN concurrency_key_from text", "queue_policies ADD COLUMN max_running_per_key integer",
+                   "queue_policies ADD COLUMN max_starts_per_second_per_key real"]
+        for a in m10 { try await raw(driver, "ALTER TABLE " + a) }
         let client = PortableClient(driver: driver)
         try await client.add("t", queue: "old-live")
         try await client.add("t", queue: "old-archived")
@@ -72,6 +77,10 @@ import Testing
         #expect(archived == 1)
         _ = try await client.pause("old-policy")
         try await raw(driver, "DROP TABLE queues")
+        for a in m10 {
+            let parts = a.split(separator: " ")
+            try await raw(driver, "ALTER TABLE \(parts[0]) DROP COLUMN \(parts[3])")
+        }
     }
 
     static func raw(_ driver: any StorageDriver, _ sql: String) async throws {

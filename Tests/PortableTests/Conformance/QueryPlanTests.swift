@@ -74,6 +74,18 @@ import Testing
                         sqlite: (SQLiteSQL.uniqueOwners, [.text(#"["u1:a","u1:b"]"#)])))
         out.append(Case(name: "unique key holder", indexes: ["jobs_unique_idx"],
                         postgres: (PostgresSQL.uniqueOwners, ["{u1:a}"]), sqlite: (SQLiteSQL.uniqueOwner, [.text("u1:a")])))
+        // Per-key limits (issue 15 §2): the keyed claim reads the key indexes (and the claim
+        // index's head for jobs without a key), never a key's backlog.
+        let keyIndexes = ["jobs_key_claim_idx", "jobs_key_running_idx", "jobs_claim_idx"]
+        out.append(Case(name: "keyed claim candidates", indexes: keyIndexes,
+                        postgres: (PostgresSQL.keyCandidates(byType: false), [nil, "default", "50", "1"]),
+                        sqlite: (SQLiteSQL.keysQueued, [.text("default")])))
+        out.append(Case(name: "keyed claim candidates by type", indexes: keyIndexes,
+                        postgres: (PostgresSQL.keyCandidates(byType: true), [nil, "default", "50", "1", "{t}"]),
+                        sqlite: (SQLiteSQL.keyJobs(byType: true), [.text("default"), .text("A"), .int(1_800_000_000_000), .int(50), .text(#"["t"]"#)])))
+        out.append(Case(name: "keyed claim, jobs without a key", indexes: keyIndexes,
+                        postgres: (PostgresSQL.keyList, ["default", "{A,B}"]),
+                        sqlite: (SQLiteSQL.headWithoutKey(byType: false), [.text("default"), .null, .int(1_800_000_000_000), .int(50), .null])))
         out.append(Case(name: "queue counts, dlq", indexes: ["jobs_dlq_idx"],
                         postgres: (PostgresSQL.queueCountsDLQ, ["10000"]), sqlite: (SQLiteSQL.queueCountsDLQ, [.int(10_000)])))
         return out
