@@ -131,6 +131,8 @@ public final class PortableClient: Sendable {
                             priority: j.priority, runAt: j.runAt, delaySeconds: j.delaySeconds ?? 0,
                             maxAttempts: j.maxAttempts, timeoutSeconds: j.timeoutSeconds, backoffBaseMs: j.backoffBaseMs,
                             idempotencyKey: j.idempotencyKey, replayOf: replayOf, runId: runId, stepSlug: stepSlug)
+        row.tags = try JobTags.validated(j.tags)
+        if let m = j.metadata { row.metadata = try JobMetadata.validated(m, what: "metadata") }
         if let u = j.unique {
             try u.validate()
             // The period slot is taken on this process's clock (the injected one in tests).
@@ -168,7 +170,7 @@ public final class PortableClient: Sendable {
         if let q = filter.queue { try Names.check(q, "queue") }
         if let t = filter.jobType { try Names.check(t, "job_type") }
         if let r = filter.dlqReason { try Names.check(r, "dlq_reason") }
-        var resolved = filter
+        var resolved = try filter.checked()
         if filter.scheduled {
             guard filter.status == nil || filter.status == .queued else {
                 throw PortableError.invalid("scheduled lists queued jobs only; drop status or use status=queued")
@@ -256,9 +258,12 @@ public final class PortableClient: Sendable {
         guard original.status.isTerminal else {
             throw PortableError.conflict("job \(id) is \(original.status.rawValue); only finished jobs can be replayed")
         }
-        let new = NewJob(queue: original.queue, jobType: original.jobType, payloadJSON: original.payload,
+        var new = NewJob(queue: original.queue, jobType: original.jobType, payloadJSON: original.payload,
                          priority: original.priority, maxAttempts: original.maxAttempts,
                          timeoutSeconds: original.timeoutSeconds, backoffBaseMs: original.backoffBaseMs)
+        // The replay is the same work: it keeps the original's tags and metadata (not its progress).
+        new.tags = original.tags
+        new.metadata = original.metadata
         var oversized = Set<Int>()
         let row = try prepareInsert(new, replayOf: original.id, sizeChecked: { oversized.insert(0) })
         return try await insertGuarded([row], oversized: oversized)[0]
@@ -446,6 +451,7 @@ extension PortableClient {
         if let q = filter.queue { try Names.check(q, "queue") }
         if let t = filter.jobType { try Names.check(t, "job_type") }
         if let r = filter.dlqReason { try Names.check(r, "dlq_reason") }
+        let filter = try filter.checked()
         let statuses = action.eligible.filter { filter.status == nil || filter.status == $0 }
         var jobs: [Job] = []
         for status in statuses where jobs.count < limit {

@@ -36,6 +36,13 @@ extension Job {
         runId = try c.textOrNull("run_id")
         stepSlug = try c.textOrNull("step_slug")
         snoozes = try c.int("snoozes")
+        let tagsText = try c.text("tags")
+        do { tags = try JobTags.parseStored(tagsText) } catch {
+            throw PortableError(.backend, "jobs.tags: unreadable value")
+        }
+        metadata = try c.text("metadata")
+        progress = try c.textOrNull("progress")
+        progressAt = try c.dateOrNull("progress_at")
         archivedAt = archived ? try c.dateOrNull("archived_at") : nil
         if archivedAt != nil { status = .archived }
     }

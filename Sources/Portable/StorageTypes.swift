@@ -147,6 +147,17 @@ public struct JobInsert: Sendable, Equatable {
     public var uniqueStates: Int?
     /// On a unique match still `queued`, write this row's payload and run_at into it.
     public var uniqueReplace = false
+    /// Checked by the core (`JobTags`, `JobMetadata`).
+    public var tags: [String] = []
+    public var metadata = "{}"
+
+    /// The job this row becomes, with the database's run_at and created_at.
+    public func job(runAt: Date, createdAt: Date) -> Job {
+        Job(id: id, queue: queue, jobType: jobType, payload: payload, priority: priority, runAt: runAt, status: .queued,
+            maxAttempts: maxAttempts, timeoutSeconds: timeoutSeconds, backoffBaseMs: backoffBaseMs,
+            idempotencyKey: idempotencyKey, replayOf: replayOf, createdAt: createdAt, runId: runId, stepSlug: stepSlug,
+            tags: tags, metadata: metadata)
+    }
 
     public init(id: String, queue: String, jobType: String, payload: String, priority: Int, runAt: Date?,
                 delaySeconds: Double, maxAttempts: Int?, timeoutSeconds: Int?, backoffBaseMs: Int?,

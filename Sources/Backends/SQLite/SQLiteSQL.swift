@@ -5,7 +5,7 @@ enum SQLiteSQL {
         id, queue, job_type, payload, priority, run_at, status, attempts, attempt_base, max_attempts, \
         timeout_seconds, backoff_base_ms, idempotency_key, replay_of, output, last_error_code, \
         last_error_message, dlq_reason_code, lease_token, lease_expires_at, worker_id, created_at, \
-        started_at, finished_at, run_id, step_slug, snoozes
+        started_at, finished_at, run_id, step_slug, snoozes, tags, metadata, progress, progress_at
         """
 
     // MARK: schema
@@ -31,15 +31,15 @@ enum SQLiteSQL {
     static let queueNameList = "SELECT queue FROM queues ORDER BY queue LIMIT ?1"
     static let jobInsert = """
         INSERT INTO jobs (id, queue, job_type, payload, priority, run_at, status, max_attempts, timeout_seconds,
-                          backoff_base_ms, idempotency_key, replay_of, created_at, run_id, step_slug)
-        VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'queued', ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
+                          backoff_base_ms, idempotency_key, replay_of, created_at, run_id, step_slug, tags, metadata)
+        VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'queued', ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
         """
     /// A job with a unique key: a live holder of the key (jobs_unique_idx) makes it insert nothing.
     static let jobInsertUnique = """
         INSERT INTO jobs (id, queue, job_type, payload, priority, run_at, status, max_attempts, timeout_seconds,
                           backoff_base_ms, idempotency_key, replay_of, created_at, run_id, step_slug,
-                          unique_key, unique_states)
-        VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'queued', ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
+                          tags, metadata, unique_key, unique_states)
+        VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'queued', ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)
         ON CONFLICT DO NOTHING
         """
     /// jobs_unique_idx's predicate, spelled the same so lookups use the index.
@@ -99,6 +99,10 @@ enum SQLiteSQL {
         """
     }
 
+    /// A progress update: only the current lease holder's (same condition as a heartbeat).
+    static let jobProgressSet = """
+        UPDATE jobs SET progress = ?1, progress_at = ?2 WHERE id = ?3 AND lease_token = ?4 AND status = 'running'
+        """
     static let jobLeaseExtend = """
         UPDATE jobs SET lease_expires_at = ?1 WHERE id = ?2 AND lease_token = ?3 AND status = 'running'
         """
@@ -189,8 +193,8 @@ enum SQLiteSQL {
         SELECT \(jobColumns), archived_at FROM jobs_archive WHERE id IN (SELECT value FROM json_each(?1))
         """
 
-    /// `where` is built from fixed fragments with numbered parameters ?2…?5 (?1 is unused: the
-    /// status is a literal, so partial indexes apply).
+    /// `where` is built from fixed fragments with numbered parameters ?2…?7 and ?10… (?1 is
+    /// unused: the status is a literal, so partial indexes apply; ?8 and ?9 are limit and offset).
     static func jobList(archive: Bool, where w: String) -> String {
         archive
             ? "SELECT \(jobColumns), archived_at FROM jobs_archive \(w) ORDER BY id DESC LIMIT ?8 OFFSET ?9"
