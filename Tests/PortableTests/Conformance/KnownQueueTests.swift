@@ -43,7 +43,7 @@ import Testing
             do {
                 try await Self.seedBeforeTheRegistry(driver)
                 let applied = try await Database.migrate(driver).applied
-                #expect(applied == [9])
+                #expect(applied == Array(9...Database.migrations(for: driver.kind).count))
                 #expect(try await driver.queueNameList(limit: 100) == ["old-archived", "old-live", "old-policy"])
             } catch {
                 await Self.drop(driver)
@@ -60,6 +60,13 @@ import Testing
         let known = Database.migrations(for: driver.kind)
         #expect(try await driver.migrationApply(Array(known.prefix(8))) == [1, 2, 3, 4, 5, 6, 7, 8])
         try await raw(driver, "CREATE TABLE queues (queue text PRIMARY KEY)")
+        // Columns of later migrations that today's driver writes and reads, gone again below.
+        let pg = driver.kind == .postgres
+        let later = ["tags \(pg ? "text[]" : "text") NOT NULL DEFAULT '\(pg ? "{}" : "[]")'", "metadata \(pg ? "json" : "text") NOT NULL DEFAULT '{}'",
+                     "progress \(pg ? "json" : "text")", "progress_at \(pg ? "timestamptz" : "integer")"]
+        for table in ["jobs", "jobs_archive"] {
+            for column in later { try await raw(driver, "ALTER TABLE \(table) ADD COLUMN \(column)") }
+        }
         let client = PortableClient(driver: driver)
         try await client.add("t", queue: "old-live")
         try await client.add("t", queue: "old-archived")
@@ -71,6 +78,9 @@ import Testing
         #expect(archived == 1)
         _ = try await client.pause("old-policy")
         try await raw(driver, "DROP TABLE queues")
+        for table in ["jobs", "jobs_archive"] {
+            for column in later { try await raw(driver, "ALTER TABLE \(table) DROP COLUMN \(column.split(separator: " ")[0])") }
+        }
     }
 
     static func raw(_ driver: any StorageDriver, _ sql: String) async throws {
