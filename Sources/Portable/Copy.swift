@@ -27,6 +27,7 @@ public enum CopyTable: String, CaseIterable, Sendable {
         ("last_error_code", .text), ("last_error_message", .text), ("dlq_reason_code", .text), ("lease_token", .uuid),
         ("lease_expires_at", .time), ("worker_id", .text), ("created_at", .time), ("started_at", .time),
         ("finished_at", .time), ("run_id", .uuid), ("step_slug", .text), ("wait_ms", .int), ("snoozes", .int),
+        ("metadata", .json), ("progress", .json), ("progress_at", .time),
     ]
 
     public var columns: [(name: String, type: CopyType)] {

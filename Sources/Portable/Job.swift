@@ -57,6 +57,13 @@ public struct Job: Sendable, Equatable {
     public var snoozes: Int
     /// The key whose per-key limits the job obeys (given or derived at enqueue; never changed).
     public var concurrencyKey: String?
+    /// Given at enqueue (`JobTags`, `JobMetadata`); never changed afterwards.
+    public var tags: [String]
+    /// A JSON object's text, as stored.
+    public var metadata: String
+    /// The latest progress update of its handler (a JSON object's text) and when it was written.
+    public var progress: String?
+    public var progressAt: Date?
 
     public init(id: String, queue: String, jobType: String, payload: String, priority: Int = 0, runAt: Date,
                 status: JobStatus, attempts: Int = 0, attemptBase: Int = 0, maxAttempts: Int? = nil,
@@ -65,7 +72,8 @@ public struct Job: Sendable, Equatable {
                 lastErrorMessage: String? = nil, dlqReasonCode: String? = nil, leaseToken: String? = nil,
                 leaseExpiresAt: Date? = nil, workerId: String? = nil, createdAt: Date, startedAt: Date? = nil,
                 finishedAt: Date? = nil, archivedAt: Date? = nil, runId: String? = nil, stepSlug: String? = nil,
-                snoozes: Int = 0, concurrencyKey: String? = nil) {
+                snoozes: Int = 0, concurrencyKey: String? = nil, tags: [String] = [], metadata: String = "{}",
+                progress: String? = nil, progressAt: Date? = nil) {
         self.id = id; self.queue = queue; self.jobType = jobType; self.payload = payload
         self.priority = priority; self.runAt = runAt; self.status = status; self.attempts = attempts
         self.attemptBase = attemptBase; self.maxAttempts = maxAttempts; self.timeoutSeconds = timeoutSeconds
@@ -74,7 +82,8 @@ public struct Job: Sendable, Equatable {
         self.dlqReasonCode = dlqReasonCode; self.leaseToken = leaseToken; self.leaseExpiresAt = leaseExpiresAt
         self.workerId = workerId; self.createdAt = createdAt; self.startedAt = startedAt
         self.finishedAt = finishedAt; self.archivedAt = archivedAt; self.runId = runId; self.stepSlug = stepSlug
-        self.snoozes = snoozes; self.concurrencyKey = concurrencyKey
+        self.snoozes = snoozes; self.concurrencyKey = concurrencyKey; self.tags = tags; self.metadata = metadata
+        self.progress = progress; self.progressAt = progressAt
     }
 
     /// The order of a claim: priority (higher first), then run_at, then id. Drivers return
@@ -114,6 +123,10 @@ public struct Job: Sendable, Equatable {
             ("created_at", .string(Time.format(createdAt))),
             ("started_at", startedAt.map { .string(Time.format($0)) } ?? .null),
             ("finished_at", finishedAt.map { .string(Time.format($0)) } ?? .null),
+            ("tags", .array(tags.map(JSON.string))),
+            ("metadata", .raw(metadata)),
+            ("progress", .optionalRaw(progress)),
+            ("progress_at", progressAt.map { .string(Time.format($0)) } ?? .null),
         ]
         if let archivedAt { m.append(("archived_at", .string(Time.format(archivedAt)))) }
         if let runId { m.append(("run_id", .string(runId))) }
@@ -142,6 +155,9 @@ public struct NewJob: Sendable, Equatable {
     /// The per-key limits' key; nil: derived from the payload by the queue policy's
     /// `concurrency_key_from`, if any.
     public var concurrencyKey: String?
+    /// Up to 16 tags (`JobTags`) to find the job by, and a JSON object of metadata (text).
+    public var tags: [String] = []
+    public var metadata: String?
 
     public init(queue: String = "default", jobType: String, payloadJSON: String = "null", priority: Int = 0,
                 runAt: Date? = nil, delaySeconds: Double? = nil, maxAttempts: Int? = nil,
@@ -200,6 +216,10 @@ public struct JobFilter: Sendable, Equatable {
     public var scheduled: Bool
     /// Set by the core from `scheduled`: only jobs whose run_at is later than this.
     public var runAfter: Date?
+    /// Jobs carrying every one of these tags.
+    public var tags: [String] = []
+    /// The job holding this idempotency key in `queue` (the default queue when none is given).
+    public var idempotencyKey: String?
 
     public init(queue: String? = nil, jobType: String? = nil, status: JobStatus? = nil,
                 errorCode: String? = nil, runId: String? = nil, dlqReason: String? = nil, scheduled: Bool = false) {

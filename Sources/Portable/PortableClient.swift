@@ -133,6 +133,8 @@ public final class PortableClient: Sendable {
                             maxAttempts: j.maxAttempts, timeoutSeconds: j.timeoutSeconds, backoffBaseMs: j.backoffBaseMs,
                             idempotencyKey: j.idempotencyKey, replayOf: replayOf, runId: runId, stepSlug: stepSlug)
         row.concurrencyKey = j.concurrencyKey
+        row.tags = try JobTags.validated(j.tags)
+        if let m = j.metadata { row.metadata = try JobMetadata.validated(m, what: "metadata") }
         if let u = j.unique {
             try u.validate()
             // The period slot is taken on this process's clock (the injected one in tests).
@@ -170,7 +172,7 @@ public final class PortableClient: Sendable {
         if let q = filter.queue { try Names.check(q, "queue") }
         if let t = filter.jobType { try Names.check(t, "job_type") }
         if let r = filter.dlqReason { try Names.check(r, "dlq_reason") }
-        var resolved = filter
+        var resolved = try filter.checked()
         if filter.scheduled {
             guard filter.status == nil || filter.status == .queued else {
                 throw PortableError.invalid("scheduled lists queued jobs only; drop status or use status=queued")
@@ -266,10 +268,13 @@ public final class PortableClient: Sendable {
         guard original.status.isTerminal else {
             throw PortableError.conflict("job \(id) is \(original.status.rawValue); only finished jobs can be replayed")
         }
-        let new = NewJob(queue: original.queue, jobType: original.jobType, payloadJSON: original.payload,
+        var new = NewJob(queue: original.queue, jobType: original.jobType, payloadJSON: original.payload,
                          priority: original.priority, maxAttempts: original.maxAttempts,
                          timeoutSeconds: original.timeoutSeconds, backoffBaseMs: original.backoffBaseMs,
                          concurrencyKey: original.concurrencyKey)
+        // The replay is the same work: it keeps the original's tags and metadata (not its progress).
+        new.tags = original.tags
+        new.metadata = original.metadata
         var oversized = Set<Int>()
         let row = try prepareInsert(new, replayOf: original.id, sizeChecked: { oversized.insert(0) })
         return try await insertGuarded([row], oversized: oversized)[0]
@@ -457,6 +462,7 @@ extension PortableClient {
         if let q = filter.queue { try Names.check(q, "queue") }
         if let t = filter.jobType { try Names.check(t, "job_type") }
         if let r = filter.dlqReason { try Names.check(r, "dlq_reason") }
+        let filter = try filter.checked()
         let statuses = action.eligible.filter { filter.status == nil || filter.status == $0 }
         var jobs: [Job] = []
         for status in statuses where jobs.count < limit {

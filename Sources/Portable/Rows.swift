@@ -37,6 +37,13 @@ extension Job {
         stepSlug = try c.textOrNull("step_slug")
         snoozes = try c.int("snoozes")
         concurrencyKey = try c.textOrNull("concurrency_key")
+        let tagsText = try c.text("tags")
+        do { tags = try JobTags.parseStored(tagsText) } catch {
+            throw PortableError(.backend, "jobs.tags: unreadable value")
+        }
+        metadata = try c.text("metadata")
+        progress = try c.textOrNull("progress")
+        progressAt = try c.dateOrNull("progress_at")
         archivedAt = archived ? try c.dateOrNull("archived_at") : nil
         if archivedAt != nil { status = .archived }
     }

@@ -50,6 +50,9 @@ public protocol StorageDriver: Sendable {
     /// (the hot path of a busy worker: each turn acks the last batch and claims the next).
     /// Not for step jobs (their acks go through `jobCompleteMany` with the flow hook).
     func jobCompleteAndLease(_ completions: [Completion], lease: LeaseRequest, now: Date?) async throws -> (acks: [AckResult], jobs: [Job])
+    /// Writes a running job's latest progress (and its time) only where `lease` is its current
+    /// lease; false when it is not (nothing written).
+    func jobProgressSet(_ lease: LeaseKey, progress: String, now: Date?) async throws -> Bool
     /// Running jobs whose lease has expired, oldest first.
     func jobLeaseExpiredList(limit: Int, now: Date?) async throws -> [Job]
 

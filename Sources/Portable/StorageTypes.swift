@@ -150,6 +150,18 @@ public struct JobInsert: Sendable, Equatable {
     /// The given key; nil: derived by the driver's insert from the queue policy's
     /// `concurrency_key_from` (read in the insert's transaction).
     public var concurrencyKey: String?
+    /// Checked by the core (`JobTags`, `JobMetadata`).
+    public var tags: [String] = []
+    public var metadata = "{}"
+
+    /// The job this row becomes, with the database's run_at and created_at and the key it got
+    /// (given or derived).
+    public func job(runAt: Date, createdAt: Date, concurrencyKey: String?) -> Job {
+        Job(id: id, queue: queue, jobType: jobType, payload: payload, priority: priority, runAt: runAt, status: .queued,
+            maxAttempts: maxAttempts, timeoutSeconds: timeoutSeconds, backoffBaseMs: backoffBaseMs,
+            idempotencyKey: idempotencyKey, replayOf: replayOf, createdAt: createdAt, runId: runId, stepSlug: stepSlug,
+            concurrencyKey: concurrencyKey, tags: tags, metadata: metadata)
+    }
 
     public init(id: String, queue: String, jobType: String, payload: String, priority: Int, runAt: Date?,
                 delaySeconds: Double, maxAttempts: Int?, timeoutSeconds: Int?, backoffBaseMs: Int?,

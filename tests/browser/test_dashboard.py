@@ -575,6 +575,45 @@ def test_job_page(case, driver):
     assert_clean_console(driver)
 
 
+def test_tags_metadata_progress(case, driver):
+    """Issue 15 §4: the job page shows tags, metadata and the handler's latest progress; the jobs
+    list filters by tag (the field, and a tag's link on the job page)."""
+    if case.token:
+        pytest.skip("client-side only; the token run covers GET /jobs in test_every_page_loads")
+    db = case.db
+    step = "echo '{\"progress\":0.5,\"step\":\"upload\"}' >&3"
+    tagged = json.loads(run_cli(["enqueue", "steps", "--queue", "tagged", "--tag", "tenant:42", "--tag", "nightly",
+                                 "--metadata", json.dumps({"owner": "billing"}), "--json"], db).stdout)["job_id"]
+    other = json.loads(run_cli(["enqueue", "steps", "--queue", "tagged", "--tag", "nightly", "--json"], db).stdout)["job_id"]
+    run_cli(["work", "--queues", "tagged", "--until-empty", "--exec", "steps=" + step], db, timeout=60)
+
+    goto(driver, case, "/jobs/" + tagged, "view-job")
+    tags = [a.text for a in driver.find_elements(By.CSS_SELECTOR, "[data-field='tags'] a.tag")]
+    assert tags == ["tenant:42", "nightly"], tags
+    assert json.loads(driver.find_element(By.CSS_SELECTOR, "[data-field='metadata'] code").text) == {"owner": "billing"}
+    progress = driver.find_element(By.CSS_SELECTOR, "[data-field='progress']")
+    assert json.loads(progress.find_element(By.CSS_SELECTOR, "code").text) == {"progress": 0.5, "step": "upload"}
+    assert driver.find_element(By.ID, "job-progress").get_attribute("value") == "0.5"
+    case.shot(driver, "job-tags-progress")
+
+    # a tag's link lists the jobs carrying it
+    driver.find_element(By.CSS_SELECTOR, "[data-field='tags'] a.tag").click()
+    wait_for(driver, lambda d: "tag=tenant" in d.current_url and d.find_elements(By.CSS_SELECTOR, "#view-jobs[data-state='ready']"),
+             "the tag filter from the job page")
+    assert [r["id"] for r in rows(driver, "jobs-table")] == [tagged]
+    # the filter field: two tags means jobs carrying both
+    field = driver.find_element(By.ID, "filter-tag")
+    assert field.get_attribute("value") == "tenant:42"
+    field.clear()
+    field.send_keys("nightly")
+    driver.find_element(By.ID, "filter-apply").click()
+    wait_for(driver, lambda d: "tag=nightly" in d.current_url and d.find_elements(By.CSS_SELECTOR, "#view-jobs[data-state='ready']")
+             and len(rows(d, "jobs-table")) == 2, "the tag filter field")
+    assert {r["id"] for r in rows(driver, "jobs-table")} == {tagged, other}
+    case.shot(driver, "jobs-by-tag")
+    assert_clean_console(driver)
+
+
 def test_dlq_retry(case, driver):
     target = case.seeds["dlq_alpha"][1]
     goto(driver, case, "/dlq", "view-dlq")

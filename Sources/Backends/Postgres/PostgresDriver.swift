@@ -155,10 +155,7 @@ public final class PostgresDriver: StorageDriver {
         }
         let created = rows.compactMap { row -> Job? in
             guard let (runAt, createdAt, key) = times[row.id] else { return nil }
-            return Job(id: row.id, queue: row.queue, jobType: row.jobType, payload: row.payload, priority: row.priority,
-                       runAt: runAt, status: .queued, maxAttempts: row.maxAttempts, timeoutSeconds: row.timeoutSeconds,
-                       backoffBaseMs: row.backoffBaseMs, idempotencyKey: row.idempotencyKey, replayOf: row.replayOf,
-                       createdAt: createdAt, runId: row.runId, stepSlug: row.stepSlug, concurrencyKey: key)
+            return row.job(runAt: runAt, createdAt: createdAt, concurrencyKey: key)
         }
         return try await insertOutcomes(rows, created: created)
     }
@@ -223,11 +220,7 @@ public final class PostgresDriver: StorageDriver {
                                       uniquingKeysWith: { a, _ in a })
             for r in batch {
                 if let (runAt, createdAt, key) = round.created[r.id] {
-                    outcomes[r.id] = JobInsertOutcome(job: Job(
-                        id: r.id, queue: r.queue, jobType: r.jobType, payload: r.payload, priority: r.priority,
-                        runAt: runAt, status: .queued, maxAttempts: r.maxAttempts, timeoutSeconds: r.timeoutSeconds,
-                        backoffBaseMs: r.backoffBaseMs, idempotencyKey: r.idempotencyKey, replayOf: r.replayOf,
-                        createdAt: createdAt, runId: r.runId, stepSlug: r.stepSlug, concurrencyKey: key), created: true)
+                    outcomes[r.id] = JobInsertOutcome(job: r.job(runAt: runAt, createdAt: createdAt, concurrencyKey: key), created: true)
                 } else if let m = round.matched[r.id], let j = existing[m.id] {
                     outcomes[r.id] = JobInsertOutcome(job: j, created: false, duplicate: m.kind, replaced: m.replaced)
                 }
@@ -281,6 +274,8 @@ public final class PostgresDriver: StorageDriver {
             PGArray.literalOrNull(rows.map(\.uniqueKey)),
             PGArray.literalOrNull(ints: rows.map(\.uniqueStates)),
             PGArray.literalOrNull(rows.map(\.concurrencyKey)),
+            PGArray.literalOrNull(rows.map { $0.tags.isEmpty ? nil : PGArray.literal($0.tags) }),
+            PGArray.literalOrNull(rows.map { $0.metadata == "{}" ? nil : $0.metadata }),
         ]
     }
 
@@ -440,6 +435,12 @@ public final class PostgresDriver: StorageDriver {
         return try await with { c in try c.query(PostgresSQL.jobReleaseMany, params).affectedRows }
     }
 
+    public func jobProgressSet(_ lease: LeaseKey, progress: String, now: Date?) async throws -> Bool {
+        guard UUID(uuidString: lease.token) != nil, UUID(uuidString: lease.jobId) != nil else { return false }
+        let params: [String?] = [PostgresDriver.ts(now), progress, lease.jobId, lease.token]
+        return try await with { c in try c.query(PostgresSQL.jobProgressSet, params).affectedRows == 1 }
+    }
+
     public func jobLeaseExpiredList(limit: Int, now: Date?) async throws -> [Job] {
         let params: [String?] = [PostgresDriver.ts(now), String(limit)]
         return try await with(.read) { c in
@@ -507,6 +508,16 @@ public final class PostgresDriver: StorageDriver {
         if let t = f.runAfter {
             params.append(Time.format(t))
             parts.append("run_at > $\(params.count)::timestamptz")
+        }
+        if !f.tags.isEmpty {
+            // `tags <> '{}'` is the GIN indexes' predicate, repeated so a generic plan can use them.
+            params.append(PGArray.literal(f.tags))
+            parts.append("tags @> $\(params.count)::text[] AND tags <> '{}'")
+        }
+        if let k = f.idempotencyKey {
+            // Through job_keys' primary key (queue, key): the key stays there while its job is kept.
+            params += [f.queue ?? "default", k]
+            parts.append("id IN (SELECT job_id FROM job_keys WHERE queue = $\(params.count - 1) AND idempotency_key = $\(params.count))")
         }
         return (archive, parts.isEmpty ? "" : "WHERE " + parts.joined(separator: " AND "), params)
     }

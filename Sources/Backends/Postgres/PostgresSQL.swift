@@ -8,7 +8,7 @@ enum PostgresSQL {
         id, queue, job_type, payload, priority, run_at, status, attempts, attempt_base, max_attempts, \
         timeout_seconds, backoff_base_ms, idempotency_key, replay_of, output, last_error_code, \
         last_error_message, dlq_reason_code, lease_token, lease_expires_at, worker_id, created_at, \
-        started_at, finished_at, run_id, step_slug, snoozes, concurrency_key
+        started_at, finished_at, run_id, step_slug, snoozes, concurrency_key, tags, metadata, progress, progress_at
         """
 
     static func prefixed(_ alias: String) -> String {
@@ -46,10 +46,10 @@ enum PostgresSQL {
         WITH i AS (
             SELECT * FROM unnest($2::uuid[], $3::text[], $4::text[], $5::text[], $6::int[], $7::timestamptz[],
                                  $8::float8[], $9::int[], $10::int[], $11::int[], $12::text[], $13::uuid[],
-                                 $14::uuid[], $15::text[], $16::text[], $17::int[], $18::text[]) WITH ORDINALITY
+                                 $14::uuid[], $15::text[], $16::text[], $17::int[], $18::text[], $19::text[], $20::text[]) WITH ORDINALITY
                 AS i(id, queue, job_type, payload, priority, run_at, delay, max_attempts, timeout_seconds,
                      backoff_base_ms, idempotency_key, replay_of, run_id, step_slug, unique_key, unique_states,
-                     concurrency_key, ord)
+                     concurrency_key, tags, metadata, ord)
         ),
         q AS (
             INSERT INTO queues (queue) SELECT DISTINCT queue FROM i ORDER BY queue
@@ -64,11 +64,12 @@ enum PostgresSQL {
         ins AS (
             INSERT INTO jobs (id, queue, job_type, payload, priority, run_at, status, max_attempts, timeout_seconds,
                               backoff_base_ms, idempotency_key, replay_of, created_at, run_id, step_slug,
-                              unique_key, unique_states, concurrency_key)
+                              unique_key, unique_states, concurrency_key, tags, metadata)
             SELECT i.id, i.queue, i.job_type, i.payload::json, i.priority,
                    coalesce(i.run_at, \(now) + coalesce(i.delay, 0) * interval '1 second'), 'queued', i.max_attempts,
                    i.timeout_seconds, i.backoff_base_ms, i.idempotency_key, i.replay_of, \(now), i.run_id, i.step_slug,
-                   i.unique_key, i.unique_states, coalesce(i.concurrency_key, \(derivedKey("i.payload::json", "p.concurrency_key_from")))
+                   i.unique_key, i.unique_states, coalesce(i.concurrency_key, \(derivedKey("i.payload::json", "p.concurrency_key_from"))),
+                   coalesce(i.tags::text[], '{}'), coalesce(i.metadata::json, '{}')
             FROM i
             -- A given key beats a derived one; the policy is read in this statement, so a key is
             -- derived by the policy in effect when the job is inserted.
@@ -201,6 +202,12 @@ enum PostgresSQL {
             """
     }
 
+    /// A progress update: only the current lease holder's (same condition as a heartbeat).
+    static let jobProgressSet = """
+        UPDATE jobs SET progress = $2::json, progress_at = \(now)
+        WHERE id = $3::uuid AND lease_token = $4::uuid AND status = 'running'
+        """
+
     static let jobLeaseExtend = """
         UPDATE jobs j SET lease_expires_at = \(now) + $2 * interval '1 second'
         FROM unnest($3::uuid[], $4::uuid[]) AS i(id, token)
@@ -256,7 +263,7 @@ enum PostgresSQL {
         let nulls = "NULL::text, NULL::text, NULL::json, NULL::int, NULL::timestamptz, NULL::text, NULL::int, NULL::int, "
             + "NULL::int, NULL::int, NULL::int, NULL::text, NULL::uuid, NULL::json, NULL::text, NULL::text, NULL::text, "
             + "NULL::uuid, NULL::timestamptz, NULL::text, NULL::timestamptz, NULL::timestamptz, NULL::timestamptz, NULL::uuid, NULL::text, "
-            + "NULL::int, NULL::text"
+            + "NULL::int, NULL::text, NULL::text[], NULL::json, NULL::json, NULL::timestamptz"
         let ctes = p.recursive ? completeCTEs.replacingOccurrences(of: "WITH i AS (", with: "WITH RECURSIVE i AS (") : completeCTEs
         return ctes + """
             ,

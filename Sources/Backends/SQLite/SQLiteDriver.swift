@@ -146,12 +146,8 @@ public final class SQLiteDriver: StorageDriver {
                 return JobInsertOutcome(job: j, created: false, duplicate: e.kind, replaced: e.replaced)
             }
             let runAt = r.runAt.map(Time.millis) ?? nowMs + Int64((r.delaySeconds * 1000).rounded())
-            return JobInsertOutcome(job: Job(
-                id: r.id, queue: r.queue, jobType: r.jobType, payload: r.payload, priority: r.priority,
-                runAt: Time.date(millis: runAt), status: .queued, maxAttempts: r.maxAttempts,
-                timeoutSeconds: r.timeoutSeconds, backoffBaseMs: r.backoffBaseMs, idempotencyKey: r.idempotencyKey,
-                replayOf: r.replayOf, createdAt: Time.date(millis: nowMs), runId: r.runId, stepSlug: r.stepSlug,
-                concurrencyKey: keys[i]), created: true)
+            return JobInsertOutcome(job: r.job(runAt: Time.date(millis: runAt), createdAt: Time.date(millis: nowMs),
+                                               concurrencyKey: keys[i]), created: true)
         }
     }
 
@@ -204,6 +200,7 @@ public final class SQLiteDriver: StorageDriver {
                 .text(r.id), .text(r.queue), .text(r.jobType), .text(r.payload), .int(Int64(r.priority)),
                 .int(runAt), .opt(r.maxAttempts), .opt(r.timeoutSeconds), .opt(r.backoffBaseMs),
                 .opt(r.idempotencyKey), .opt(r.replayOf), .int(nowMs), .opt(r.runId), .opt(r.stepSlug), .opt(key),
+                .text(JSON.array(r.tags.map(JSON.string)).compact), .text(r.metadata),
             ]
             guard let uniqueKey = r.uniqueKey else {
                 try c.run(SQLiteSQL.jobInsert, values)
@@ -273,6 +270,13 @@ public final class SQLiteDriver: StorageDriver {
             var ignored: [String] = []
             let acks = try completions.map { try SQLiteDriver.complete($0, c, nowMs: nowMs, flow: nil, madeIn: &ignored) }
             return (acks, try SQLiteDriver.claim(q, nowMs: nowMs, c))
+        }
+    }
+
+    public func jobProgressSet(_ lease: LeaseKey, progress: String, now: Date?) async throws -> Bool {
+        let nowMs = SQLiteDriver.nowMs(now)
+        return try await write { c in
+            try c.run(SQLiteSQL.jobProgressSet, [.text(progress), .int(nowMs), .text(lease.jobId), .text(lease.token)]) == 1
         }
     }
 
@@ -449,7 +453,8 @@ public final class SQLiteDriver: StorageDriver {
         return try await read { c in try c.query(SQLiteSQL.jobGetMany, [.text(list)]) { try Job(row: $0, archived: true) } }
     }
 
-    static func filterSQL(_ f: JobFilter) -> (archive: Bool, where: String, params: [SQLValue]) {
+    /// The WHERE clause; `params` bind ?1…?7, `extra` ?10… (after limit and offset at ?8, ?9).
+    static func filterSQL(_ f: JobFilter) -> (archive: Bool, where: String, params: [SQLValue], extra: [SQLValue]) {
         var parts: [String] = []
         let archive = f.status == .archived
         // The status is written into the SQL: SQLite uses a partial index (jobs_queued_idx, ...)
@@ -461,6 +466,16 @@ public final class SQLiteDriver: StorageDriver {
         if f.runId != nil { parts.append("run_id = ?5") }
         if f.dlqReason != nil { parts.append("dlq_reason_code = ?6") }
         if f.runAfter != nil { parts.append("run_at > ?7") }
+        var extra: [SQLValue] = []
+        // Tags through job_tags' (tag, job_id) key: one walk per tag, the ids then fetched by key.
+        for t in f.tags {
+            extra.append(.text(t))
+            parts.append("id IN (SELECT job_id FROM job_tags WHERE tag = ?\(9 + extra.count))")
+        }
+        if let k = f.idempotencyKey {
+            extra += [.text(f.queue ?? "default"), .text(k)]
+            parts.append("id IN (SELECT job_id FROM job_keys WHERE queue = ?\(8 + extra.count) AND idempotency_key = ?\(9 + extra.count))")
+        }
         var w = parts.isEmpty ? "" : "WHERE " + parts.joined(separator: " AND ")
         // Without statistics SQLite would walk the primary key (the whole history) for
         // `ORDER BY id DESC` and filter for the few running jobs; their lease index is the
@@ -468,7 +483,7 @@ public final class SQLiteDriver: StorageDriver {
         if f.status == .running { w = "INDEXED BY jobs_lease_idx " + w }
         let params: [SQLValue] = [.null, .opt(f.queue), .opt(f.jobType),
                                   .opt(f.errorCode), .opt(f.runId), .opt(f.dlqReason), SQLValue.ms(f.runAfter)]
-        return (archive, w, params)
+        return (archive, w, params, extra)
     }
 
     public func jobList(_ filter: JobFilter, limit: Int, offset: Int) async throws -> [Job] {
@@ -481,15 +496,16 @@ public final class SQLiteDriver: StorageDriver {
 
     private func list<T: Sendable>(_ filter: JobFilter, limit: Int, offset: Int, sql: (Bool, String) -> String,
                                    map: @escaping @Sendable (SQLiteRow) throws -> T) async throws -> [T] {
-        let (archive, w, params) = SQLiteDriver.filterSQL(filter)
+        let (archive, w, params, extra) = SQLiteDriver.filterSQL(filter)
         let statement = sql(archive, w)
-        return try await read { c in try c.query(statement, params + [.int(Int64(limit)), .int(Int64(offset))], map) }
+        return try await read { c in try c.query(statement, params + [.int(Int64(limit)), .int(Int64(offset))] + extra, map) }
     }
 
     public func jobCount(_ filter: JobFilter, cap: Int) async throws -> Int {
-        let (archive, w, params) = SQLiteDriver.filterSQL(filter)
+        let (archive, w, params, extra) = SQLiteDriver.filterSQL(filter)
         let sql = SQLiteSQL.jobCount(archive: archive, where: w)
-        return try await read { c in try c.scalar(sql, params + [.int(Int64(cap))]) }
+        let bound = params + [.int(Int64(cap))] + (extra.isEmpty ? [] : [.null] + extra)
+        return try await read { c in try c.scalar(sql, bound) }
     }
 
     public func jobHistory(_ id: String) async throws -> JobHistory {

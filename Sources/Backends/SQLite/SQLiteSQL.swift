@@ -5,7 +5,7 @@ enum SQLiteSQL {
         id, queue, job_type, payload, priority, run_at, status, attempts, attempt_base, max_attempts, \
         timeout_seconds, backoff_base_ms, idempotency_key, replay_of, output, last_error_code, \
         last_error_message, dlq_reason_code, lease_token, lease_expires_at, worker_id, created_at, \
-        started_at, finished_at, run_id, step_slug, snoozes, concurrency_key
+        started_at, finished_at, run_id, step_slug, snoozes, concurrency_key, tags, metadata, progress, progress_at
         """
 
     // MARK: schema
@@ -31,15 +31,16 @@ enum SQLiteSQL {
     static let queueNameList = "SELECT queue FROM queues ORDER BY queue LIMIT ?1"
     static let jobInsert = """
         INSERT INTO jobs (id, queue, job_type, payload, priority, run_at, status, max_attempts, timeout_seconds,
-                          backoff_base_ms, idempotency_key, replay_of, created_at, run_id, step_slug, concurrency_key)
-        VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'queued', ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
+                          backoff_base_ms, idempotency_key, replay_of, created_at, run_id, step_slug, concurrency_key,
+                          tags, metadata)
+        VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'queued', ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)
         """
     /// A job with a unique key: a live holder of the key (jobs_unique_idx) makes it insert nothing.
     static let jobInsertUnique = """
         INSERT INTO jobs (id, queue, job_type, payload, priority, run_at, status, max_attempts, timeout_seconds,
                           backoff_base_ms, idempotency_key, replay_of, created_at, run_id, step_slug,
-                          concurrency_key, unique_key, unique_states)
-        VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'queued', ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)
+                          concurrency_key, tags, metadata, unique_key, unique_states)
+        VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'queued', ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)
         ON CONFLICT DO NOTHING
         """
     /// The queue policy's payload field that keys its jobs, read in the insert's transaction.
@@ -112,6 +113,10 @@ enum SQLiteSQL {
         """
     }
 
+    /// A progress update: only the current lease holder's (same condition as a heartbeat).
+    static let jobProgressSet = """
+        UPDATE jobs SET progress = ?1, progress_at = ?2 WHERE id = ?3 AND lease_token = ?4 AND status = 'running'
+        """
     static let jobLeaseExtend = """
         UPDATE jobs SET lease_expires_at = ?1 WHERE id = ?2 AND lease_token = ?3 AND status = 'running'
         """
@@ -202,8 +207,8 @@ enum SQLiteSQL {
         SELECT \(jobColumns), archived_at FROM jobs_archive WHERE id IN (SELECT value FROM json_each(?1))
         """
 
-    /// `where` is built from fixed fragments with numbered parameters ?2…?5 (?1 is unused: the
-    /// status is a literal, so partial indexes apply).
+    /// `where` is built from fixed fragments with numbered parameters ?2…?7 and ?10… (?1 is
+    /// unused: the status is a literal, so partial indexes apply; ?8 and ?9 are limit and offset).
     static func jobList(archive: Bool, where w: String) -> String {
         archive
             ? "SELECT \(jobColumns), archived_at FROM jobs_archive \(w) ORDER BY id DESC LIMIT ?8 OFFSET ?9"

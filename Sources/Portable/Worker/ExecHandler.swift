@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -19,12 +20,17 @@ import Glibc
 ///   after `killGraceSeconds`.
 /// - the worker dies (even by SIGKILL): the group is killed with it (a watchdog leads it; see
 ///   `ChildProcess`).
+/// - progress: each line the command writes to file descriptor 3 is a progress update, a JSON
+///   object (`echo '{"progress":0.4}' >&3`), recorded in order under the job's lease. A line that
+///   is not a JSON object within the limit, or that cannot be recorded, is logged and ignored:
+///   progress never fails a job.
 public enum ExecHandler {
-    public static func make(command: String, maxOutputBytes: Int, killGraceSeconds: Double = 5) -> JobHandler {
-        { ctx in try await run(command: command, ctx: ctx, maxOutputBytes: maxOutputBytes, grace: killGraceSeconds) }
+    public static func make(command: String, maxOutputBytes: Int, killGraceSeconds: Double = 5,
+                            logger: Logger = Logger(label: "portableq.exec")) -> JobHandler {
+        { ctx in try await run(command: command, ctx: ctx, maxOutputBytes: maxOutputBytes, grace: killGraceSeconds, logger: logger) }
     }
 
-    static func run(command: String, ctx: JobContext, maxOutputBytes: Int, grace: Double) async throws -> String? {
+    static func run(command: String, ctx: JobContext, maxOutputBytes: Int, grace: Double, logger: Logger) async throws -> String? {
         var env = ProcessInfo.processInfo.environment
         env["PORTABLEQ_JOB_ID"] = ctx.job.id
         env["PORTABLEQ_JOB_TYPE"] = ctx.job.jobType
@@ -32,15 +38,28 @@ public enum ExecHandler {
         env["PORTABLEQ_ATTEMPT"] = String(ctx.job.attempts)
         env["PORTABLEQ_CONCURRENCY_KEY"] = ctx.job.concurrencyKey
         let box = ChildBox()
-        let exit: ChildProcess.Exit = try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { (c: CheckedContinuation<ChildProcess.Exit, any Error>) in
-                ChildProcess.start(command: command, environment: env, stdin: Array(ctx.job.payload.utf8),
-                                   maxStdout: maxOutputBytes,
-                                   started: { box.set($0, grace: grace) }, completion: { c.resume(with: $0) })
+        // fd 3 lines are recorded one after another, in the order written, beside the process.
+        let (lines, sink) = AsyncStream<String?>.makeStream()
+        let recorder = Task { await record(lines, ctx: ctx, logger: logger) }
+        let exit: ChildProcess.Exit
+        do {
+            exit = try await withTaskCancellationHandler {
+                try await withCheckedThrowingContinuation { (c: CheckedContinuation<ChildProcess.Exit, any Error>) in
+                    ChildProcess.start(command: command, environment: env, stdin: Array(ctx.job.payload.utf8),
+                                       maxStdout: maxOutputBytes, maxFd3Line: JobMetadata.maxBytes,
+                                       fd3Line: { sink.yield($0) },
+                                       started: { box.set($0, grace: grace) }, completion: { c.resume(with: $0) })
+                }
+            } onCancel: {
+                box.cancel(grace: grace)
             }
-        } onCancel: {
-            box.cancel(grace: grace)
+        } catch {
+            sink.finish()
+            recorder.cancel()
+            throw error
         }
+        sink.finish()
+        await recorder.value
         if Task.isCancelled { throw CancellationError() }
         let stderr = String(decoding: exit.stderrTail, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         let message: String? = stderr.isEmpty ? nil : stderr
@@ -64,6 +83,25 @@ public enum ExecHandler {
             throw JobError.snooze(seconds: seconds)
         case let n:
             throw JobError.retryable(code: "EXEC_EXIT_\(n)", message: message)
+        }
+    }
+
+    /// Records each fd 3 line as a progress update; bad lines and failed writes are only logged.
+    static func record(_ lines: AsyncStream<String?>, ctx: JobContext, logger: Logger) async {
+        let meta: Logger.Metadata = ["job_id": .string(ctx.job.id), "job_type": .string(ctx.job.jobType)]
+        for await line in lines {
+            guard let line else {
+                logger.warning("ignored a progress line on fd 3: longer than \(JobMetadata.maxBytes) bytes", metadata: meta)
+                continue
+            }
+            if line.allSatisfy(\.isWhitespace) { continue }
+            do {
+                try await ctx.progress(json: line)
+            } catch let e as PortableError {
+                logger.warning("ignored a progress line on fd 3: \(e.message)", metadata: meta)
+            } catch {
+                logger.warning("ignored a progress line on fd 3: \(error)", metadata: meta)
+            }
         }
     }
 

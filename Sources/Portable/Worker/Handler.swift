@@ -4,6 +4,16 @@ import Foundation
 public struct JobContext: Sendable {
     public let job: Job
     public let workerId: String
+    /// Writes a progress update under this attempt's lease (nil outside a worker).
+    let progressWriter: (@Sendable (String) async throws -> Void)?
+
+    public init(job: Job, workerId: String) {
+        self.init(job: job, workerId: workerId, progressWriter: nil)
+    }
+
+    init(job: Job, workerId: String, progressWriter: (@Sendable (String) async throws -> Void)?) {
+        self.job = job; self.workerId = workerId; self.progressWriter = progressWriter
+    }
     /// The attempt number (1-based, continues across retries in place).
     public var attempt: Int { job.attempts }
     /// The payload's JSON text, exactly as stored.

@@ -64,7 +64,11 @@ struct HandlerRunner: Sendable {
             return .failure(code: Codes.unknownJobType, message: "worker \(options.id) has no handler for job type \(job.jobType)",
                             retryable: true)
         }
-        return await HandlerRunner.invoke(reg.handler, JobContext(job: job, workerId: options.id), maxOutput: client.config.maxPayloadBytes)
+        let lease = LeaseKey(jobId: job.id, token: job.leaseToken ?? "")
+        let context = JobContext(job: job, workerId: options.id) { [client] update in
+            try await client.recordProgress(lease, json: update)
+        }
+        return await HandlerRunner.invoke(reg.handler, context, maxOutput: client.config.maxPayloadBytes)
     }
 
     static func invoke(_ handler: JobHandler, _ ctx: JobContext, maxOutput: Int) async -> AttemptResult {

@@ -57,11 +57,14 @@ final class ChildProcess: @unchecked Sendable {
     /// Starts the command in a new process group; `started` gets the child once it runs,
     /// `completion` its exit (or why it could not start). Spawning, pumping and reaping all happen
     /// on a thread of the child's own, off the cooperative pool.
+    /// `fd3Line` gets each line the command writes to its file descriptor 3 (progress updates),
+    /// without the newline, on the pump's thread; lines over `maxFd3Line` bytes are passed as nil.
     static func start(command: String, environment: [String: String], stdin: [UInt8], maxStdout: Int,
-                      stderrTail: Int = 4096, started: @escaping @Sendable (ChildProcess) -> Void,
+                      stderrTail: Int = 4096, maxFd3Line: Int = 65_536, fd3Line: (@Sendable (String?) -> Void)? = nil,
+                      started: @escaping @Sendable (ChildProcess) -> Void,
                       completion: @escaping @Sendable (Result<Exit, any Error>) -> Void) {
         let thread = Thread {
-            let child: ChildProcess, fds: (stdin: Int32, stdout: Int32, stderr: Int32)
+            let child: ChildProcess, fds: (stdin: Int32, stdout: Int32, stderr: Int32, fd3: Int32)
             do {
                 (child, fds) = try spawn(command: command, environment: environment)
             } catch {
@@ -69,8 +72,8 @@ final class ChildProcess: @unchecked Sendable {
                 return
             }
             started(child)
-            let exit = child.pump(stdinFD: fds.stdin, stdoutFD: fds.stdout, stderrFD: fds.stderr, input: stdin,
-                                  maxStdout: maxStdout, stderrTail: stderrTail)
+            let exit = child.pump(stdinFD: fds.stdin, stdoutFD: fds.stdout, stderrFD: fds.stderr, fd3: fds.fd3, input: stdin,
+                                  maxStdout: maxStdout, stderrTail: stderrTail, maxFd3Line: maxFd3Line, fd3Line: fd3Line)
             child.stopWatchdog()
             completion(.success(exit))
         }
@@ -81,16 +84,16 @@ final class ChildProcess: @unchecked Sendable {
     /// Spawns the watchdog (the group's leader), then the command in its group with its stdio on
     /// fresh pipes; returns the child and the parent's ends of the pipes.
     private static func spawn(command: String, environment: [String: String]) throws
-        -> (ChildProcess, (stdin: Int32, stdout: Int32, stderr: Int32)) {
+        -> (ChildProcess, (stdin: Int32, stdout: Int32, stderr: Int32, fd3: Int32)) {
         var pipes: [Pipe2] = []
         do {
-            for _ in 0..<3 { pipes.append(try Pipe2.make()) }
+            for _ in 0..<4 { pipes.append(try Pipe2.make()) }
         } catch {
             pipes.forEach { $0.closeBoth() }
             throw error
         }
-        let (inPipe, outPipe, errPipe) = (pipes[0], pipes[1], pipes[2])
-        defer { close(inPipe.read); close(outPipe.write); close(errPipe.write) }
+        let (inPipe, outPipe, errPipe, fd3Pipe) = (pipes[0], pipes[1], pipes[2], pipes[3])
+        defer { close(inPipe.read); close(outPipe.write); close(errPipe.write); close(fd3Pipe.write) }
         do {
             var watchdog: pid_t?
             if let lifeline {
@@ -101,15 +104,15 @@ final class ChildProcess: @unchecked Sendable {
             do {
                 pid = try Spawn.run(path: "/bin/sh", args: ["/bin/sh", "-c", command],
                                     environment: environment.map { "\($0.key)=\($0.value)" },
-                                    dups: [(inPipe.read, 0), (outPipe.write, 1), (errPipe.write, 2)],
+                                    dups: [(inPipe.read, 0), (outPipe.write, 1), (errPipe.write, 2), (fd3Pipe.write, 3)],
                                     group: watchdog ?? 0)
             } catch {
                 if let watchdog { ChildProcess.reap(killing: watchdog) }
                 throw error
             }
-            return (ChildProcess(pid: pid, pgid: watchdog ?? pid), (inPipe.write, outPipe.read, errPipe.read))
+            return (ChildProcess(pid: pid, pgid: watchdog ?? pid), (inPipe.write, outPipe.read, errPipe.read, fd3Pipe.read))
         } catch {
-            close(inPipe.write); close(outPipe.read); close(errPipe.read)
+            close(inPipe.write); close(outPipe.read); close(errPipe.read); close(fd3Pipe.read)
             throw error
         }
     }
@@ -128,9 +131,23 @@ final class ChildProcess: @unchecked Sendable {
 
     /// Feeds stdin, drains stdout/stderr and reaps the child. A child that leaves background
     /// processes holding the pipes is not waited for beyond a short grace once it exited.
-    private func pump(stdinFD: Int32, stdoutFD: Int32, stderrFD: Int32, input: [UInt8], maxStdout: Int,
-                      stderrTail: Int) -> Exit {
-        var inFD: Int32 = stdinFD, outFD: Int32 = stdoutFD, errFD: Int32 = stderrFD
+    private func pump(stdinFD: Int32, stdoutFD: Int32, stderrFD: Int32, fd3: Int32, input: [UInt8], maxStdout: Int,
+                      stderrTail: Int, maxFd3Line: Int, fd3Line: (@Sendable (String?) -> Void)?) -> Exit {
+        var inFD: Int32 = stdinFD, outFD: Int32 = stdoutFD, errFD: Int32 = stderrFD, lineFD: Int32 = fd3
+        var line: [UInt8] = [], lineTooLong = false
+        func emit(_ bytes: ArraySlice<UInt8>) {
+            for b in bytes {
+                if b == UInt8(ascii: "\n") {
+                    fd3Line?(lineTooLong ? nil : String(decoding: line, as: UTF8.self))
+                    line.removeAll(keepingCapacity: true)
+                    lineTooLong = false
+                } else if line.count < maxFd3Line {
+                    line.append(b)
+                } else {
+                    lineTooLong = true
+                }
+            }
+        }
         _ = fcntl(inFD, F_SETFL, fcntl(inFD, F_GETFL) | O_NONBLOCK)
         var written = 0
         var out: [UInt8] = [], err: [UInt8] = []
@@ -140,11 +157,12 @@ final class ChildProcess: @unchecked Sendable {
         var graceUntil: Double?
         var buf = [UInt8](repeating: 0, count: 65536)
         if input.isEmpty { close(inFD); inFD = -1 }
-        while outFD >= 0 || errFD >= 0 || inFD >= 0 {
+        while outFD >= 0 || errFD >= 0 || inFD >= 0 || lineFD >= 0 {
             var fds: [pollfd] = []
             if inFD >= 0 { fds.append(pollfd(fd: inFD, events: Int16(POLLOUT), revents: 0)) }
             if outFD >= 0 { fds.append(pollfd(fd: outFD, events: Int16(POLLIN), revents: 0)) }
             if errFD >= 0 { fds.append(pollfd(fd: errFD, events: Int16(POLLIN), revents: 0)) }
+            if lineFD >= 0 { fds.append(pollfd(fd: lineFD, events: Int16(POLLIN), revents: 0)) }
             _ = poll(&fds, nfds_t(fds.count), 100)
             for f in fds where f.revents != 0 {
                 if f.fd == inFD {
@@ -156,10 +174,12 @@ final class ChildProcess: @unchecked Sendable {
                     if n <= 0 {
                         if n < 0 && (errno == EAGAIN || errno == EINTR) { continue }
                         close(f.fd)
-                        if f.fd == outFD { outFD = -1 } else { errFD = -1 }
+                        if f.fd == outFD { outFD = -1 } else if f.fd == lineFD { lineFD = -1 } else { errFD = -1 }
                         continue
                     }
-                    if f.fd == outFD {
+                    if f.fd == lineFD {
+                        emit(buf[0..<n])
+                    } else if f.fd == outFD {
                         let room = maxStdout + 1 - out.count
                         if room > 0 { out.append(contentsOf: buf[0..<min(n, room)]) }
                         if n > room { truncated = true }
@@ -180,7 +200,9 @@ final class ChildProcess: @unchecked Sendable {
                 break
             }
         }
-        for fd in [inFD, outFD, errFD] where fd >= 0 { close(fd) }
+        for fd in [inFD, outFD, errFD, lineFD] where fd >= 0 { close(fd) }
+        // A last line without its newline still counts.
+        if !line.isEmpty || lineTooLong { emit([UInt8(ascii: "\n")]) }
         if !reaped {
             while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
         }

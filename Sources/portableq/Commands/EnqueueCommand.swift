@@ -23,6 +23,8 @@ struct EnqueueCommand: AsyncParsableCommand {
     @Option(name: .customLong("unique-by"), help: "Unique while active, by these comma-separated fields: queue, job_type, payload, payload.<field>.") var uniqueBy: String?
     @Option(name: .customLong("unique-states"), help: "With --unique-by: the statuses that hold the key (default queued,running; must include both).") var uniqueStates: String?
     @Option(name: .customLong("unique-period"), help: "With --unique-by: unique per period of this many seconds.") var uniquePeriod: Int?
+    @Option(name: .customLong("tag"), help: "A tag to find the job by (repeatable, up to 16; 1-64 of A-Z a-z 0-9 _ . : / = -).") var tags: [String] = []
+    @Option(help: "A JSON object kept with the job (up to 64 KiB).") var metadata: String?
     @Option(name: .customLong("unique-on-conflict"), help: "With --unique-by: skip (default) or replace (a queued match takes this payload and run time).") var uniqueOnConflict: String?
 
     /// The unique options as a spec; the core checks the values.
@@ -56,9 +58,11 @@ struct EnqueueCommand: AsyncParsableCommand {
             }
             at = d
         }
-        let job = NewJob(queue: queue, jobType: type, payloadJSON: body, priority: priority, runAt: at, delaySeconds: delay,
+        var job = NewJob(queue: queue, jobType: type, payloadJSON: body, priority: priority, runAt: at, delaySeconds: delay,
                          maxAttempts: maxAttempts, timeoutSeconds: timeoutSeconds, idempotencyKey: idempotencyKey,
                          unique: try uniqueSpec(), concurrencyKey: concurrencyKey)
+        job.tags = tags
+        job.metadata = metadata
         let r = try await db.withClient { client in try await client.enqueue(job) }
         if db.json { Output.json(r.json); return }
         if r.created {

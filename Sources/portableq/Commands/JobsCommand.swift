@@ -13,7 +13,7 @@ struct JobsCommand: AsyncParsableCommand {
 
 /// `--filter queue=Q,job_type=T,error_code=C,status=S` for bulk actions.
 struct BulkOptions: ParsableArguments {
-    @Option(help: "Bulk: queue=Q,job_type=T,error_code=C,status=S.") var filter: String?
+    @Option(help: "Bulk: queue=Q,job_type=T,error_code=C,status=S,tag=T (tag repeatable: jobs with every one).") var filter: String?
     @Flag(name: .customLong("dry-run"), help: "Bulk: only count what would change.") var dryRun = false
     @Option(help: "Bulk: at most this many jobs (1…10000).") var limit: Int = 1000
 
@@ -28,7 +28,8 @@ struct BulkOptions: ParsableArguments {
             case "error_code": f.errorCode = kv[1]
             case "status":
                 f.status = try JobStatus.named(kv[1])
-            default: throw PortableError.invalid("unknown filter key \(JSON.quote(kv[0])) (queue, job_type, error_code, status)")
+            case "tag": f.tags.append(kv[1])
+            default: throw PortableError.invalid("unknown filter key \(JSON.quote(kv[0])) (queue, job_type, error_code, status, tag)")
             }
         }
         return f
@@ -59,11 +60,15 @@ struct JobsList: AsyncParsableCommand {
     @Option(help: "Queue.") var queue: String?
     @Option(name: .customLong("job-type"), help: "Job type.") var jobType: String?
     @Option(name: .customLong("error-code"), help: "Last error code.") var errorCode: String?
+    @Option(name: .customLong("tag"), help: "Jobs with this tag (repeatable: jobs with every one).") var tags: [String] = []
+    @Option(name: .customLong("idempotency-key"), help: "The job holding this idempotency key (in --queue, default the default queue).") var idempotencyKey: String?
     @Option(help: "1…1000.") var limit: Int = 50
     @Option(help: "Skip this many.") var offset: Int = 0
 
     func run() async throws {
         var f = JobFilter(queue: queue, jobType: jobType, errorCode: errorCode)
+        f.tags = tags
+        f.idempotencyKey = idempotencyKey
         if let status {
             f.status = try JobStatus.named(status)
         }
@@ -73,8 +78,9 @@ struct JobsList: AsyncParsableCommand {
     }
 
     static func printTable(_ page: Page<JobListItem>) {
-        Output.table(["ID", "QUEUE", "TYPE", "STATUS", "ATT", "CREATED", "LAST ERROR"], page.items.map(\.job).map { j in
-            [j.id, j.queue, j.jobType, j.status.rawValue, "\(j.attempts)", Time.format(j.createdAt), j.lastErrorCode ?? ""]
+        Output.table(["ID", "QUEUE", "TYPE", "STATUS", "ATT", "CREATED", "LAST ERROR", "TAGS"], page.items.map(\.job).map { j in
+            [j.id, j.queue, j.jobType, j.status.rawValue, "\(j.attempts)", Time.format(j.createdAt), j.lastErrorCode ?? "",
+             j.tags.joined(separator: ",")]
         })
         Output.line("\(page.items.count) shown, \(page.total)\(page.totalCapped ? "+" : "") matching")
     }
@@ -108,6 +114,9 @@ struct JobsShow: AsyncParsableCommand {
         add("last error", j.lastErrorCode.map { code in [code, j.lastErrorMessage].compactMap { $0 }.joined(separator: ": ") })
         add("dlq reason", j.dlqReasonCode)
         add("key", j.idempotencyKey)
+        add("tags", j.tags.isEmpty ? nil : j.tags.joined(separator: ", "))
+        add("metadata", j.metadata == "{}" ? nil : cut(j.metadata))
+        add("progress", j.progress.map { cut($0) + (j.progressAt.map { "  (at \(Time.format($0)))" } ?? "") })
         add("replay of", j.replayOf)
         add("run", j.runId.map { run in run + (j.stepSlug.map { " step \($0)" } ?? "") })
         add("payload", cut(j.payload))

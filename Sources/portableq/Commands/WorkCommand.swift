@@ -124,7 +124,8 @@ struct WorkCommand: AsyncParsableCommand {
                 let eq = e.firstIndex(of: "=")!
                 worker.register(String(e[..<eq]), ExecHandler.make(command: String(e[e.index(after: eq)...]),
                                                                    maxOutputBytes: s.maxPayloadBytes,
-                                                                   killGraceSeconds: worker.options.killGraceSeconds))
+                                                                   killGraceSeconds: worker.options.killGraceSeconds,
+                                                                   logger: logger))
             }
             do {
                 try await worker.run()

@@ -657,7 +657,7 @@ enum DashboardAssets {
     const p = ctx.params;
     // scheduled=true: queued jobs not due yet (retrying after a back-off, or scheduled for later).
     const f = { status: p.get("status") || "", queue: p.get("queue") || "", job_type: p.get("job_type") || "", error_code: p.get("error_code") || "",
-      scheduled: p.get("scheduled") === "true" ? "true" : "" };
+      tag: p.get("tag") || "", scheduled: p.get("scheduled") === "true" ? "true" : "" };
     if (f.scheduled) f.status = "";
     const offset = Math.max(0, parseInt(p.get("offset") || "0", 10) || 0);
 
@@ -667,18 +667,21 @@ enum DashboardAssets {
     const queueIn = h("input", { id: "filter-queue", name: "queue", value: f.queue, pattern: NAME_PATTERN, placeholder: "any", autocomplete: "off", spellcheck: "false" });
     const typeIn = h("input", { id: "filter-job-type", name: "job_type", value: f.job_type, pattern: NAME_PATTERN, placeholder: "any", autocomplete: "off", spellcheck: "false" });
     const errIn = h("input", { id: "filter-error-code", name: "error_code", value: f.error_code, placeholder: "any", autocomplete: "off", spellcheck: "false" });
+    // Tags: comma-separated, jobs carrying every one (the API checks the characters).
+    const tagIn = h("input", { id: "filter-tag", name: "tag", value: f.tag, placeholder: "any", autocomplete: "off", spellcheck: "false" });
     const form = h("form", { class: "filters", id: "jobs-filters", role: "search", "aria-label": "Filter jobs" },
       filterField("filter-status", "Status", statusSel),
       filterField("filter-queue", "Queue", queueIn),
       filterField("filter-job-type", "Job type", typeIn),
       filterField("filter-error-code", "Error code", errIn),
+      filterField("filter-tag", "Tag", tagIn),
       h("div", { class: "filter filter-buttons" },
         h("button", { type: "submit", id: "filter-apply", class: "primary" }, "Apply"),
         h("a", { href: "#/jobs", id: "filter-clear", class: "button" }, "Clear")));
     form.addEventListener("submit", (ev) => {
       ev.preventDefault();
       const later = statusSel.value === "scheduled";
-      location.hash = hashFor("/jobs", { status: later ? "" : statusSel.value, scheduled: later ? "true" : "", queue: queueIn.value.trim(), job_type: typeIn.value.trim(), error_code: errIn.value.trim() });
+      location.hash = hashFor("/jobs", { status: later ? "" : statusSel.value, scheduled: later ? "true" : "", queue: queueIn.value.trim(), job_type: typeIn.value.trim(), error_code: errIn.value.trim(), tag: tagIn.value.replace(/\s+/g, "") });
     });
     statusSel.addEventListener("change", () => form.requestSubmit());
     const panel = h("div", { id: "jobs-panel", dataset: { hold: "" }, hidden: true });
@@ -731,6 +734,13 @@ enum DashboardAssets {
   const RETRYABLE = ["dlq", "cancelled"];
   const REPLAYABLE = ["succeeded", "dlq", "cancelled", "archived"];
   const CANCELLABLE = ["queued", "running"];
+
+  // A bar for a numeric `progress` between 0 and 1 in a handler's latest update.
+  function progressBar(p) {
+    const v = typeof p.progress === "number" ? p.progress : null;
+    if (v === null || !(v >= 0 && v <= 1)) return null;
+    return h("progress", { id: "job-progress", max: "1", value: String(v), title: Math.round(v * 100) + "%" });
+  }
 
   async function viewJob(el, ctx, id) {
     el.id = "view-job";
@@ -816,6 +826,10 @@ enum DashboardAssets {
       ["Last error", job.last_error_code ? h("span", { class: "errcode" }, job.last_error_code) : null, "last_error_code"],
       ["Error message", job.last_error_message ? h("span", { class: "prewrap" }, job.last_error_message) : null, "last_error_message"],
       ["DLQ reason", job.dlq_reason_code ? h("span", { class: "errcode" }, job.dlq_reason_code) : null, "dlq_reason_code"],
+      ["Tags", (job.tags || []).length ? h("span", { class: "tags" }, job.tags.map((t) => h("a", { class: "tag", href: hashFor("/jobs", { tag: t }) }, t))) : null, "tags"],
+      ["Metadata", job.metadata && Object.keys(job.metadata).length ? h("code", { class: "prewrap" }, JSON.stringify(job.metadata)) : null, "metadata"],
+      ["Progress", job.progress ? h("span", {}, progressBar(job.progress), h("code", { class: "prewrap" }, JSON.stringify(job.progress)),
+        job.progress_at ? h("span", { class: "muted" }, " · ", timeEl(job.progress_at, true)) : null) : null, "progress"],
     ].filter((row) => row[1] !== null || ["queue", "job_type", "status", "attempts"].includes(row[2])));
 
     const known = new Set(["at", "type", "attempt", "worker_id", "error_code", "message"]);
@@ -2068,6 +2082,11 @@ pre.json {
   table.grid tr.empty td::before { content: none; }
   .graph-wrap { overflow-x: auto; }
 }
+
+/* Tags on the job page: each a link to the jobs carrying it. */
+.tags { display: inline-flex; flex-wrap: wrap; gap: 0.3rem; }
+.tag { padding: 0 0.45rem; border: 1px solid currentColor; border-radius: 999px; font-size: 0.85em; text-decoration: none; overflow-wrap: anywhere; }
+#job-progress { width: 8rem; margin-right: 0.5rem; vertical-align: middle; }
 """##
 
     static let files: [(name: String, content: String)] = [("index.html", indexHTML), ("app.js", appJS), ("app.css", appCSS)]

@@ -7,7 +7,7 @@ struct JobRoutes {
     let client: PortableClient
 
     func add(to router: Router<AdminContext>) {
-        router.route(.get, "/jobs", query: ["status", "queue", "job_type", "error_code", "dlq_reason", "scheduled", "limit", "offset"]) { request, _ in
+        router.route(.get, "/jobs", query: ["status", "queue", "job_type", "error_code", "dlq_reason", "scheduled", "tag", "idempotency_key", "limit", "offset"]) { request, _ in
             try await list(request, status: nil)
         }
         // `?queue=` names the queue an oversized body's refusal is recorded for (the body is not read).
@@ -44,6 +44,9 @@ struct JobRoutes {
         f.jobType = request.query("job_type")
         f.errorCode = request.query("error_code")
         f.dlqReason = request.query("dlq_reason")
+        // `tag=a,b` (commas cannot be part of a tag): jobs carrying every one.
+        if let t = request.query("tag") { f.tags = t.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
+        f.idempotencyKey = request.query("idempotency_key")
         switch request.query("scheduled") {
         case nil, "false": f.scheduled = false
         case "true": f.scheduled = true
@@ -71,11 +74,27 @@ struct JobRoutes {
         }
         // Only the wire form is checked here (types, header vs body); the core validates values.
         let payload = f.object.first(where: { $0.0 == "payload_json" })?.1 ?? .null
-        return NewJob(queue: try f.string("queue") ?? "default", jobType: type, payloadJSON: payload.compact,
+        var job = NewJob(queue: try f.string("queue") ?? "default", jobType: type, payloadJSON: payload.compact,
                       priority: try f.int("priority") ?? 0, runAt: try f.time("run_at"),
                       delaySeconds: try f.double("delay_seconds"), maxAttempts: try f.int("max_attempts"),
                       timeoutSeconds: try f.int("timeout_seconds"), idempotencyKey: headerKey ?? bodyKey,
                       unique: try f.value("unique").map(UniqueSpec.parse), concurrencyKey: try f.string("concurrency_key"))
+        job.tags = try tags(f.value("tags"), what: "tags")
+        if let m = f.value("metadata") {
+            guard m.objectValue != nil else { throw PortableError.invalid("metadata must be a JSON object") }
+            job.metadata = m.compact
+        }
+        return job
+    }
+
+    /// A JSON array of strings (tags); the core checks each tag.
+    static func tags(_ v: JSON?, what: String) throws -> [String] {
+        guard let v, !v.isNull else { return [] }
+        guard let items = v.arrayValue else { throw PortableError.invalid("\(what) must be an array of strings") }
+        return try items.map { item in
+            guard let s = item.stringValue else { throw PortableError.invalid("\(what) must be an array of strings") }
+            return s
+        }
     }
 
     /// The body; an overflow of the upload limit is refused like an oversized payload and
@@ -127,6 +146,8 @@ struct JobRoutes {
             filter.jobType = try ff.string("job_type")
             filter.errorCode = try ff.string("error_code")
             filter.dlqReason = try ff.string("dlq_reason")
+            if let t = try ff.string("tag") { filter.tags = [t] }
+            filter.tags += try JobRoutes.tags(ff.value("tags"), what: "filter.tags")
             if let s = try ff.string("status") {
                 filter.status = try JobStatus.named(s)
             }

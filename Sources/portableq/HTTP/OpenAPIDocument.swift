@@ -67,6 +67,8 @@ enum OpenAPIDocument {
                 ("idempotency_key", nullable("string", [("minLength", .int(1)), ("maxLength", .int(255))])),
                 ("unique", .object([("oneOf", .array([ref("Unique"), .object([("type", .string("null"))])]))])),
                 ("concurrency_key", nullable("string", [("minLength", .int(1)), ("maxLength", .int(255))])),
+                ("tags", nullable("array", [("maxItems", .int(JobTags.maxCount)), ("items", tag)])),
+                ("metadata", nullable("object")),
             ], required: ["job_type"]), requiredTogether: ["run_at", "delay_seconds"])),
             // No second job with the same fields while the first is in `states` (issue 15 §1).
             ("Unique", object([
@@ -104,6 +106,8 @@ enum OpenAPIDocument {
                     ("status", .object([("enum", .array(statuses.map(JSON.string) + [.null]))])),
                     ("error_code", nullable("string")),
                     ("dlq_reason", nullable("string", [("pattern", .string("^[A-Za-z0-9_.:-]{1,128}$"))])),
+                    ("tag", .object([("type", .array([.string("string"), .string("null")])), ("pattern", .string(tagPattern))])),
+                    ("tags", nullable("array", [("maxItems", .int(JobTags.maxCount)), ("items", tag)])),
                 ]))])),
                 ("dry_run", nullable("boolean")), ("limit", nullable("integer", [("minimum", .int(1)), ("maximum", .int(10_000))])),
             ], required: [])),
@@ -227,11 +231,17 @@ enum OpenAPIDocument {
         ("finished_at", nullableDateTime), ("archived_at", dateTime), ("run_id", string), ("step", string),
         // Present once the job has snoozed (since enqueue or its last retry).
         ("snoozes", integer),
+        ("tags", array(string)), ("metadata", type("object")),
+        // The latest update of the running handler (a JSON object) and when it came.
+        ("progress", .object([("type", .array([.string("object"), .string("null")]))])), ("progress_at", nullableDateTime),
     ]
+    /// A tag: 1 to 64 characters from a safe set (JobTags).
+    static let tagPattern = "^[A-Za-z0-9_.:/=-]{1,\(JobTags.maxLength)}$"
+    static let tag: JSON = .object([("type", .string("string")), ("pattern", .string(tagPattern))])
     static let jobRequired = [
         "id", "queue", "job_type", "status", "payload", "priority", "run_at", "attempts", "max_attempts", "timeout_seconds",
         "idempotency_key", "replay_of", "output", "last_error_code", "last_error_message", "dlq_reason_code", "worker_id",
-        "lease_expires_at", "created_at", "started_at", "finished_at",
+        "lease_expires_at", "created_at", "started_at", "finished_at", "tags", "metadata", "progress", "progress_at",
     ]
 
     static let metricFields: [(String, JSON)] = [
@@ -293,6 +303,10 @@ enum OpenAPIDocument {
         query("queue", name, "filter by queue"), query("job_type", name, "filter by job type"),
         query("error_code", string, "filter by last error code"), dlqReason,
         query("scheduled", boolean, "queued jobs not due yet: backing off before a retry or scheduled for later (status must be absent or queued)"),
+        query("tag", type("string", [("pattern", .string("^[A-Za-z0-9_.:/=-]{1,64}(,[A-Za-z0-9_.:/=-]{1,64}){0,15}$"))]),
+              "jobs carrying every one of these comma-separated tags"),
+        query("idempotency_key", type("string", [("minLength", .int(1)), ("maxLength", .int(255))]),
+              "the job holding this idempotency key in `queue` (the default queue when queue is absent)"),
         limit, offset,
     ]
     static let dlqReason = query("dlq_reason", name, "filter by why the job was dead-lettered (MAX_ATTEMPTS_EXCEEDED, NON_RETRYABLE, TIMEOUT, ...)")

@@ -25,6 +25,7 @@ import Testing
     static let job: [String?] = [
         "0190a0a0-0000-7000-8000-000000000001", "default", "t", "{}", "0", "2027-01-15T08:00:00.000Z", "queued", "0", "0",
         nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, "2027-01-15T08:00:00.000Z", nil, nil, nil, nil, "0",
+        nil, "{}", "{}", nil, nil,  // concurrency_key, tags, metadata, progress, progress_at
     ]
 
     static func jobError(_ column: Int, _ value: String?) -> PortableError? {
