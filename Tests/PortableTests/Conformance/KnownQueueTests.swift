@@ -43,7 +43,7 @@ import Testing
             do {
                 try await Self.seedBeforeTheRegistry(driver)
                 let applied = try await Database.migrate(driver).applied
-                #expect(applied == [9])
+                #expect(applied.first == 9, "migration 9 and any after it")
                 #expect(try await driver.queueNameList(limit: 100) == ["old-archived", "old-live", "old-policy"])
             } catch {
                 await Self.drop(driver)
