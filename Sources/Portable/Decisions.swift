@@ -30,6 +30,12 @@ public enum Codes {
     public static let timeout = "TIMEOUT"
     public static let unknownJobType = "UNKNOWN_JOB_TYPE"
     public static let cancelled = "CANCELLED"
+    /// A map step's path does not lead to an array.
+    public static let mapNotArray = PortableError.Code.mapNotArray.wire
+    /// A map step's array has more elements than its `max_elements`.
+    public static let mapTooLarge = PortableError.Code.mapTooLarge.wire
+    /// A map step's assembled output is over 16 MiB.
+    public static let mapOutputTooLarge = PortableError.Code.mapOutputTooLarge.wire
     public static let handlerError = "HANDLER_ERROR"
     public static let outputTooLarge = "OUTPUT_TOO_LARGE"
 }

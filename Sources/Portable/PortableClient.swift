@@ -417,8 +417,11 @@ public final class PortableClient: Sendable {
         async let counts = driver.queueCounts(now: now)
         async let window = driver.attemptWindow(seconds: windowSeconds, sampleLimit: 10_000, now: now)
         async let dbNow = driver.clockNow(now)
-        return MetricsSnapshot.build(counts: try await counts, window: try await window, windowSeconds: windowSeconds,
-                                     now: try await dbNow)
+        async let durations = driver.flowRunDurations(seconds: windowSeconds, limit: MetricsSnapshot.runDurationSampleLimit, now: now)
+        var snapshot = MetricsSnapshot.build(counts: try await counts, window: try await window, windowSeconds: windowSeconds,
+                                             now: try await dbNow)
+        snapshot.flows = FlowFigures.from(try await durations)
+        return snapshot
     }
 
     public func jobTypePolicies() async throws -> [String: JobTypePolicy] {

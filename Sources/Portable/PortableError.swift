@@ -9,6 +9,8 @@ public struct PortableError: Error, Sendable, CustomStringConvertible, CustomDeb
         case schemaTooOld, schemaTooNew, noDatabase, badURL, backend
         /// HTTP only: a malformed request (protocol level), a body that is not JSON, a refused origin or host.
         case badRequest, unsupportedMediaType, forbidden
+        /// A map step could not fan out or assemble its output (a step's `error_code`, not a request's).
+        case mapNotArray, mapTooLarge, mapOutputTooLarge
 
         /// The spelling on the wire and in logs.
         public var wire: String {
@@ -33,6 +35,9 @@ public struct PortableError: Error, Sendable, CustomStringConvertible, CustomDeb
             case .badRequest: return "BAD_REQUEST"
             case .unsupportedMediaType: return "UNSUPPORTED_MEDIA_TYPE"
             case .forbidden: return "FORBIDDEN"
+            case .mapNotArray: return "MAP_NOT_ARRAY"
+            case .mapTooLarge: return "MAP_TOO_LARGE"
+            case .mapOutputTooLarge: return "MAP_OUTPUT_TOO_LARGE"
             }
         }
     }

@@ -285,7 +285,7 @@ extension FlowRun {
 }
 
 extension RunStep {
-    /// step_slug, status, remaining_deps, job_id, output, finished_at.
+    /// step_slug, status, remaining_deps, job_id, output, finished_at, map_total, map_done, error_code.
     public init(row: some RowReader) throws {
         let c = row.columns(of: "run_steps")
         slug = try c.text("step_slug")
@@ -294,6 +294,9 @@ extension RunStep {
         jobId = try c.textOrNull("job_id")
         output = try c.textOrNull("output")
         finishedAt = try c.dateOrNull("finished_at")
+        mapTotal = try c.intOrNull("map_total")
+        mapDone = try c.int("map_done")
+        errorCode = try c.textOrNull("error_code")
     }
 }
 

@@ -181,8 +181,15 @@ public protocol StorageDriver: Sendable {
     func flowList() async throws -> [FlowDefinition]
     /// A version (nil: the latest).
     func flowGet(_ slug: String, version: Int?) async throws -> FlowDefinition?
-    /// Inserts the runs, their steps and their root jobs (`jobs`, of all the runs) in one transaction.
-    func flowRunStartMany(_ runs: [FlowRun], jobs: [JobInsert], now: Date?) async throws
+    /// Inserts the runs (a run whose root map step failed at once is already `failed`, with its
+    /// events), their steps, their root jobs (`jobs`, of all the runs) and the element links of
+    /// root map steps in one transaction.
+    func flowRunStartMany(_ runs: [FlowRun], jobs: [JobInsert], elements: [MapElement], now: Date?) async throws
+    /// Runs that finished (succeeded or failed) in the last `seconds`, newest first, at most
+    /// `limit`: each one's flow and duration (created to finished).
+    func flowRunDurations(seconds: Double, limit: Int, now: Date?) async throws -> [RunDuration]
+    /// How many element jobs of each map step of a run are in each status.
+    func flowRunElementStates(_ runId: String) async throws -> [String: [JobStatus: Int]]
     /// A run with its steps, in no particular order.
     func flowRunGet(_ id: String) async throws -> FlowRun?
     /// Newest first, without steps.

@@ -419,7 +419,7 @@ public final class PostgresDriver: StorageDriver {
             let applied = try c.transaction {
                 let applied = try complete()
                 for x in steps where applied.contains(x.jobId) {
-                    queues.formUnion(try advance(c, runId: x.runId, step: x.step, outcome: x.outcome, flow: flow, now: now))
+                    queues.formUnion(try advance(c, runId: x.runId, jobId: x.jobId, step: x.step, outcome: x.outcome, flow: flow, now: now))
                 }
                 return applied
             }
@@ -848,13 +848,38 @@ public final class PostgresDriver: StorageDriver {
 
     /// Advances a run after one of its steps ended, inside the ack's transaction, with the run
     /// locked. Returns the queues of the step jobs it made, to notify after the commit.
-    func advance(_ c: PGConnection, runId: String, step: String, outcome: StepOutcome, flow: FlowHook, now: Date?) throws -> Set<String> {
+    func advance(_ c: PGConnection, runId: String, jobId: String, step: String, outcome: StepOutcome, flow: FlowHook,
+                 now: Date?) throws -> Set<String> {
         guard let row = try c.query(PostgresSQL.runSnapshot, [runId]).first else { return [] }
         var snapshot = try FlowSnapshot(row: row, runId: runId)
         snapshot.steps = try c.query(PostgresSQL.runStepList, [runId]).map { try RunStep(row: $0) }
+        try mapElements(&snapshot, jobId: jobId, c)
         let changes = try flow.advance(snapshot, step, outcome)
         try apply(changes, runId: runId, c, now: now)
         return Set(changes.newJobs.map(\.queue))
+    }
+
+    /// Tells the core whether `jobId` is an element of a map step, and lets it read a step's
+    /// elements in this transaction (the run row is locked: the last two elements of a step
+    /// acked on two workers take turns, so exactly one assembles the output).
+    func mapElements(_ snapshot: inout FlowSnapshot, jobId: String, _ c: PGConnection) throws {
+        snapshot.element = try c.query(PostgresSQL.runElementByJob, [jobId]).first.map { r in
+            let col = r.columns(of: "run_elements")
+            return MapElementRef(step: try col.text("step_slug"), index: try col.int("idx"), jobId: jobId)
+        }
+        let runId = snapshot.runId
+        snapshot.elements = MapElementReader { step in
+            try c.query(PostgresSQL.runElementList, [runId, step]).map { r in
+                let col = r.columns(of: "run_elements")
+                return MapElementRow(index: try col.int("idx"), jobId: try col.text("job_id"), output: try col.textOrNull("output"))
+            }
+        }
+    }
+
+    func insertElements(_ e: [MapElement], _ c: PGConnection) throws {
+        guard !e.isEmpty else { return }
+        _ = try c.query(PostgresSQL.runElementInsert, [PGArray.literal(e.map(\.jobId)), PGArray.literal(e.map(\.runId)),
+                                                       PGArray.literal(e.map(\.step)), PGArray.literal(ints: e.map(\.index))])
     }
 
     /// Writes what the core decided for a run, in the caller's transaction. Throws CONFLICT when
@@ -871,11 +896,17 @@ public final class PostgresDriver: StorageDriver {
             _ = try c.query(PostgresSQL.runStepUpdate, [
                 n, runId, PGArray.literal(cs.map(\.slug)), PGArray.literal(cs.map(\.status.rawValue)),
                 PGArray.literal(ints: cs.map(\.remainingDeps)), PGArray.literal(cs.map(\.jobId)), PGArray.literal(cs.map(\.output)),
+                PGArray.literal(ints: cs.map(\.mapTotal)), PGArray.literal(ints: cs.map(\.mapDone)), PGArray.literal(cs.map(\.errorCode)),
             ])
+        }
+        if !changes.elementOutputs.isEmpty {
+            let o = changes.elementOutputs
+            _ = try c.query(PostgresSQL.runElementOutput, [PGArray.literal(o.map(\.jobId)), PGArray.literal(o.map(\.output))])
         }
         if !changes.newJobs.isEmpty {
             _ = try c.query(PostgresSQL.jobInsertMany, insertParams(changes.newJobs, now: now))
         }
+        try insertElements(changes.elements, c)
         if !changes.cancelJobs.isEmpty {
             _ = try c.query(PostgresSQL.jobCancelMany, PostgresDriver.cancelParams(changes.cancelJobs, now: now))
         }
@@ -895,10 +926,13 @@ public final class PostgresDriver: StorageDriver {
                 guard let row = try c.query(PostgresSQL.runSnapshot, [runId]).first else { return nil }
                 var snapshot = try FlowSnapshot(row: row, runId: runId)
                 snapshot.steps = try c.query(PostgresSQL.runStepList, [runId]).map { try RunStep(row: $0) }
-                snapshot.jobStatuses = Dictionary(try c.query(PostgresSQL.runJobStatuses, [runId]).map { r in
+                let jobs = try c.query(PostgresSQL.runJobStatuses, [runId]).map { r in
                     let col = r.columns(of: "jobs")
-                    return (try col.text("id"), try col.value("status", as: JobStatus.self))
-                }, uniquingKeysWith: { a, _ in a })
+                    return (try col.text("id"), try col.value("status", as: JobStatus.self), try col.textOrNull("step_slug"))
+                }
+                snapshot.jobStatuses = Dictionary(jobs.map { ($0.0, $0.1) }, uniquingKeysWith: { a, _ in a })
+                snapshot.jobSteps = Dictionary(jobs.compactMap { j in j.2.map { (j.0, $0) } }, uniquingKeysWith: { a, _ in a })
+                try mapElements(&snapshot, jobId: jobId, c)
                 let changes = try hook.retry(snapshot, jobId)
                 try apply(changes, runId: runId, c, now: now)
                 return changes
@@ -937,19 +971,28 @@ public final class PostgresDriver: StorageDriver {
         }
     }
 
-    public func flowRunStartMany(_ runs: [FlowRun], jobs: [JobInsert], now: Date?) async throws {
+    public func flowRunStartMany(_ runs: [FlowRun], jobs: [JobInsert], elements: [MapElement], now: Date?) async throws {
         let n = PostgresDriver.ts(now)
         let jobParams = insertParams(jobs, now: now)
         let steps = runs.flatMap { r in r.steps.map { (r.id, $0) } }
         try await with { [self] c in
             try c.transaction {
                 _ = try c.query(PostgresSQL.runInsert, [n, PGArray.literal(runs.map(\.id)), PGArray.literal(runs.map(\.flowSlug)),
-                                                        PGArray.literal(ints: runs.map(\.flowVersion)), PGArray.literal(runs.map(\.input))])
+                                                        PGArray.literal(ints: runs.map(\.flowVersion)), PGArray.literal(runs.map(\.input)),
+                                                        PGArray.literal(runs.map(\.status.rawValue)), PGArray.literal(runs.map(\.failedStep))])
                 _ = try c.query(PostgresSQL.runStepInsert, [
-                    PGArray.literal(steps.map(\.0)), PGArray.literal(steps.map(\.1.slug)), PGArray.literal(steps.map(\.1.status.rawValue)),
+                    n, PGArray.literal(steps.map(\.0)), PGArray.literal(steps.map(\.1.slug)), PGArray.literal(steps.map(\.1.status.rawValue)),
                     PGArray.literal(ints: steps.map(\.1.remainingDeps)), PGArray.literal(steps.map(\.1.jobId)),
+                    PGArray.literal(steps.map(\.1.output)), PGArray.literal(ints: steps.map(\.1.mapTotal)),
+                    PGArray.literal(steps.map(\.1.errorCode)),
                 ])
+                for run in runs where !run.events.isEmpty {
+                    let e = run.events
+                    _ = try c.query(PostgresSQL.runEventInsert, [n, run.id, PGArray.literal(e.map(\.type)), PGArray.literal(e.map(\.step)),
+                                                                 PGArray.literal(e.map(\.jobId)), PGArray.literal(e.map(\.message))])
+                }
                 if !jobs.isEmpty { _ = try c.query(PostgresSQL.jobInsertMany, jobParams) }
+                try insertElements(elements, c)
             }
             notify(c, Set(jobs.map(\.queue)))
         }
@@ -962,6 +1005,27 @@ public final class PostgresDriver: StorageDriver {
             run.steps = try c.query(PostgresSQL.runStepList, [id]).map { try RunStep(row: $0) }
             run.events = try c.query(PostgresSQL.runEventList, [id]).map { try RunEvent(row: $0) }
             return run
+        }
+    }
+
+    public func flowRunDurations(seconds: Double, limit: Int, now: Date?) async throws -> [RunDuration] {
+        try await with(.read) { c in
+            try c.query(PostgresSQL.runDurations, [PostgresDriver.ts(now), String(seconds), String(limit)]).map { r in
+                let col = r.columns(of: "flow_runs")
+                return RunDuration(flow: try col.text("flow_slug"), ms: try col.int("duration_ms"))
+            }
+        }
+    }
+
+    public func flowRunElementStates(_ runId: String) async throws -> [String: [JobStatus: Int]] {
+        try await with(.read) { c in
+            var out: [String: [JobStatus: Int]] = [:]
+            let rows = try c.query(PostgresSQL.runElementStates, [runId]).map { r in
+                let col = r.columns(of: "run_elements")
+                return (try col.text("step_slug"), try col.value("status", as: JobStatus.self), try col.int("count"))
+            }
+            for (step, status, n) in rows { out[step, default: [:]][status] = n }
+            return out
         }
     }
 

@@ -688,13 +688,37 @@ enum PostgresSQL {
         """
     /// Runs and their steps, a batch per statement (arrays, one element per row).
     static let runInsert = """
-        INSERT INTO flow_runs (id, flow_slug, flow_version, status, input, created_at)
-        SELECT id, slug, version, 'running', input::json, \(now)
-        FROM unnest($2::uuid[], $3::text[], $4::int[], $5::text[]) AS i(id, slug, version, input)
+        INSERT INTO flow_runs (id, flow_slug, flow_version, status, input, created_at, finished_at, failed_step)
+        SELECT id, slug, version, st, input::json, \(now), CASE WHEN st = 'running' THEN NULL ELSE \(now) END, fs
+        FROM unnest($2::uuid[], $3::text[], $4::int[], $5::text[], $6::text[], $7::text[]) AS i(id, slug, version, input, st, fs)
         """
+    /// A root map step may have fanned out (map_total) or ended at once (output, error_code).
     static let runStepInsert = """
-        INSERT INTO run_steps (run_id, step_slug, status, remaining_deps, job_id)
-        SELECT run, s, st, r, j FROM unnest($1::uuid[], $2::text[], $3::text[], $4::int[], $5::uuid[]) AS i(run, s, st, r, j)
+        INSERT INTO run_steps (run_id, step_slug, status, remaining_deps, job_id, output, map_total, error_code, finished_at)
+        SELECT run, s, st, r, j, o::json, m, e, CASE WHEN st IN ('succeeded', 'failed') THEN \(now) END
+        FROM unnest($2::uuid[], $3::text[], $4::text[], $5::int[], $6::uuid[], $7::text[], $8::int[], $9::text[])
+            AS i(run, s, st, r, j, o, m, e)
+        """
+    /// Through flow_runs_finished_idx, newest first, bounded.
+    static let runDurations = """
+        SELECT flow_slug, (extract(epoch FROM finished_at - created_at) * 1000)::bigint FROM flow_runs
+        WHERE finished_at IS NOT NULL AND finished_at >= \(now) - make_interval(secs => $2::float8)
+          AND status IN ('succeeded', 'failed')
+        ORDER BY finished_at DESC LIMIT $3
+        """
+    static let runElementInsert = """
+        INSERT INTO run_elements (job_id, run_id, step_slug, idx)
+        SELECT j, run, s, x FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::int[]) AS i(j, run, s, x)
+        """
+    /// An element job's ack finds its element by the job id (the primary key).
+    static let runElementByJob = "SELECT step_slug, idx FROM run_elements WHERE job_id = $1::uuid"
+    static let runElementList = "SELECT idx, job_id, output FROM run_elements WHERE run_id = $1::uuid AND step_slug = $2"
+    static let runElementOutput = """
+        UPDATE run_elements e SET output = i.o::json FROM unnest($1::uuid[], $2::text[]) AS i(j, o) WHERE e.job_id = i.j
+        """
+    static let runElementStates = """
+        SELECT e.step_slug, j.status, count(*) FROM run_elements e JOIN jobs j ON j.id = e.job_id
+        WHERE e.run_id = $1::uuid GROUP BY e.step_slug, j.status
         """
     static let runColumns = "id, flow_slug, flow_version, status, input, created_at, finished_at, failed_step"
     static let runGet = "SELECT \(runColumns) FROM flow_runs WHERE id = $1::uuid"
@@ -705,7 +729,10 @@ enum PostgresSQL {
     static let runCount = """
         SELECT count(*) FROM (SELECT 1 FROM flow_runs WHERE ($1::text IS NULL OR flow_slug = $1) AND ($3::text IS NULL OR status = $3) LIMIT $2) c
         """
-    static let runStepList = "SELECT step_slug, status, remaining_deps, job_id, output, finished_at FROM run_steps WHERE run_id = $1::uuid"
+    static let runStepList = """
+        SELECT step_slug, status, remaining_deps, job_id, output, finished_at, map_total, map_done, error_code
+        FROM run_steps WHERE run_id = $1::uuid
+        """
     /// Locks the run: concurrent acks of two dependencies of one step take turns, so exactly one
     /// of them sees the step's last dependency succeed.
     static let runSnapshot = """
@@ -715,9 +742,11 @@ enum PostgresSQL {
         """
     static let runStepUpdate = """
         UPDATE run_steps rs SET status = i.st, remaining_deps = i.r, job_id = i.j, output = i.o::json,
+            map_total = i.m, map_done = i.d, error_code = i.e,
             finished_at = CASE WHEN i.st IN ('succeeded', 'failed') THEN \(now) WHEN i.st IN ('waiting', 'queued') THEN NULL
                                ELSE rs.finished_at END
-        FROM unnest($3::text[], $4::text[], $5::int[], $6::uuid[], $7::text[]) AS i(s, st, r, j, o)
+        FROM unnest($3::text[], $4::text[], $5::int[], $6::uuid[], $7::text[], $8::int[], $9::int[], $10::text[])
+            AS i(s, st, r, j, o, m, d, e)
         WHERE rs.run_id = $2::uuid AND rs.step_slug = i.s
         """
     static let runStatusSet = """
@@ -725,7 +754,7 @@ enum PostgresSQL {
             failed_step = CASE WHEN $3 = 'running' THEN NULL ELSE coalesce($4, failed_step) END
         WHERE id = $2::uuid
         """
-    static let runJobStatuses = "SELECT id, status FROM jobs WHERE run_id = $1::uuid"
+    static let runJobStatuses = "SELECT id, status, step_slug FROM jobs WHERE run_id = $1::uuid"
     static let runEventInsert = """
         INSERT INTO run_events (run_id, at, type, step_slug, job_id, message)
         SELECT $2::uuid, \(now), t, s, j, m FROM unnest($3::text[], $4::text[], $5::uuid[], $6::text[]) WITH ORDINALITY AS i(t, s, j, m, o)

@@ -317,7 +317,8 @@ public final class SQLiteDriver: StorageDriver {
                                                              retryAtMs: x.decision == .retry || x.outcome == .snoozed ? runAt : nil,
                                                              dlqReason: x.dlqReason))
             if let flow, let runId = x.runId, let step = x.stepSlug, let outcome = x.stepOutcome {
-                madeIn += try SQLiteDriver.advance(c, runId: runId, step: step, outcome: outcome, flow: flow, nowMs: nowMs)
+                madeIn += try SQLiteDriver.advance(c, runId: runId, jobId: x.lease.jobId, step: step, outcome: outcome, flow: flow,
+                                                   nowMs: nowMs)
             }
             return .applied
         }
@@ -329,14 +330,37 @@ public final class SQLiteDriver: StorageDriver {
 
     /// Advances a run after one of its steps ended, in the ack's transaction (SQLite's single
     /// writer serialises runs). Returns the queues of the jobs it made.
-    static func advance(_ c: SQLiteConnection, runId: String, step: String, outcome: StepOutcome, flow: FlowHook,
+    static func advance(_ c: SQLiteConnection, runId: String, jobId: String, step: String, outcome: StepOutcome, flow: FlowHook,
                         nowMs: Int64) throws -> [String] {
         guard var snapshot = try c.query(SQLiteSQL.runSnapshot, [.text(runId)], { try FlowSnapshot(row: $0, runId: runId) }).first
         else { return [] }
         snapshot.steps = try c.query(SQLiteSQL.runStepList, [.text(runId)]) { try RunStep(row: $0) }
+        try mapElements(&snapshot, jobId: jobId, c)
         let changes = try flow.advance(snapshot, step, outcome)
         try apply(changes, runId: runId, c, nowMs: nowMs)
         return changes.newJobs.map(\.queue)
+    }
+
+    /// Tells the core whether `jobId` is an element of a map step, and lets it read a step's
+    /// elements in this transaction.
+    static func mapElements(_ snapshot: inout FlowSnapshot, jobId: String, _ c: SQLiteConnection) throws {
+        snapshot.element = try c.query(SQLiteSQL.runElementByJob, [.text(jobId)]) { r -> MapElementRef in
+            let col = r.columns(of: "run_elements")
+            return MapElementRef(step: try col.text("step_slug"), index: try col.int("idx"), jobId: jobId)
+        }.first
+        let runId = snapshot.runId
+        snapshot.elements = MapElementReader { step in
+            try c.query(SQLiteSQL.runElementList, [.text(runId), .text(step)]) { r in
+                let col = r.columns(of: "run_elements")
+                return MapElementRow(index: try col.int("idx"), jobId: try col.text("job_id"), output: try col.textOrNull("output"))
+            }
+        }
+    }
+
+    static func insertElements(_ elements: [MapElement], _ c: SQLiteConnection) throws {
+        for e in elements {
+            try c.run(SQLiteSQL.runElementInsert, [.text(e.jobId), .text(e.runId), .text(e.step), .int(Int64(e.index))])
+        }
     }
 
     /// Writes what the core decided for a run, in the caller's transaction. Throws CONFLICT when
@@ -353,9 +377,14 @@ public final class SQLiteDriver: StorageDriver {
         }
         for s in changes.steps {
             try c.run(SQLiteSQL.runStepUpdate, [.text(runId), .text(s.slug), .text(s.status.rawValue), .int(Int64(s.remainingDeps)),
-                                                .opt(s.jobId), .opt(s.output), .int(nowMs)])
+                                                .opt(s.jobId), .opt(s.output), .int(nowMs), s.mapTotal.map { .int(Int64($0)) } ?? .null,
+                                                .int(Int64(s.mapDone)), .opt(s.errorCode)])
+        }
+        for e in changes.elementOutputs {
+            try c.run(SQLiteSQL.runElementOutput, [.text(e.jobId), .opt(e.output)])
         }
         _ = try insert(changes.newJobs, c, nowMs: nowMs)
+        try insertElements(changes.elements, c)
         _ = try cancel(changes.cancelJobs, c, nowMs: nowMs)
         if let rs = changes.runStatus {
             try c.run(SQLiteSQL.runStatusSet, [.text(runId), .text(rs.rawValue), rs == .running ? .null : .int(nowMs), .opt(changes.failedStep)])
@@ -874,17 +903,23 @@ public final class SQLiteDriver: StorageDriver {
         }
     }
 
-    public func flowRunStartMany(_ runs: [FlowRun], jobs: [JobInsert], now: Date?) async throws {
+    public func flowRunStartMany(_ runs: [FlowRun], jobs: [JobInsert], elements: [MapElement], now: Date?) async throws {
         let nowMs = SQLiteDriver.nowMs(now)
         try await write { c in
             for run in runs {
-                try c.run(SQLiteSQL.runInsert, [.text(run.id), .text(run.flowSlug), .int(Int64(run.flowVersion)), .text(run.input), .int(nowMs)])
+                try c.run(SQLiteSQL.runInsert, [.text(run.id), .text(run.flowSlug), .int(Int64(run.flowVersion)), .text(run.input), .int(nowMs),
+                                                .text(run.status.rawValue), .opt(run.failedStep)])
                 for s in run.steps {
                     try c.run(SQLiteSQL.runStepInsert, [.text(run.id), .text(s.slug), .text(s.status.rawValue), .int(Int64(s.remainingDeps)),
-                                                        .opt(s.jobId)])
+                                                        .opt(s.jobId), .opt(s.output), s.mapTotal.map { .int(Int64($0)) } ?? .null,
+                                                        .opt(s.errorCode), .int(nowMs)])
+                }
+                for e in run.events {
+                    try c.run(SQLiteSQL.runEventInsert, [.text(run.id), .int(nowMs), .text(e.type), .opt(e.step), .opt(e.jobId), .opt(e.message)])
                 }
             }
             _ = try SQLiteDriver.insert(jobs, c, nowMs: nowMs)
+            try SQLiteDriver.insertElements(elements, c)
         }
         for q in Set(jobs.map(\.queue)) { wakeups.notify(queue: q) }
     }
@@ -904,17 +939,40 @@ public final class SQLiteDriver: StorageDriver {
             guard var snapshot = try c.query(SQLiteSQL.runSnapshot, [.text(runId)], { try FlowSnapshot(row: $0, runId: runId) }).first
             else { return (nil, []) }
             snapshot.steps = try c.query(SQLiteSQL.runStepList, [.text(runId)]) { try RunStep(row: $0) }
-            let statuses = try c.query(SQLiteSQL.runJobStatuses, [.text(runId)]) { r -> (String, JobStatus) in
+            let statuses = try c.query(SQLiteSQL.runJobStatuses, [.text(runId)]) { r -> (String, JobStatus, String?) in
                 let col = r.columns(of: "jobs")
-                return (try col.text("id"), try col.value("status", as: JobStatus.self))
+                return (try col.text("id"), try col.value("status", as: JobStatus.self), try col.textOrNull("step_slug"))
             }
-            snapshot.jobStatuses = Dictionary(statuses, uniquingKeysWith: { a, _ in a })
+            snapshot.jobStatuses = Dictionary(statuses.map { ($0.0, $0.1) }, uniquingKeysWith: { a, _ in a })
+            snapshot.jobSteps = Dictionary(statuses.compactMap { s in s.2.map { (s.0, $0) } }, uniquingKeysWith: { a, _ in a })
+            try SQLiteDriver.mapElements(&snapshot, jobId: jobId, c)
             let changes = try hook.retry(snapshot, jobId)
             try SQLiteDriver.apply(changes, runId: runId, c, nowMs: nowMs)
             return (changes, changes.newJobs.map(\.queue))
         }
         for q in Set(queues) { wakeups.notify(queue: q) }
         return changes
+    }
+
+    public func flowRunDurations(seconds: Double, limit: Int, now: Date?) async throws -> [RunDuration] {
+        let since = SQLiteDriver.nowMs(now) - Int64((seconds * 1000).rounded())
+        return try await read { c in
+            try c.query(SQLiteSQL.runDurations, [.int(since), .int(Int64(limit))]) { r in
+                let col = r.columns(of: "flow_runs")
+                return RunDuration(flow: try col.text("flow_slug"), ms: try col.int("duration_ms"))
+            }
+        }
+    }
+
+    public func flowRunElementStates(_ runId: String) async throws -> [String: [JobStatus: Int]] {
+        try await read { c in
+            var out: [String: [JobStatus: Int]] = [:]
+            for (step, status, n) in try c.query(SQLiteSQL.runElementStates, [.text(runId)], { r -> (String, JobStatus, Int) in
+                let col = r.columns(of: "run_elements")
+                return (try col.text("step_slug"), try col.value("status", as: JobStatus.self), try col.int("count"))
+            }) { out[step, default: [:]][status] = n }
+            return out
+        }
     }
 
     public func flowRunList(_ flow: String?, status: RunStatus?, limit: Int, offset: Int) async throws -> [FlowRun] {

@@ -476,10 +476,28 @@ enum SQLiteSQL {
         WHERE f.version = (SELECT max(version) FROM flows g WHERE g.slug = f.slug) ORDER BY f.slug
         """
     static let runInsert = """
-        INSERT INTO flow_runs (id, flow_slug, flow_version, status, input, created_at) VALUES (?1, ?2, ?3, 'running', ?4, ?5)
+        INSERT INTO flow_runs (id, flow_slug, flow_version, status, input, created_at, finished_at, failed_step)
+        VALUES (?1, ?2, ?3, ?6, ?4, ?5, CASE WHEN ?6 = 'running' THEN NULL ELSE ?5 END, ?7)
         """
+    /// A root map step may have fanned out (map_total) or ended at once (output, error_code).
     static let runStepInsert = """
-        INSERT INTO run_steps (run_id, step_slug, status, remaining_deps, job_id) VALUES (?1, ?2, ?3, ?4, ?5)
+        INSERT INTO run_steps (run_id, step_slug, status, remaining_deps, job_id, output, map_total, error_code, finished_at)
+        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, CASE WHEN ?3 IN ('succeeded', 'failed') THEN ?9 END)
+        """
+    /// Through flow_runs_finished_idx, newest first, bounded.
+    static let runDurations = """
+        SELECT flow_slug, finished_at - created_at FROM flow_runs
+        WHERE finished_at IS NOT NULL AND finished_at >= ?1 AND status IN ('succeeded', 'failed')
+        ORDER BY finished_at DESC LIMIT ?2
+        """
+    static let runElementInsert = "INSERT INTO run_elements (job_id, run_id, step_slug, idx) VALUES (?1, ?2, ?3, ?4)"
+    /// An element job's ack finds its element by the job id (the primary key).
+    static let runElementByJob = "SELECT step_slug, idx FROM run_elements WHERE job_id = ?1"
+    static let runElementList = "SELECT idx, job_id, output FROM run_elements WHERE run_id = ?1 AND step_slug = ?2"
+    static let runElementOutput = "UPDATE run_elements SET output = ?2 WHERE job_id = ?1"
+    static let runElementStates = """
+        SELECT e.step_slug, j.status, count(*) FROM run_elements e JOIN jobs j ON j.id = e.job_id
+        WHERE e.run_id = ?1 GROUP BY e.step_slug, j.status
         """
     static let runColumns = "id, flow_slug, flow_version, status, input, created_at, finished_at, failed_step"
     static let runGet = "SELECT \(runColumns) FROM flow_runs WHERE id = ?1"
@@ -490,13 +508,17 @@ enum SQLiteSQL {
     static let runCount = """
         SELECT count(*) FROM (SELECT 1 FROM flow_runs WHERE (?1 IS NULL OR flow_slug = ?1) AND (?3 IS NULL OR status = ?3) LIMIT ?2)
         """
-    static let runStepList = "SELECT step_slug, status, remaining_deps, job_id, output, finished_at FROM run_steps WHERE run_id = ?1"
+    static let runStepList = """
+        SELECT step_slug, status, remaining_deps, job_id, output, finished_at, map_total, map_done, error_code
+        FROM run_steps WHERE run_id = ?1
+        """
     static let runSnapshot = """
         SELECT r.status, r.input, f.definition FROM flow_runs r
         JOIN flows f ON f.slug = r.flow_slug AND f.version = r.flow_version WHERE r.id = ?1
         """
     static let runStepUpdate = """
-        UPDATE run_steps SET status = ?3, remaining_deps = ?4, job_id = ?5, output = ?6,
+        UPDATE run_steps SET status = ?3, remaining_deps = ?4, job_id = ?5, output = ?6, map_total = ?8, map_done = ?9,
+            error_code = ?10,
             finished_at = CASE WHEN ?3 IN ('succeeded', 'failed') THEN ?7 WHEN ?3 IN ('waiting', 'queued') THEN NULL
                                ELSE finished_at END
         WHERE run_id = ?1 AND step_slug = ?2
@@ -507,7 +529,7 @@ enum SQLiteSQL {
             failed_step = CASE WHEN ?2 = 'running' THEN NULL ELSE coalesce(?4, failed_step) END
         WHERE id = ?1
         """
-    static let runJobStatuses = "SELECT id, status FROM jobs WHERE run_id = ?1"
+    static let runJobStatuses = "SELECT id, status, step_slug FROM jobs WHERE run_id = ?1"
     static let runEventInsert = """
         INSERT INTO run_events (run_id, at, type, step_slug, job_id, message) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
         """

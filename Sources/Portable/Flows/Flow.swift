@@ -9,15 +9,28 @@ public struct FlowStep: Sendable, Equatable {
     public var maxAttempts: Int?
     public var baseDelaySeconds: Double?
     public var timeoutSeconds: Int?
+    /// A map step: the dotted path (`run.…` or `<dependency>.…`) of the array it fans out over,
+    /// one job per element with the element as its payload; its output is their outputs in order.
+    public var map: String?
+    /// The most elements a map step takes (`MAP_TOO_LARGE` past it); nil is `defaultMaxElements`.
+    public var maxElements: Int?
+
+    public static let defaultMaxElements = 10_000
+    public static let maxElementsLimit = 100_000
 
     public init(slug: String, jobType: String? = nil, queue: String = "default", dependsOn: [String] = [],
-                maxAttempts: Int? = nil, baseDelaySeconds: Double? = nil, timeoutSeconds: Int? = nil, flow: String) {
+                maxAttempts: Int? = nil, baseDelaySeconds: Double? = nil, timeoutSeconds: Int? = nil,
+                map: String? = nil, maxElements: Int? = nil, flow: String) {
         self.slug = slug
         self.jobType = jobType ?? "\(flow).\(slug)"
         self.queue = queue
         self.dependsOn = dependsOn
         self.maxAttempts = maxAttempts; self.baseDelaySeconds = baseDelaySeconds; self.timeoutSeconds = timeoutSeconds
+        self.map = map; self.maxElements = maxElements
     }
+
+    /// The map path's segments (`fetch.images` → `["fetch", "images"]`).
+    public var mapPath: [String]? { map.map { $0.split(separator: ".", omittingEmptySubsequences: false).map(String.init) } }
 }
 
 /// A flow definition (DESIGN.md "Workflows"): a slug, defaults, and steps with dependencies.
@@ -74,7 +87,9 @@ public struct FlowDefinition: Sendable, Equatable {
                                   queue: try string(s["queue"], "steps[\(i)].queue") ?? "default", dependsOn: deps,
                                   maxAttempts: try int(s["max_attempts"], "steps[\(i)].max_attempts"),
                                   baseDelaySeconds: try double(s["base_delay_seconds"], "steps[\(i)].base_delay_seconds"),
-                                  timeoutSeconds: try int(s["timeout_seconds"], "steps[\(i)].timeout_seconds"), flow: slug))
+                                  timeoutSeconds: try int(s["timeout_seconds"], "steps[\(i)].timeout_seconds"),
+                                  map: try string(s["map"], "steps[\(i)].map"),
+                                  maxElements: try int(s["max_elements"], "steps[\(i)].max_elements"), flow: slug))
         }
         let def = FlowDefinition(slug: slug, maxAttempts: try int(json["max_attempts"], "max_attempts"),
                                  baseDelaySeconds: try double(json["base_delay_seconds"], "base_delay_seconds"),
@@ -112,9 +127,28 @@ public struct FlowDefinition: Sendable, Equatable {
             if Set(s.dependsOn).count != s.dependsOn.count {
                 throw PortableError.invalid("flow \(slug): step \(s.slug) lists a dependency twice")
             }
+            try validateMap(s)
         }
         if let cycle = cycle() {
             throw PortableError.invalid("flow \(slug): the dependencies form a cycle (\(cycle.joined(separator: " → ")))")
+        }
+    }
+
+    /// A map path starts at `run` or one of the step's dependencies and has no empty segment;
+    /// `max_elements` is for map steps only and within 1…100,000.
+    func validateMap(_ s: FlowStep) throws {
+        if let n = s.maxElements {
+            guard s.map != nil else { throw PortableError.invalid("flow \(slug): step \(s.slug) has max_elements but no map") }
+            guard (1...FlowStep.maxElementsLimit).contains(n) else {
+                throw PortableError.invalid("flow \(slug): step \(s.slug): max_elements must be between 1 and \(FlowStep.maxElementsLimit)")
+            }
+        }
+        guard let path = s.mapPath, let first = path.first else { return }
+        guard !path.contains(where: \.isEmpty), (s.map?.count ?? 0) <= 512 else {
+            throw PortableError.invalid("flow \(slug): step \(s.slug): map must be a dotted path such as run.items or fetch.images")
+        }
+        guard first == "run" || s.dependsOn.contains(first) else {
+            throw PortableError.invalid("flow \(slug): step \(s.slug): map path \(JSON.quote(s.map ?? "")) must start with run or one of the step's dependencies (\(s.dependsOn.joined(separator: ", ")))")
         }
     }
 
@@ -158,6 +192,8 @@ public struct FlowDefinition: Sendable, Equatable {
             if let v = s.maxAttempts { o.append(("max_attempts", .int(v))) }
             if let v = s.baseDelaySeconds { o.append(("base_delay_seconds", .double(v))) }
             if let v = s.timeoutSeconds { o.append(("timeout_seconds", .int(v))) }
+            if let v = s.map { o.append(("map", .string(v))) }
+            if let v = s.maxElements { o.append(("max_elements", .int(v))) }
             return .object(o)
         })))
         return .object(m)
@@ -197,10 +233,15 @@ public struct RunStep: Sendable, Equatable {
     public var jobId: String?
     public var output: String?
     public var finishedAt: Date?
+    /// A map step that fanned out: its element count, and how many have succeeded.
+    public var mapTotal: Int?
+    public var mapDone: Int = 0
+    /// Why the step failed when no job of its own did (MAP_NOT_ARRAY, MAP_TOO_LARGE, …).
+    public var errorCode: String?
     public init(slug: String, status: RunStepStatus, remainingDeps: Int, jobId: String? = nil, output: String? = nil,
-                finishedAt: Date? = nil) {
+                finishedAt: Date? = nil, mapTotal: Int? = nil, mapDone: Int = 0, errorCode: String? = nil) {
         self.slug = slug; self.status = status; self.remainingDeps = remainingDeps; self.jobId = jobId
-        self.output = output; self.finishedAt = finishedAt
+        self.output = output; self.finishedAt = finishedAt; self.mapTotal = mapTotal; self.mapDone = mapDone; self.errorCode = errorCode
     }
 }
 
@@ -253,7 +294,10 @@ public struct FlowRun: Sendable, Equatable {
     /// `GET /runs/:id`: the run, each step's state, output and timings, and why a step waits:
     /// a waiting step names the dependencies it waits for, a queued one says why its job has not
     /// started (`reasons`, by job id: its explanation, e.g. NO_WORKER_FOR_TYPE).
-    public func json(definition: FlowDefinition?, jobs: [String: Job], reasons: [String: Explanation] = [:]) -> JSON {
+    /// A map step adds `map`: its path, element count, how many succeeded, and its elements'
+    /// jobs by status (`elements`, from `PortableClient.mapElementStates`).
+    public func json(definition: FlowDefinition?, jobs: [String: Job], reasons: [String: Explanation] = [:],
+                     elements: [String: [JobStatus: Int]] = [:]) -> JSON {
         guard case .object(var m) = summaryJSON else { return summaryJSON }
         m.insert(("input", .raw(input)), at: 4)
         m.append(("steps", .array(steps.map { st in
@@ -267,10 +311,17 @@ public struct FlowRun: Sendable, Equatable {
                 ("waiting_for", .array((st.status == .waiting ? waitingFor : []).map(JSON.string))),
                 ("job_id", .optional(st.jobId)), ("job_status", .optional(job?.status.rawValue)),
                 ("attempts", .int(job?.attempts ?? 0)), ("output", .optionalRaw(st.output)),
-                ("last_error_code", .optional(job?.lastErrorCode)),
+                ("last_error_code", .optional(job?.lastErrorCode ?? st.errorCode)), ("error_code", .optional(st.errorCode)),
                 ("started_at", job?.startedAt.map { .string(Time.format($0)) } ?? .null),
                 ("finished_at", st.finishedAt.map { .string(Time.format($0)) } ?? .null),
             ]
+            if let path = def?.map {
+                let states = elements[st.slug] ?? [:]
+                o.append(("map", .object([
+                    ("path", .string(path)), ("total", .optionalInt(st.mapTotal)), ("done", .int(st.mapDone)),
+                    ("elements", .object(JobStatus.allCases.compactMap { s in states[s].map { (s.rawValue, .int($0)) } })),
+                ])))
+            }
             if st.status == .waiting {
                 o.append(("reason_code", .string(Explanation.Reason.waitingForDependencies.rawValue)))
                 o.append(("message", .string("Waiting for \(waitingFor.joined(separator: ", ")) to succeed.")))

@@ -10,6 +10,8 @@ public struct FlowStepContext: Sendable {
     public var step: String { job.job.stepSlug ?? "" }
     public var input: JSON { payload["run"] ?? .null }
     public func output(of step: String) -> JSON? { payload[step] }
+    /// In a map step, the payload is the element itself.
+    public var element: JSON { payload }
 
     public func decodeInput<T: Decodable>(_ type: T.Type) throws -> T { try decode(input, as: type) }
     public func decodeOutput<T: Decodable>(of step: String, as type: T.Type) throws -> T { try decode(payload[step] ?? .null, as: type) }
@@ -30,14 +32,19 @@ public struct Step: Sendable {
     public let maxAttempts: Int?
     public let baseDelaySeconds: Double?
     public let timeoutSeconds: Int?
+    /// A map step: the dotted path of the array it fans out over (one job per element).
+    public let map: String?
+    public let maxElements: Int?
     public let handler: @Sendable (FlowStepContext) async throws -> String?
 
     /// A step whose handler returns an Encodable output (encoded once, stored as is).
     public init<O: Encodable & Sendable>(_ slug: String, dependsOn: [String] = [], queue: String = "default", jobType: String? = nil,
                                          maxAttempts: Int? = nil, baseDelaySeconds: Double? = nil, timeoutSeconds: Int? = nil,
+                                         map: String? = nil, maxElements: Int? = nil,
                                          _ body: @escaping @Sendable (FlowStepContext) async throws -> O) {
         self.slug = slug; self.dependsOn = dependsOn; self.queue = queue; self.jobType = jobType
         self.maxAttempts = maxAttempts; self.baseDelaySeconds = baseDelaySeconds; self.timeoutSeconds = timeoutSeconds
+        self.map = map; self.maxElements = maxElements
         self.handler = { ctx in String(decoding: try JSONEncoder().encode(try await body(ctx)), as: UTF8.self) }
     }
 }
@@ -74,7 +81,8 @@ public struct Flow: Sendable {
         definition = FlowDefinition(slug: slug, maxAttempts: maxAttempts, baseDelaySeconds: baseDelaySeconds,
                                     timeoutSeconds: timeoutSeconds, steps: self.steps.map { s in
             FlowStep(slug: s.slug, jobType: s.jobType, queue: s.queue, dependsOn: s.dependsOn, maxAttempts: s.maxAttempts,
-                     baseDelaySeconds: s.baseDelaySeconds, timeoutSeconds: s.timeoutSeconds, flow: slug)
+                     baseDelaySeconds: s.baseDelaySeconds, timeoutSeconds: s.timeoutSeconds, map: s.map, maxElements: s.maxElements,
+                     flow: slug)
         })
     }
 }

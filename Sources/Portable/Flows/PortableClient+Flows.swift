@@ -38,23 +38,27 @@ extension PortableClient {
         let def = try await flow(slug)
         var runs: [FlowRun] = []
         var jobs: [JobInsert] = []
+        var elements: [MapElement] = []
         var oversized = Set<Int>()
+        let limits = mapLimits
         for (i, text) in inputsJSON.enumerated() {
             let input: String
             do { input = try JSON.parse(text).compact } catch let e as PortableError where inputsJSON.count > 1 {
                 throw PortableError(e.code, "runs[\(i)].input: \(e.message)")
             }
             let runId = ids.next(at: clock.localNow)
-            let (steps, roots) = FlowEngine.start(def, runId: runId, input: input, newId: { ids.next(at: clock.localNow) })
-            if input.utf8.count > config.maxPayloadBytes { oversized.formUnion(jobs.count..<(jobs.count + roots.count)) }
-            jobs += roots
-            runs.append(FlowRun(id: runId, flowSlug: def.slug, flowVersion: def.version ?? 1, status: .running, input: input,
-                                createdAt: clock.localNow, finishedAt: nil, failedStep: nil, steps: steps))
+            let ids = self.ids, clock = self.clock
+            var (run, started) = FlowEngine.start(def, runId: runId, input: input, limits: limits, newId: { ids.next(at: clock.localNow) })
+            run.createdAt = clock.localNow
+            if input.utf8.count > config.maxPayloadBytes { oversized.formUnion(jobs.count..<(jobs.count + max(1, started.newJobs.count))) }
+            jobs += started.newJobs
+            elements += started.elements
+            runs.append(run)
         }
         if !oversized.isEmpty || config.maxEnqueuePerMinute != nil {
             _ = try await applyGuardrails(jobs, oversized: oversized)
         }
-        try await driver.flowRunStartMany(runs, jobs: jobs, now: now)
+        try await driver.flowRunStartMany(runs, jobs: jobs, elements: elements, now: now)
         return runs.map(\.id)
     }
 
@@ -70,8 +74,18 @@ extension PortableClient {
 
     public func runJSON(_ id: String) async throws -> JSON {
         let (r, def, jobs) = try await run(id)
-        return r.json(definition: def, jobs: jobs, reasons: try await stepReasons(r, jobs: jobs))
+        return r.json(definition: def, jobs: jobs, reasons: try await stepReasons(r, jobs: jobs),
+                      elements: try await mapElementStates(r))
     }
+
+    /// How many element jobs of each map step are in each status (one grouped read).
+    public func mapElementStates(_ r: FlowRun) async throws -> [String: [JobStatus: Int]] {
+        guard r.steps.contains(where: { $0.mapTotal != nil }) else { return [:] }
+        return try await driver.flowRunElementStates(r.id)
+    }
+
+    /// The limits of map steps: elements obey MAX_PAYLOAD_BYTES, the assembled output 16 MiB.
+    var mapLimits: MapLimits { MapLimits(maxPayloadBytes: config.maxPayloadBytes) }
 
     /// Why each queued step's job has not started or finished (its explanation), by job id.
     func stepReasons(_ r: FlowRun, jobs: [String: Job]) async throws -> [String: Explanation] {
@@ -99,10 +113,14 @@ extension PortableClient {
             throw PortableError.conflict("run \(id) is \(r.status.rawValue); only running runs can be cancelled")
         }
         _ = try await driver.flowRunCancel(r.id, now: now)
-        let live = try await driver.jobList(JobFilter(runId: r.id), limit: 1000, offset: 0)
-            .filter { $0.status == .queued || $0.status == .running }
-        if !live.isEmpty {
-            _ = try await driver.jobCancelMany(live.map(Decide.cancel), now: now)
+        // Page through the run's jobs: a map step may have many thousands of elements.
+        var offset = 0
+        while true {
+            let page = try await driver.jobList(JobFilter(runId: r.id), limit: 1000, offset: offset)
+            let live = page.filter { $0.status == .queued || $0.status == .running }
+            if !live.isEmpty { _ = try await driver.jobCancelMany(live.map(Decide.cancel), now: now) }
+            guard page.count == 1000 else { break }
+            offset += 1000
         }
         return try await run(r.id).run
     }
@@ -114,9 +132,10 @@ extension PortableClient {
         let cache = flowDefinitions
         let ids = self.ids
         let clock = self.clock
+        let limits = mapLimits
         let hook = FlowRetryHook { snapshot, jobId in
             let def = try cache.get(snapshot.definitionJSON)
-            return try FlowEngine.retry(snapshot, def: def, jobId: jobId, newId: { ids.next(at: clock.localNow) })
+            return try FlowEngine.retry(snapshot, def: def, jobId: jobId, limits: limits, newId: { ids.next(at: clock.localNow) })
         }
         return try await driver.flowStepRetry(runId: runId, jobId: j.id, hook: hook, now: now) != nil
     }
@@ -126,9 +145,11 @@ extension PortableClient {
         let cache = flowDefinitions
         let ids = self.ids
         let clock = self.clock
+        let limits = mapLimits
         return FlowHook { snapshot, step, outcome in
             let def = try cache.get(snapshot.definitionJSON)
-            return FlowEngine.advance(snapshot, def: def, step: step, outcome: outcome, newId: { ids.next(at: clock.localNow) })
+            return try FlowEngine.advance(snapshot, def: def, step: step, outcome: outcome, limits: limits,
+                                          newId: { ids.next(at: clock.localNow) })
         }
     }
 }

@@ -54,6 +54,35 @@ public struct AttemptWindow: Sendable, Equatable {
     public init(counts: [Count], samples: [Sample]) { self.counts = counts; self.samples = samples }
 }
 
+/// How long one finished run took (`GET /metrics` flow figures).
+public struct RunDuration: Sendable, Equatable {
+    public var flow: String
+    public var ms: Int
+    public init(flow: String, ms: Int) { self.flow = flow; self.ms = ms }
+}
+
+/// One flow's runs that finished in the window: how many, and their average and p95 duration.
+public struct FlowFigures: Sendable, Equatable {
+    public var flow: String
+    public var runsFinished: Int
+    public var avgMs: Int?
+    public var p95Ms: Int?
+
+    public var json: JSON {
+        .object([("flow", .string(flow)), ("runs_finished", .int(runsFinished)),
+                 ("run_duration_ms", .object([("avg", .optionalInt(avgMs)), ("p95", .optionalInt(p95Ms))]))])
+    }
+
+    /// Per flow, sorted by slug.
+    public static func from(_ durations: [RunDuration]) -> [FlowFigures] {
+        Dictionary(grouping: durations, by: \.flow).map { flow, ds in
+            let ms = ds.map(\.ms)
+            return FlowFigures(flow: flow, runsFinished: ms.count, avgMs: ms.isEmpty ? nil : Int((Double(ms.reduce(0, +)) / Double(ms.count)).rounded()),
+                               p95Ms: MetricsSnapshot.percentiles(ms)[1])
+        }.sorted { $0.flow < $1.flow }
+    }
+}
+
 /// One queue's summary (`GET /queues`, `portableq queues list`).
 public struct QueueSummary: Sendable, Equatable {
     public var queue: String
@@ -150,11 +179,16 @@ public struct MetricsSnapshot: Sendable {
     public var windowSeconds: Double
     public var total: Figures
     public var queues: [(String, Figures)]
+    /// Runs that finished (succeeded or failed) in the window, per flow: at most
+    /// `runDurationSampleLimit` of the newest are read.
+    public var flows: [FlowFigures] = []
+    public static let runDurationSampleLimit = 10_000
 
     public var json: JSON {
         var base = total.json([("at", .string(Time.format(at))), ("window_seconds", .double(windowSeconds))])
         if case .object(var m) = base {
             m.append(("queues", .array(queues.map { $0.1.json([("queue", .string($0.0))]) })))
+            m.append(("flows", .array(flows.map(\.json))))
             base = .object(m)
         }
         return base

@@ -13,8 +13,10 @@ struct FlowsDefine: AsyncParsableCommand {
         abstract: "Define (or redefine, as a new version) a flow from a JSON file.",
         discussion: """
             {"slug","max_attempts"?,"base_delay_seconds"?,"timeout_seconds"?,"steps":[{"slug","job_type"?,"queue"?,\
-            "depends_on":[...],"max_attempts"?,"base_delay_seconds"?,"timeout_seconds"?}]} — a step's job type defaults \
-            to <flow slug>.<step slug>. Cycles, unknown dependencies and duplicate slugs are refused; nothing is stored then.
+            "depends_on":[...],"max_attempts"?,"base_delay_seconds"?,"timeout_seconds"?,"map"?,"max_elements"?}]} — a step's \
+            job type defaults to <flow slug>.<step slug>. A map step ("map":"fetch.images", a path from run or a dependency) \
+            runs one job per element of that array and outputs their outputs in order (max_elements 1…100000, default \
+            10000). Cycles, unknown dependencies and duplicate slugs are refused; nothing is stored then.
             """)
     @OptionGroup var db: DatabaseOptions
     @Argument(help: "FILE.json, or - for stdin.") var file: String
@@ -87,7 +89,9 @@ struct FlowsShow: AsyncParsableCommand {
         Output.line("run \(runId)  \(json["flow"]?.stringValue ?? "") v\(json["version"]?.intValue ?? 0)  \(json["status"]?.stringValue ?? "")")
         Output.table(["STEP", "STATUS", "DEPENDS ON", "JOB", "ATT", "OUTPUT / WHY"], (json["steps"]?.arrayValue ?? []).map { s in
             // A step that has not finished says why (its dependencies, or its job's explain reason).
-            let why = s["reason_code"]?.stringValue.map { "\($0): \(s["message"]?.stringValue ?? "")" } ?? (s["output"].map { $0.compact } ?? "")
+            var why = s["reason_code"]?.stringValue.map { "\($0): \(s["message"]?.stringValue ?? "")" } ?? (s["output"].map { $0.compact } ?? "")
+            if let code = s["error_code"]?.stringValue { why = code + (why.isEmpty || why == "null" ? "" : " " + why) }
+            if let map = s["map"] { why = FlowsShow.elements(map) + (why.isEmpty ? "" : "  " + why) }
             return [s["slug"]?.stringValue ?? "", s["status"]?.stringValue ?? "",
                     (s["depends_on"]?.arrayValue ?? []).compactMap(\.stringValue).joined(separator: ","),
                     s["job_id"]?.stringValue ?? "-", "\(s["attempts"]?.intValue ?? 0)", String(why.prefix(100))]
@@ -95,6 +99,13 @@ struct FlowsShow: AsyncParsableCommand {
         for e in json["events"]?.arrayValue ?? [] {
             Output.line("\(e["at"]?.stringValue ?? "")  \(e["type"]?.stringValue ?? "")  \(e["message"]?.stringValue ?? "")")
         }
+    }
+
+    /// A map step's elements in one cell: `map 998/1000 [succeeded 998, running 2]`.
+    static func elements(_ map: JSON) -> String {
+        let total = map["total"]?.intValue.map(String.init) ?? "-"
+        let states = (map["elements"]?.objectValue ?? []).map { "\($0.0) \($0.1.intValue ?? 0)" }
+        return "map \(map["done"]?.intValue ?? 0)/\(total)" + (states.isEmpty ? "" : " [\(states.joined(separator: ", "))]")
     }
 }
 
@@ -119,14 +130,34 @@ struct FlowsRuns: AsyncParsableCommand {
     @Option(help: "Only runs of this flow.") var flow: String?
     @Option(help: "Only runs in this state: running, succeeded, failed or cancelled.") var status: String?
     @Option(help: "1…1000.") var limit: Int = 50
+    @Flag(help: "Print the list again every --interval seconds until interrupted (Ctrl-C).") var watch = false
+    @Option(help: "Seconds between prints with --watch (0.1…3600).") var interval: Double = 2
 
     func run() async throws {
         let state = try status.map { s in
             guard let st = RunStatus(rawValue: s) else { throw PortableError.invalid("unknown run status \(JSON.quote(s))") }
             return st
         }
-        let page = try await db.withClient(write: false) { client in try await client.runs(flow: flow, status: state, limit: limit) }
-        if db.json { Output.json(page.json { $0.summaryJSON }); return }
+        guard interval >= 0.1 && interval <= 3600 else { throw PortableError.invalid("--interval must be between 0.1 and 3600 seconds") }
+        guard watch else {
+            let page = try await db.withClient(write: false) { client in try await client.runs(flow: flow, status: state, limit: limit) }
+            print(page)
+            return
+        }
+        // One client for the whole watch; each print is a fresh read, headed by the time of it.
+        try await db.withClient(write: false) { client in
+            while !Task.isCancelled {
+                let page = try await client.runs(flow: flow, status: state, limit: limit)
+                if !db.json { Output.line("-- \(Time.format(Date())) --") }
+                print(page)
+                try await Task.sleep(for: .milliseconds(Int(interval * 1000)))
+            }
+        }
+    }
+
+    func print(_ page: Page<FlowRun>) {
+        // --json --watch prints one compact document per line (JSON Lines).
+        if db.json { watch ? Output.line(page.json { $0.summaryJSON }.compact) : Output.json(page.json { $0.summaryJSON }); return }
         Output.table(["RUN", "FLOW", "STATUS", "CREATED", "FINISHED"], page.items.map { r in
             [r.id, "\(r.flowSlug) v\(r.flowVersion)", r.status.rawValue, Time.format(r.createdAt), r.finishedAt.map(Time.format) ?? "-"]
         })

@@ -1636,6 +1636,13 @@ enum DashboardAssets {
         "output" in run ? h("div", { class: "card" }, h("h2", null, "Output"), h("pre", { class: "json" }, prettyJSON(run.output))) : null));
   }
 
+  /** A map step's progress for its box: " 998/1000" (elements succeeded / elements). */
+  function mapCount(st) {
+    const m = st && st.map;
+    if (!m || typeof m !== "object") return "";
+    return " " + Number(m.done || 0) + "/" + (m.total === null || m.total === undefined ? "?" : Number(m.total));
+  }
+
   /** The steps as a left-to-right graph (columns = dependency depth), boxes coloured by state. */
   function runGraph(steps) {
     if (steps.length === 0) return h("p", { class: "muted" }, "No steps.");
@@ -1677,7 +1684,7 @@ enum DashboardAssets {
         s("title", null, stepName(st) + ": " + state),
         s("rect", { width: BW, height: BH, rx: "6" }),
         s("text", { x: BW / 2, y: 16, "text-anchor": "middle", class: "node-name" }, truncate(stepName(st), 20)),
-        s("text", { x: BW / 2, y: 31, "text-anchor": "middle", class: "node-state" }, state));
+        s("text", { x: BW / 2, y: 31, "text-anchor": "middle", class: "node-state" }, state + mapCount(st)));
       svg.append(st.job_id ? s("a", { href: "#/jobs/" + encodeURIComponent(String(st.job_id)) }, g) : g);
     }
     return h("div", { class: "graph-wrap" }, svg);

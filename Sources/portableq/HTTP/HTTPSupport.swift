@@ -31,7 +31,7 @@ enum HTTPStatusTable {
         case .badJSON, .badRequest: return .badRequest
         case .unsupportedMediaType: return .unsupportedMediaType
         case .forbidden: return .forbidden
-        case .invalidArgument, .badURL: return .unprocessableContent
+        case .invalidArgument, .badURL, .mapNotArray, .mapTooLarge, .mapOutputTooLarge: return .unprocessableContent
         case .unauthorized: return .unauthorized
         case .notFound, .noDatabase: return .notFound
         case .methodNotAllowed: return .methodNotAllowed

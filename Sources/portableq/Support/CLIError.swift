@@ -7,7 +7,8 @@ enum CLIError {
     /// 1: the operation failed; 2: bad usage.
     static func exitCode(_ code: PortableError.Code) -> Int32 {
         switch code {
-        case .badURL, .badJSON, .invalidArgument, .methodNotAllowed, .badRequest, .unsupportedMediaType: return 2
+        case .badURL, .badJSON, .invalidArgument, .methodNotAllowed, .badRequest, .unsupportedMediaType,
+             .mapNotArray, .mapTooLarge, .mapOutputTooLarge: return 2
         case .unauthorized, .forbidden, .notFound, .conflict, .payloadTooLarge, .enqueueRateExceeded, .rateLimited,
              .leaseLost, .unavailable, .busy, .schemaTooOld, .schemaTooNew, .noDatabase, .backend:
             return 1

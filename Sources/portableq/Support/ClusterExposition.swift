@@ -23,6 +23,15 @@ enum ClusterExposition {
         quantiles(r, "portableq_queue_start_latency_seconds",
                   "Start latency (run_at to start) of attempts in the last 60 s; NaN without attempts.", c) { $0.startLatencyMs }
         quantiles(r, "portableq_queue_run_seconds", "Run time of attempts in the last 60 s; NaN without attempts.", c) { $0.runTimeMs }
+        // Flows with runs that finished in the window (a flow with none has no series then).
+        for f in c.snapshot.flows {
+            set(r, "portableq_flow_runs_finished", "Runs of the flow that finished (succeeded or failed) in the last 60 s.",
+                [("flow", f.flow)], Double(f.runsFinished))
+            set(r, "portableq_flow_run_avg_seconds", "Average duration (created to finished) of the flow's runs that finished in the last 60 s.",
+                [("flow", f.flow)], f.avgMs.map { Double($0) / 1000 } ?? .nan)
+            set(r, "portableq_flow_run_seconds", "Duration quantile of the flow's runs that finished in the last 60 s.",
+                [("flow", f.flow), ("quantile", "0.95")], f.p95Ms.map { Double($0) / 1000 } ?? .nan)
+        }
         for (queue, n) in c.workersByQueue.sorted(by: { $0.key < $1.key }) {
             set(r, "portableq_workers", "Live workers serving the queue.", [("queue", queue)], Double(n))
         }
