@@ -196,17 +196,22 @@ public final class SQLiteDriver: StorageDriver {
                 key = try c.query(SQLiteSQL.derivedKey, [.text(r.payload), .text("$.\"\(field)\"")], { try $0.columns(of: "jobs").textOrNull("concurrency_key") }).first ?? nil
             }
             if let key { derivedKeys[i] = key }
+            let tags = r.tags.isEmpty ? "[]" : JSON.array(r.tags.map(JSON.string)).compact
             let values: [SQLValue] = [
                 .text(r.id), .text(r.queue), .text(r.jobType), .text(r.payload), .int(Int64(r.priority)),
                 .int(runAt), .opt(r.maxAttempts), .opt(r.timeoutSeconds), .opt(r.backoffBaseMs),
                 .opt(r.idempotencyKey), .opt(r.replayOf), .int(nowMs), .opt(r.runId), .opt(r.stepSlug), .opt(key),
-                .text(JSON.array(r.tags.map(JSON.string)).compact), .text(r.metadata),
+                .text(tags), .text(r.metadata),
             ]
             guard let uniqueKey = r.uniqueKey else {
                 try c.run(SQLiteSQL.jobInsert, values)
+                if !r.tags.isEmpty { try c.run(SQLiteSQL.tagInsert, [.text(r.id), .text(tags)]) }
                 continue
             }
-            if try c.run(SQLiteSQL.jobInsertUnique, values + [.text(uniqueKey), .opt(r.uniqueStates)]) == 1 { continue }
+            if try c.run(SQLiteSQL.jobInsertUnique, values + [.text(uniqueKey), .opt(r.uniqueStates)]) == 1 {
+                if !r.tags.isEmpty { try c.run(SQLiteSQL.tagInsert, [.text(r.id), .text(tags)]) }
+                continue
+            }
             if let key = r.idempotencyKey { try c.run(SQLiteSQL.keyRelease, [.text(r.queue), .text(key), .text(r.id)]) }
             let owner = try c.query(SQLiteSQL.uniqueOwner, [.text(uniqueKey)]) { row -> (String, String) in
                 let cols = row.columns(of: "jobs")

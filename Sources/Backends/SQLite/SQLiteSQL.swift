@@ -43,6 +43,9 @@ enum SQLiteSQL {
         VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'queued', ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)
         ON CONFLICT DO NOTHING
         """
+    /// A new live job's tags (?2, a JSON array) into job_tags, in the insert's transaction (see
+    /// migration 13 for why not a trigger); archiving keeps them, deleting removes them (triggers).
+    static let tagInsert = "INSERT OR IGNORE INTO job_tags (tag, job_id) SELECT value, ?1 FROM json_each(?2)"
     /// The queue policy's payload field that keys its jobs, read in the insert's transaction.
     static let keyFrom = "SELECT concurrency_key_from FROM queue_policies WHERE queue = ?1 AND concurrency_key_from IS NOT NULL"
     /// A key derived from payload ?1's field at path ?2: the text of a string or of a number (an
